@@ -1,0 +1,91 @@
+# Vietnamese customer-support assistant: every command a newcomer or CI needs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV      := .venv
+BIN       := $(VENV)/bin
+STAMP     := $(VENV)/.installed
+DATA_DIR  := .data
+export BOT_DB_URL        ?= sqlite:///$(CURDIR)/$(DATA_DIR)/subscribers.db
+export TRACKER_DB_PATH   ?= $(CURDIR)/$(DATA_DIR)/tracker.db
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL   := 3
+export PYTHONHASHSEED         := 0
+RASA_AUTH_TOKEN ?= change-me
+ACTIONS_PORT    ?= 5055
+RASA_PORT       ?= 5005
+
+# Test settings: a smaller NLU config trained into its own folder, a throw-away database.
+TEST_MODELS   := .cache/models-test
+TEST_DB       := $(CURDIR)/.cache/story-test.db
+
+.PHONY: help install chat run train validate lint test test-stories test-py eval-nlu db clean
+
+help: ## Show the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
+
+$(STAMP): pyproject.toml
+	@PY=$$(scripts/find-python.sh) || exit 1; \
+	  if [ ! -x $(BIN)/python ] || ! $(BIN)/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))'; then \
+	    rm -rf $(VENV); echo "Creating $(VENV) with $$PY"; "$$PY" -m venv $(VENV) || exit 1; fi
+	$(BIN)/pip install --quiet --upgrade "pip<25" "setuptools>=68,<76" wheel
+	$(BIN)/pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv (Python 3.10) and install the project
+
+db: $(STAMP) ## Create/upgrade the subscriber database and load the demo data
+	@mkdir -p $(DATA_DIR)
+	$(BIN)/bot db upgrade
+	$(BIN)/bot db seed
+
+train: $(STAMP) ## Train the model (skipped when data and config did not change)
+	$(BIN)/rasa train --config config.yml --domain domain.yml --data data --out models
+
+chat: db train ## Install, seed, train, then chat in the terminal (demo numbers in README)
+	@$(BIN)/rasa run actions --actions actions --port $(ACTIONS_PORT) > $(DATA_DIR)/actions.log 2>&1 & \
+	  pid=$$!; trap "kill $$pid 2>/dev/null" EXIT; \
+	  $(BIN)/python -m bot.cli wait-port $(ACTIONS_PORT) || { cat $(DATA_DIR)/actions.log; exit 1; }; \
+	  echo "Action server running (log: $(DATA_DIR)/actions.log; demo OTP codes appear there)."; \
+	  $(BIN)/bot db sms --follow & spid=$$!; trap "kill $$pid $$spid 2>/dev/null" EXIT; \
+	  $(BIN)/rasa shell --endpoints endpoints.yml --model models
+
+run: db train ## Production-style: action server + Rasa HTTP API (auth token) + channels
+	@$(BIN)/rasa run actions --actions actions --port $(ACTIONS_PORT) & pid=$$!; \
+	  trap "kill $$pid 2>/dev/null" EXIT; \
+	  $(BIN)/rasa run --enable-api --auth-token "$(RASA_AUTH_TOKEN)" --port $(RASA_PORT) \
+	    --endpoints $${ENDPOINTS:-endpoints.yml} --credentials credentials.yml --model models --cors "*"
+
+validate: $(STAMP) ## Check stories, rules, domain and training data; explains what is broken
+	$(BIN)/rasa data validate --config config.yml --domain domain.yml --data data --fail-on-warnings
+	$(BIN)/bot nlu lint
+
+lint: $(STAMP) ## ruff
+	$(BIN)/ruff check bot actions tests scripts
+
+eval-nlu: $(STAMP) ## Train on data/, evaluate on the holdout, compare with Rasa's stock pipeline
+	$(BIN)/bot nlu eval --report-dir reports
+
+$(TEST_MODELS)/.trained: $(STAMP) config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) scripts/test-config.py
+	@mkdir -p $(TEST_MODELS)
+	$(BIN)/python scripts/test-config.py config.yml > .cache/config-test.yml
+	$(BIN)/rasa train --config .cache/config-test.yml --domain domain.yml --data data --out $(TEST_MODELS) --fixed-model-name test
+	@touch $@
+
+test-stories: $(TEST_MODELS)/.trained ## Rasa end-to-end test stories against a fresh demo database
+	@rm -f $(TEST_DB); export BOT_DB_URL=sqlite:///$(TEST_DB) BOT_ENV=test; \
+	  $(BIN)/bot db upgrade && $(BIN)/bot db seed && \
+	  { $(BIN)/rasa run actions --actions actions --port $(ACTIONS_PORT) > .cache/actions-test.log 2>&1 & pid=$$!; \
+	    trap "kill $$pid 2>/dev/null" EXIT; \
+	    $(BIN)/python -m bot.cli wait-port $(ACTIONS_PORT) || { cat .cache/actions-test.log; exit 1; }; \
+	    $(BIN)/rasa test core --model $(TEST_MODELS)/test.tar.gz --stories tests/stories \
+	      --endpoints endpoints.yml --out .cache/results --fail-on-prediction-errors; rc=$$?; \
+	    if [ $$rc -ne 0 ]; then cat .cache/results/failed_test_stories.yml 2>/dev/null | head -80; fi; exit $$rc; }
+
+test-py: $(STAMP) $(TEST_MODELS)/.trained ## pytest: backend (SQLite + PostgreSQL), actions, NLU, channels, hand-off
+	TEST_MODEL=$(CURDIR)/$(TEST_MODELS)/test.tar.gz $(BIN)/pytest -q
+
+test: lint test-stories test-py ## Install what is missing and run every test
+
+clean: ## Remove models, caches and local databases (keeps .venv)
+	rm -rf models .cache $(DATA_DIR) reports

@@ -1,0 +1,1 @@
+"""Vietnamese customer-support assistant for a mobile operator."""
