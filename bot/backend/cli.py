@@ -1,0 +1,115 @@
+"""`bot db ...`: upgrade, seed, sms, reset, status."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from bot import settings
+from bot.backend import db
+
+
+def _url(args: argparse.Namespace) -> str:
+    return args.db_url or settings.db_url()
+
+
+def _cmd_upgrade(args: argparse.Namespace) -> int:
+    db.upgrade(_url(args), args.revision)
+    print(f"Database at revision {db.current_revision(_url(args))}.")
+    return 0
+
+
+def _cmd_seed(args: argparse.Namespace) -> int:
+    from bot.backend.seed import seed
+    from bot.backend.service import Backend
+
+    backend = Backend(_url(args))
+    try:
+        report = seed(backend)
+    finally:
+        backend.dispose()
+    print(f"Seeded {report.subscribers} subscribers, {report.services} services, "
+          f"{report.stores} stores, {report.subscriptions} subscriptions, "
+          f"{report.topups} top-ups in {report.seconds:.2f} s.")
+    return 0
+
+
+def _cmd_reset(args: argparse.Namespace) -> int:
+    db.drop_all(_url(args))
+    db.upgrade(_url(args))
+    print("Database emptied and upgraded.")
+    if not args.no_seed:
+        return _cmd_seed(args)
+    return 0
+
+
+def _cmd_sms(args: argparse.Namespace) -> int:
+    from bot.backend.service import Backend
+    from bot.text import normalize_msisdn
+
+    number = None
+    if args.number:
+        number = normalize_msisdn(args.number)
+        if number is None:
+            print("Not a Vietnamese mobile number.", file=sys.stderr)
+            return 2
+    backend = Backend(_url(args))
+    last_id = 0
+    try:
+        rows = backend.sms_outbox(number)
+        if args.follow:  # only what arrives from now on, after the last few for context
+            rows = rows[-args.last:] if args.last else []
+        elif args.last:
+            rows = rows[-args.last:]
+        for row in rows:
+            _print_sms(row)
+        last_id = max([r.id for r in backend.sms_outbox(number)] or [0])
+        while args.follow:
+            time.sleep(args.interval)
+            for row in backend.sms_outbox(number, after_id=last_id):
+                _print_sms(row)
+                last_id = row.id
+    except KeyboardInterrupt:
+        pass
+    finally:
+        backend.dispose()
+    return 0
+
+
+def _print_sms(row) -> None:
+    local = row.created_at.astimezone(_local_tz())
+    print(f"[SMS {local:%H:%M:%S} -> {row.msisdn}] {row.text}", flush=True)
+
+
+def _local_tz():
+    from zoneinfo import ZoneInfo
+
+    from bot.brand import operator
+
+    return ZoneInfo(operator().get("timezone", "Asia/Ho_Chi_Minh"))
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("db", help="subscriber database: upgrade, seed, sms, reset")
+    parser.add_argument("--db-url", help="SQLAlchemy URL (default: BOT_DB_URL or .data/)")
+    sub = parser.add_subparsers(dest="db_command", required=True)
+
+    up = sub.add_parser("upgrade", help="apply the Alembic migrations (upgrade head)")
+    up.add_argument("revision", nargs="?", default="head")
+    up.set_defaults(func=_cmd_upgrade)
+
+    sd = sub.add_parser("seed", help="load the deterministic demo data (idempotent)")
+    sd.set_defaults(func=_cmd_seed)
+
+    sms = sub.add_parser("sms", help="print the SMS outbox (demo OTP codes)")
+    sms.add_argument("--follow", "-f", action="store_true", help="keep printing new messages")
+    sms.add_argument("--number", "-n", help="only this phone number")
+    sms.add_argument("--last", type=int, default=0,
+                     help="show only the last N messages (with --follow: before new ones)")
+    sms.add_argument("--interval", type=float, default=1.0, help=argparse.SUPPRESS)
+    sms.set_defaults(func=_cmd_sms)
+
+    rs = sub.add_parser("reset", help="drop every table, upgrade and seed again (tests)")
+    rs.add_argument("--no-seed", action="store_true", help="leave the tables empty")
+    rs.set_defaults(func=_cmd_reset)

@@ -1,0 +1,94 @@
+"""Engines and schema migrations (Alembic, configured in code so it works when installed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.pool import NullPool
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+
+def make_engine(db_url: str, *, pooled: bool = True) -> Engine:
+    """A 2.0-style (`future=True`) engine; SQLite files get their folder, FKs and a busy wait."""
+    url = make_url(db_url)
+    kwargs: dict = {"future": True}
+    if url.get_backend_name() == "sqlite":
+        database = url.database or ""
+        if database and database != ":memory:":
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 15}
+    else:
+        kwargs["pool_pre_ping"] = True
+    if not pooled:
+        kwargs["poolclass"] = NullPool
+    engine = create_engine(db_url, **kwargs)
+    if url.get_backend_name() == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def alembic_config(db_url: str) -> Config:
+    """The alembic.ini equivalent, in code."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", db_url.replace("%", "%%"))
+    cfg.set_main_option("version_path_separator", "os")
+    return cfg
+
+
+def upgrade(db_url: str, revision: str = "head") -> None:
+    """`alembic upgrade head` for this database."""
+    engine = make_engine(db_url, pooled=False)
+    try:
+        with engine.begin() as conn:
+            cfg = alembic_config(db_url)
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+    finally:
+        engine.dispose()
+
+
+def downgrade(db_url: str, revision: str = "base") -> None:
+    engine = make_engine(db_url, pooled=False)
+    try:
+        with engine.begin() as conn:
+            cfg = alembic_config(db_url)
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, revision)
+    finally:
+        engine.dispose()
+
+
+def drop_all(db_url: str) -> None:
+    """Drop every table the migrations made, whoever owns it, and the Alembic version
+    table (tests, `bot db reset`)."""
+    engine = make_engine(db_url, pooled=False)
+    try:
+        with engine.begin() as conn:
+            meta = MetaData()
+            meta.reflect(conn)
+            meta.drop_all(conn)
+    finally:
+        engine.dispose()
+
+
+def current_revision(db_url: str) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    engine = make_engine(db_url, pooled=False)
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()

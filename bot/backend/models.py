@@ -1,0 +1,209 @@
+"""SQLAlchemy ORM models of the subscriber backend (SQLAlchemy 1.4, 2.0-style usage).
+
+Every timestamp is stored as naive UTC and read back as an aware UTC datetime
+(`UTCDateTime`), so SQLite and PostgreSQL behave the same.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import declarative_base
+from sqlalchemy.types import TypeDecorator
+
+Base = declarative_base()
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in Python, naive UTC in the database."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc)
+
+
+class Subscriber(Base):
+    __tablename__ = "subscribers"
+
+    id = Column(Integer, primary_key=True)
+    msisdn = Column(String(10), nullable=False, unique=True)
+    subscription_type = Column(String(10), nullable=False)  # prepaid | postpaid
+    status = Column(String(20), nullable=False, default="active")  # active|one_way_blocked|blocked
+    full_name = Column(String(120), nullable=False, default="")
+    birth_date = Column(Date, nullable=True)
+    gender = Column(String(10), nullable=True)  # male | female
+    nationality = Column(String(60), nullable=True)
+    province = Column(String(80), nullable=True)
+    district = Column(String(80), nullable=True)
+    ward = Column(String(80), nullable=True)
+    street = Column(String(160), nullable=True)
+    occupation_code = Column(Integer, nullable=True)  # 1..18, exactly one main code
+    id_type = Column(String(10), nullable=True)  # CMND | CCCD | PASSPORT
+    id_number = Column(String(20), nullable=True)
+    id_issue_date = Column(Date, nullable=True)
+    id_issue_place = Column(String(120), nullable=True)
+    has_id_front_photo = Column(Boolean, nullable=False, default=False)
+    has_id_back_photo = Column(Boolean, nullable=False, default=False)
+    has_portrait_photo = Column(Boolean, nullable=False, default=False)
+    name_mismatch = Column(Boolean, nullable=False, default=False)
+    is_premium_number = Column(Boolean, nullable=False, default=False)
+    premium_commitment = Column(Boolean, nullable=False, default=False)
+    company_tax_code = Column(String(20), nullable=True)  # TCT code of a company subscriber
+    device = Column(String(20), nullable=False, default="smartphone")  # smartphone|feature_phone
+    app_installed_at = Column(UTCDateTime, nullable=True)
+    balance_vnd = Column(Integer, nullable=False, default=0)
+    created_at = Column(UTCDateTime, nullable=False)
+
+
+class Service(Base):
+    __tablename__ = "services"
+
+    code = Column(String(20), primary_key=True)
+    name = Column(String(120), nullable=False)
+    price_label = Column(String(60), nullable=False)
+    price_vnd = Column(Integer, nullable=False)
+    period_days = Column(Integer, nullable=False)
+    aliases = Column(JSON, nullable=False, default=list)  # lower-case, with diacritics
+    position = Column(Integer, nullable=False, default=0)
+
+
+class Subscription(Base):
+    __tablename__ = "subscriptions"
+    __table_args__ = (Index("ix_subscriptions_subscriber_status", "subscriber_id", "status"),)
+
+    id = Column(Integer, primary_key=True)
+    subscriber_id = Column(Integer, ForeignKey("subscribers.id", ondelete="CASCADE"),
+                           nullable=False)
+    service_code = Column(String(20), ForeignKey("services.code"), nullable=False)
+    status = Column(String(12), nullable=False)  # active | cancelled
+    channel = Column(String(20), nullable=False)
+    started_at = Column(UTCDateTime, nullable=False)
+    cancelled_at = Column(UTCDateTime, nullable=True)
+
+
+class PendingRegistration(Base):
+    __tablename__ = "pending_registrations"
+    __table_args__ = (Index("ix_pending_subscriber_service", "subscriber_id", "service_code"),)
+
+    id = Column(Integer, primary_key=True)
+    subscriber_id = Column(Integer, ForeignKey("subscribers.id", ondelete="CASCADE"),
+                           nullable=False)
+    service_code = Column(String(20), ForeignKey("services.code"), nullable=False)
+    channel = Column(String(20), nullable=False)
+    requested_at = Column(UTCDateTime, nullable=False)
+    expires_at = Column(UTCDateTime, nullable=False)
+    status = Column(String(12), nullable=False)  # pending | confirmed | expired
+
+
+class Topup(Base):
+    __tablename__ = "topups"
+    __table_args__ = (Index("ix_topups_subscriber_at", "subscriber_id", "at"),)
+
+    id = Column(Integer, primary_key=True)
+    subscriber_id = Column(Integer, ForeignKey("subscribers.id", ondelete="CASCADE"),
+                           nullable=False)
+    at = Column(UTCDateTime, nullable=False)
+    amount_vnd = Column(Integer, nullable=False)
+    channel = Column(String(30), nullable=False)
+
+
+class UpdateRequest(Base):
+    __tablename__ = "update_requests"
+
+    id = Column(Integer, primary_key=True)
+    subscriber_id = Column(Integer, ForeignKey("subscribers.id", ondelete="CASCADE"),
+                           nullable=False, index=True)
+    fields = Column(JSON, nullable=False, default=dict)
+    photos = Column(JSON, nullable=False, default=dict)
+    channel = Column(String(20), nullable=False)
+    status = Column(String(12), nullable=False)  # pending | approved | rejected
+    submitted_at = Column(UTCDateTime, nullable=False)
+    due_at = Column(UTCDateTime, nullable=False)
+    decided_at = Column(UTCDateTime, nullable=True)
+
+
+class OtpChallenge(Base):
+    __tablename__ = "otp_challenges"
+    __table_args__ = (Index("ix_otp_subscriber_issued", "subscriber_id", "issued_at"),)
+
+    id = Column(Integer, primary_key=True)
+    subscriber_id = Column(Integer, ForeignKey("subscribers.id", ondelete="CASCADE"),
+                           nullable=False)
+    channel = Column(String(20), nullable=False)
+    code_hash = Column(String(64), nullable=False)
+    salt = Column(String(32), nullable=False)
+    issued_at = Column(UTCDateTime, nullable=False)
+    expires_at = Column(UTCDateTime, nullable=False)
+    attempts = Column(Integer, nullable=False, default=0)
+    max_attempts = Column(Integer, nullable=False, default=5)
+    status = Column(String(12), nullable=False)  # open | verified | superseded | exhausted
+
+
+class AppConsultation(Base):
+    __tablename__ = "app_consultations"
+    __table_args__ = (Index("ix_app_consultations_msisdn_at", "msisdn", "at"),)
+
+    id = Column(Integer, primary_key=True)
+    msisdn = Column(String(10), nullable=False)
+    channel = Column(String(20), nullable=False)
+    at = Column(UTCDateTime, nullable=False)
+
+
+class SmsOutbox(Base):
+    __tablename__ = "sms_outbox"
+
+    id = Column(Integer, primary_key=True)
+    msisdn = Column(String(10), nullable=False, index=True)
+    text = Column(Text, nullable=False)
+    created_at = Column(UTCDateTime, nullable=False)
+
+
+class Store(Base):
+    __tablename__ = "stores"
+    __table_args__ = (UniqueConstraint("name", name="uq_stores_name"),)
+
+    id = Column(Integer, primary_key=True)
+    name = Column(String(160), nullable=False)
+    province = Column(String(80), nullable=False)
+    district = Column(String(80), nullable=False)
+    address = Column(String(240), nullable=False)
+    opening_hours = Column(String(80), nullable=False)
+    is_main = Column(Boolean, nullable=False, default=False)
+    province_key = Column(String(80), nullable=False, index=True)  # fold(province)
+    district_key = Column(String(80), nullable=False, index=True)  # fold(district)
+
+
+class AuditLog(Base):
+    """Who touched which subscriber's personal data. Holds no personal data itself."""
+
+    __tablename__ = "audit_log"
+
+    id = Column(Integer, primary_key=True)
+    actor = Column(String(80), nullable=False)
+    action = Column(String(60), nullable=False)
+    subscriber_id = Column(Integer, nullable=True)  # internal id only, never the number
+    at = Column(UTCDateTime, nullable=False)

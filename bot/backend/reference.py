@@ -1,0 +1,183 @@
+"""Reference data and pure rules: service catalog, occupations, Decree-49 completeness,
+the call-center update-path decision and masking. No database access here."""
+
+from __future__ import annotations
+
+from bot.backend.views import Decree49Status, ServiceView, SubscriberView, UpdatePath
+from bot.text import fold
+
+# The 8 demo services (docs intents.md). Aliases: lower-case, with diacritics; matched folded.
+CATALOG: tuple[ServiceView, ...] = (
+    ServiceView("FUNRING", "Nhạc chờ FunRing", "9.000 đ / 30 ngày", 9000, 30,
+                ("nhạc chờ", "funring", "fun ring", "nhạc chuông chờ")),
+    ServiceView("MCA", "Thông báo cuộc gọi nhỡ", "2.000 đ / 7 ngày", 2000, 7,
+                ("mca", "báo cuộc gọi nhỡ", "thông báo cuộc gọi nhỡ", "cuộc gọi nhỡ")),
+    ServiceView("MOBITV", "Truyền hình MobiTV", "50.000 đ / 30 ngày", 50000, 30,
+                ("mobitv", "mobi tv", "xem tivi", "truyền hình")),
+    ServiceView("MCLOUD", "Lưu trữ đám mây mCloud", "15.000 đ / 30 ngày", 15000, 30,
+                ("mcloud", "m cloud", "lưu trữ", "đám mây", "lưu trữ đám mây")),
+    ServiceView("KHOGAME", "Kho game", "3.000 đ / ngày", 3000, 1,
+                ("kho game", "khogame", "chơi game", "game")),
+    ServiceView("TIN24H", "Tin tức 24h", "1.000 đ / ngày", 1000, 1,
+                ("tin24h", "tin 24h", "tin tức", "đọc báo", "tin tức 24h")),
+    ServiceView("D5", "Gói data D5: 1 GB / ngày", "5.000 đ / ngày", 5000, 1,
+                ("d5", "gói d5", "data ngày", "gói 5k")),
+    ServiceView("C90N", "Gói C90N: 4 GB / ngày + gọi nội mạng miễn phí", "90.000 đ / 30 ngày",
+                90000, 30, ("c90n", "gói c90n", "gói 90k", "gói c90", "c90")),
+)
+
+# Exactly one main occupation code per subscriber (call-center script, seed 002).
+OCCUPATIONS: tuple[tuple[int, str], ...] = (
+    (1, "Lực lượng vũ trang (quân đội, công an)"),
+    (2, "Lãnh đạo trong cơ quan Đảng, Nhà nước, tổ chức chính trị - xã hội"),
+    (3, "Quản lý trong doanh nghiệp"),
+    (4, "Nhân viên văn phòng"),
+    (5, "Chuyên môn khoa học tự nhiên và kỹ thuật"),
+    (6, "Chuyên môn khoa học sự sống và sức khỏe (y tế, dược, thú y)"),
+    (7, "Chuyên môn khoa học xã hội"),
+    (8, "Tài chính, ngân hàng, kế toán"),
+    (9, "Nông nghiệp, lâm nghiệp, thủy sản"),
+    (10, "Giáo dục, giảng dạy"),
+    (11, "Luật"),
+    (12, "Nhà văn, nhà báo, nghệ sĩ"),
+    (13, "Chức sắc tôn giáo"),
+    (14, "Dịch vụ cá nhân (du lịch, nhà hàng, khách sạn, trông trẻ, bảo vệ, lái xe)"),
+    (15, "Kinh doanh, bán hàng"),
+    (16, "Lao động giản đơn, lao động tự do"),
+    (17, "Học sinh, sinh viên"),
+    (18, "Khác (nghỉ hưu, nội trợ)"),
+)
+OCCUPATION_LABELS = dict(OCCUPATIONS)
+
+# Decree-49 information, in the order a customer fills it in; code -> Vietnamese label.
+DECREE49_FIELDS: tuple[tuple[str, str], ...] = (
+    ("full_name", "họ tên chủ thuê bao"),
+    ("name_match", "họ tên khớp giấy tờ"),
+    ("birth_date", "ngày sinh"),
+    ("gender", "giới tính"),
+    ("nationality", "quốc tịch"),
+    ("address", "địa chỉ"),
+    ("id_document", "số giấy tờ tùy thân"),
+    ("id_issue", "ngày cấp và nơi cấp giấy tờ"),
+    ("id_front_photo", "ảnh mặt trước giấy tờ"),
+    ("id_back_photo", "ảnh mặt sau giấy tờ"),
+    ("portrait_photo", "ảnh chân dung"),
+)
+DECREE49_LABELS = dict(DECREE49_FIELDS)
+
+ID_TYPES = ("CMND", "CCCD", "PASSPORT")
+ID_TYPE_LABELS = {"CMND": "CMND", "CCCD": "CCCD", "PASSPORT": "Hộ chiếu"}
+STATUS_LABELS = {
+    "active": "Đang hoạt động",
+    "one_way_blocked": "Bị khóa một chiều",
+    "blocked": "Bị khóa hai chiều",
+}
+SUBSCRIPTION_TYPE_LABELS = {"prepaid": "Trả trước", "postpaid": "Trả sau"}
+
+
+def _missing_codes(sub: SubscriberView) -> list[str]:
+    missing: list[str] = []
+    if not sub.full_name.strip():
+        missing.append("full_name")
+    elif sub.name_mismatch:
+        missing.append("name_match")
+    if sub.birth_date is None:
+        missing.append("birth_date")
+    if not sub.gender:
+        missing.append("gender")
+    if not sub.nationality:
+        missing.append("nationality")
+    if not all((sub.province, sub.district, sub.ward, sub.street)):
+        missing.append("address")
+    if sub.id_type not in ID_TYPES or not sub.id_number:
+        missing.append("id_document")
+    if sub.id_issue_date is None or not sub.id_issue_place:
+        missing.append("id_issue")
+    if not sub.has_id_front_photo:
+        missing.append("id_front_photo")
+    # A passport has a single photo page: no back side to photograph.
+    if not sub.has_id_back_photo and sub.id_type != "PASSPORT":
+        missing.append("id_back_photo")
+    if not sub.has_portrait_photo:
+        missing.append("portrait_photo")
+    return missing
+
+
+def decree49(sub: SubscriberView) -> Decree49Status:
+    """Which Decree-49 items are missing. Occupation is reported apart (not a Decree-49 item)."""
+    missing = tuple(_missing_codes(sub))
+    return Decree49Status(
+        complete=not missing,
+        missing=missing,
+        missing_labels=tuple(DECREE49_LABELS[c] for c in missing),
+        occupation_missing=sub.occupation_code is None,
+    )
+
+
+def update_path(sub: SubscriberView) -> UpdatePath:
+    """The call-center decision tree (seed 002, situations 1 and 2)."""
+    if decree49(sub).complete:
+        return UpdatePath.COMPLETE
+    if sub.is_premium_number and sub.premium_commitment:
+        return UpdatePath.STORE_PREMIUM
+    if sub.company_tax_code:
+        return UpdatePath.STORE_COMPANY
+    if sub.device == "feature_phone":
+        return UpdatePath.STORE_FEATURE_PHONE
+    return UpdatePath.ONLINE_APP
+
+
+def find_service(text: str) -> ServiceView | None:
+    """A catalog service from its code or one of its aliases, typed in any style."""
+    key = fold(text).replace(" ", "")
+    if not key:
+        return None
+    for svc in CATALOG:
+        if key == svc.code.lower():
+            return svc
+    for svc in CATALOG:
+        if any(key == fold(alias).replace(" ", "") for alias in svc.aliases):
+            return svc
+    return None
+
+
+def mask_name(full_name: str) -> str:
+    """'Nguyễn Văn An' -> 'N** V** An': initials of family/middle names, given name kept."""
+    parts = full_name.split()
+    if not parts:
+        return ""
+    return " ".join([p[0] + "**" for p in parts[:-1]] + [parts[-1]])
+
+
+def mask_id_number(number: str | None) -> str:
+    """All but the last 3 characters replaced by '*' ('*********123')."""
+    if not number:
+        return ""
+    if len(number) <= 3:
+        return "*" * len(number)
+    return "*" * (len(number) - 3) + number[-3:]
+
+
+def masked_profile(sub: SubscriberView) -> dict[str, str]:
+    """Vietnamese labels -> values safe to show once ownership is proven."""
+    status = decree49(sub)
+    yes_no = {True: "Đã có", False: "Chưa có"}
+    return {
+        "Số thuê bao": sub.msisdn,
+        "Chủ thuê bao": mask_name(sub.full_name),
+        "Năm sinh": str(sub.birth_date.year) if sub.birth_date else "Chưa có",
+        "Loại giấy tờ": ID_TYPE_LABELS.get(sub.id_type or "", "Chưa có"),
+        "Số giấy tờ": mask_id_number(sub.id_number) or "Chưa có",
+        "Địa chỉ (tỉnh/thành phố)": sub.province or "Chưa có",
+        "Loại thuê bao": SUBSCRIPTION_TYPE_LABELS.get(sub.subscription_type,
+                                                      sub.subscription_type),
+        "Trạng thái": STATUS_LABELS.get(sub.status, sub.status),
+        "Ảnh mặt trước giấy tờ": yes_no[sub.has_id_front_photo],
+        "Ảnh mặt sau giấy tờ": ("Không cần (hộ chiếu)" if sub.id_type == "PASSPORT"
+                                else yes_no[sub.has_id_back_photo]),
+        "Ảnh chân dung": yes_no[sub.has_portrait_photo],
+        "Nghề nghiệp": "Đã cập nhật" if sub.occupation_code else "Chưa cập nhật",
+        "Thông tin theo Nghị định 49": (
+            "Đầy đủ" if status.complete else "Còn thiếu: " + ", ".join(status.missing_labels)
+        ),
+    }

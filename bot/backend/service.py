@@ -1,0 +1,591 @@
+"""The `Backend` service: every method opens its own short transaction and returns frozen
+dataclasses (bot.backend.views). Phone numbers in and out are 10-digit strings."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import os
+import secrets
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import settings
+from bot.backend import reference
+from bot.backend.db import make_engine
+from bot.backend.models import (
+    AppConsultation,
+    AuditLog,
+    OtpChallenge,
+    PendingRegistration,
+    Service,
+    SmsOutbox,
+    Store,
+    Subscriber,
+    Subscription,
+    Topup,
+    UpdateRequest,
+)
+from bot.backend.places import PlaceIndex
+from bot.backend.views import (
+    AppConsult,
+    AuditView,
+    Balance,
+    CancelResult,
+    Confirmation,
+    Decree49Status,
+    OtpCheck,
+    OtpIssue,
+    PendingView,
+    Registration,
+    ServiceView,
+    SmsView,
+    StoreView,
+    SubscriberView,
+    SubscriptionView,
+    TopupView,
+    UpdatePath,
+    UpdateRequestView,
+)
+from bot.brand import operator
+from bot.text import normalize_msisdn
+
+Clock = Callable[[], datetime]
+
+OTP_DIGITS = 6
+OTP_TTL = timedelta(minutes=5)
+OTP_MAX_ATTEMPTS = 5
+OTP_RESEND_COOLDOWN = timedelta(seconds=60)
+# After the 5 tries of a code are used up, no new code for this long (from that code's issue).
+OTP_LOCK = timedelta(minutes=15)
+REGISTRATION_TTL = timedelta(hours=12)
+UPDATE_REVIEW_TIME = timedelta(hours=48)
+APP_CONSULT_WINDOW = timedelta(hours=24)
+
+OTP_SMS = ("Mã xác thực của quý khách là {code}, có hiệu lực 5 phút. "
+           "Không chia sẻ mã này cho bất kỳ ai.")
+APP_SMS = ("{brand}: Quý khách tải ứng dụng {app} tại {link} để tra cứu cước, nạp tiền, "
+           "quản lý dịch vụ và cập nhật thông tin thuê bao. Hỗ trợ: {hotline}.")
+REGISTRATION_SMS = ("{brand}: Quý khách vừa yêu cầu đăng ký {name} ({price}). Vui lòng xác "
+                    "nhận trong 12 giờ để kích hoạt; quá thời hạn yêu cầu sẽ bị hủy.")
+
+_SUBSCRIBER_FIELDS = tuple(f for f in SubscriberView.__dataclass_fields__)
+# Fields an approved update request may change, and photo keys -> subscriber flags.
+_UPDATABLE_FIELDS = ("full_name", "birth_date", "gender", "nationality", "province", "district",
+                     "ward", "street", "occupation_code", "id_type", "id_number",
+                     "id_issue_date", "id_issue_place")
+_PHOTO_FLAGS = {"id_front": "has_id_front_photo", "id_back": "has_id_back_photo",
+                "portrait": "has_portrait_photo"}
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _hash_code(code: str, salt: str) -> str:
+    return hashlib.sha256(f"{salt}:{code}".encode()).hexdigest()
+
+
+def _new_otp_code() -> str:
+    fixed = os.environ.get("BOT_OTP_FIXED_CODE", "")
+    if settings.env() == "test" and fixed.isdigit() and len(fixed) == OTP_DIGITS:
+        return fixed
+    return f"{secrets.randbelow(10 ** OTP_DIGITS):0{OTP_DIGITS}d}"
+
+
+def _ceil_seconds(delta: timedelta) -> int:
+    return max(0, math.ceil(delta.total_seconds()))
+
+
+class Backend:
+    """Subscriber backend service; `Backend(db_url, clock=None)`."""
+
+    def __init__(self, db_url: str, clock: Clock | None = None) -> None:
+        self.db_url = db_url
+        self.clock: Clock = clock or utc_now
+        self.engine = make_engine(db_url)
+        self._sessions = sessionmaker(bind=self.engine, future=True, expire_on_commit=False)
+
+    # ------------------------------------------------------------------ helpers
+    def now(self) -> datetime:
+        now = self.clock()
+        if now.tzinfo is None:
+            raise ValueError("the backend clock must return aware datetimes")
+        return now.astimezone(timezone.utc)
+
+    def session(self) -> Session:
+        return self._sessions()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    @staticmethod
+    def _norm(msisdn: str | None) -> str | None:
+        return normalize_msisdn(msisdn) if msisdn else None
+
+    def _sub(self, s: Session, msisdn: str | None) -> Subscriber | None:
+        number = self._norm(msisdn)
+        if number is None:
+            return None
+        return s.execute(select(Subscriber).where(Subscriber.msisdn == number)).scalar_one_or_none()
+
+    @staticmethod
+    def _view(sub: Subscriber) -> SubscriberView:
+        return SubscriberView(**{f: getattr(sub, f) for f in _SUBSCRIBER_FIELDS})
+
+    def _outbox(self, s: Session, msisdn: str, text: str) -> None:
+        s.add(SmsOutbox(msisdn=msisdn, text=text, created_at=self.now()))
+
+    # ------------------------------------------------------------------ subscriber
+    def subscriber(self, msisdn: str) -> SubscriberView | None:
+        """All fields, unmasked (callers mask). None for a number that is not ours."""
+        with self.session() as s:
+            sub = self._sub(s, msisdn)
+            return self._view(sub) if sub else None
+
+    def is_subscriber(self, msisdn: str) -> bool:
+        return self.subscriber(msisdn) is not None
+
+    def masked_profile(self, msisdn: str) -> dict[str, str]:
+        """Vietnamese labels -> masked values; {} for an unknown number."""
+        sub = self.subscriber(msisdn)
+        return reference.masked_profile(sub) if sub else {}
+
+    def decree49_status(self, msisdn: str) -> Decree49Status | None:
+        sub = self.subscriber(msisdn)
+        return reference.decree49(sub) if sub else None
+
+    def update_path(self, msisdn: str) -> UpdatePath | None:
+        sub = self.subscriber(msisdn)
+        return reference.update_path(sub) if sub else None
+
+    def occupations(self) -> list[tuple[int, str]]:
+        return list(reference.OCCUPATIONS)
+
+    def set_occupation(self, msisdn: str, code: int) -> bool:
+        """Set the one main occupation code (1..18). False for an unknown number."""
+        if int(code) not in reference.OCCUPATION_LABELS:
+            raise ValueError("occupation code must be 1..18")
+        with self.session() as s, s.begin():
+            sub = self._sub(s, msisdn)
+            if sub is None:
+                return False
+            sub.occupation_code = int(code)
+            return True
+
+    # ------------------------------------------------------------------ OTP
+    def issue_otp(self, msisdn: str, channel: str) -> OtpIssue:
+        """Send a 6-digit code (5 min, 5 tries) to the SMS outbox; 60 s resend cool-down."""
+        now = self.now()
+        with self.session() as s, s.begin():
+            sub = self._sub(s, msisdn)
+            if sub is None:
+                return OtpIssue("unknown_number")
+            last = s.execute(
+                select(OtpChallenge).where(OtpChallenge.subscriber_id == sub.id)
+                .order_by(OtpChallenge.issued_at.desc(), OtpChallenge.id.desc()).limit(1)
+            ).scalar_one_or_none()
+            if last is not None:
+                if last.status == "exhausted" and now < last.issued_at + OTP_LOCK:
+                    return OtpIssue("locked", _ceil_seconds(last.issued_at + OTP_LOCK - now))
+                if now < last.issued_at + OTP_RESEND_COOLDOWN:
+                    return OtpIssue("cooldown",
+                                    _ceil_seconds(last.issued_at + OTP_RESEND_COOLDOWN - now))
+            s.execute(update(OtpChallenge)
+                      .where(OtpChallenge.subscriber_id == sub.id, OtpChallenge.status == "open")
+                      .values(status="superseded"))
+            code, salt = _new_otp_code(), secrets.token_hex(16)
+            expires = now + OTP_TTL
+            s.add(OtpChallenge(subscriber_id=sub.id, channel=channel,
+                               code_hash=_hash_code(code, salt), salt=salt, issued_at=now,
+                               expires_at=expires, attempts=0, max_attempts=OTP_MAX_ATTEMPTS,
+                               status="open"))
+            self._outbox(s, sub.msisdn, OTP_SMS.format(code=code))
+            return OtpIssue("sent", int(OTP_RESEND_COOLDOWN.total_seconds()), expires)
+
+    def verify_otp(self, msisdn: str, code: str) -> OtpCheck:
+        """ok | wrong (attempts_left) | expired | too_many (5th wrong try and after) |
+        no_challenge. A verified code cannot be used twice."""
+        now = self.now()
+        with self.session() as s, s.begin():
+            sub = self._sub(s, msisdn)
+            if sub is None:
+                return OtpCheck("no_challenge")
+            ch = s.execute(
+                select(OtpChallenge).where(OtpChallenge.subscriber_id == sub.id,
+                                           OtpChallenge.status.in_(("open", "exhausted")))
+                .order_by(OtpChallenge.issued_at.desc(), OtpChallenge.id.desc()).limit(1)
+            ).scalar_one_or_none()
+            if ch is None:
+                return OtpCheck("no_challenge")
+            if ch.status == "exhausted" or ch.attempts >= ch.max_attempts:
+                return OtpCheck("too_many", 0)
+            if now >= ch.expires_at:
+                return OtpCheck("expired", 0)
+            typed = "".join(ch_ for ch_ in str(code) if ch_.isdigit())
+            if hmac.compare_digest(_hash_code(typed, ch.salt), ch.code_hash):
+                ch.status = "verified"
+                return OtpCheck("ok", ch.max_attempts - ch.attempts)
+            ch.attempts += 1
+            left = ch.max_attempts - ch.attempts
+            if left <= 0:
+                ch.status = "exhausted"
+                return OtpCheck("too_many", 0)
+            return OtpCheck("wrong", left)
+
+    # ------------------------------------------------------------------ services
+    def catalog(self) -> list[ServiceView]:
+        with self.session() as s:
+            rows = s.execute(select(Service).order_by(Service.position, Service.code)).scalars()
+            return [self._service_view(r) for r in rows]
+
+    @staticmethod
+    def _service_view(row: Service) -> ServiceView:
+        return ServiceView(row.code, row.name, row.price_label, row.price_vnd, row.period_days,
+                           tuple(row.aliases or ()))
+
+    def service(self, code: str) -> ServiceView | None:
+        """A service by code or alias, typed in any style ('nhac cho' -> FUNRING)."""
+        if not code:
+            return None
+        known = reference.find_service(code)
+        key = known.code if known else code.strip().upper()
+        with self.session() as s:
+            row = s.get(Service, key)
+            return self._service_view(row) if row is not None else None
+
+    def active_subscriptions(self, msisdn: str) -> list[SubscriptionView]:
+        with self.session() as s:
+            sub = self._sub(s, msisdn)
+            if sub is None:
+                return []
+            rows = s.execute(
+                select(Subscription, Service)
+                .join(Service, Service.code == Subscription.service_code)
+                .where(Subscription.subscriber_id == sub.id, Subscription.status == "active")
+                .order_by(Service.position, Subscription.started_at)
+            ).all()
+            return [SubscriptionView(svc.code, svc.name, svc.price_label, row.started_at,
+                                     row.channel) for row, svc in rows]
+
+    def cancel_subscription(self, msisdn: str, code: str, channel: str) -> CancelResult:
+        svc = self.service(code)
+        if svc is None:
+            return CancelResult("unknown_service")
+        now = self.now()
+        with self.session() as s, s.begin():
+            sub = self._sub(s, msisdn)
+            if sub is None:
+                return CancelResult("unknown_number", svc.code)
+            rows = s.execute(select(Subscription).where(
+                Subscription.subscriber_id == sub.id, Subscription.service_code == svc.code,
+                Subscription.status == "active")).scalars().all()
+            if not rows:
+                return CancelResult("not_subscribed", svc.code)
+            for row in rows:
+                row.status, row.cancelled_at = "cancelled", now
+            self._outbox(s, sub.msisdn, f"{operator()['name']}: Quý khách đã hủy thành công "
+                                        f"{svc.name}. Cảm ơn quý khách đã sử dụng dịch vụ.")
+            return CancelResult("cancelled", svc.code)
+
+    def _expire_pending(self, s: Session, subscriber_id: int, now: datetime) -> None:
+        s.execute(update(PendingRegistration)
+                  .where(PendingRegistration.subscriber_id == subscriber_id,
+                         PendingRegistration.status == "pending",
+                         PendingRegistration.expires_at <= now)
+                  .values(status="expired"))
+
+    def request_registration(self, msisdn: str, code: str, channel: str) -> Registration:
+        """First step of the double confirmation: a pending request valid for 12 hours."""
+        svc = self.service(code)
+        if svc is None:
+            return Registration("unknown_service")
+        now = self.now()
+        with self.session() as s, s.begin():
+            sub = self._sub(s, msisdn)
+            if sub is None:
+                return Registration("unknown_number", code=svc.code)
+            active = s.execute(select(func.count()).select_from(Subscription).where(
+                Subscription.subscriber_id == sub.id, Subscription.service_code == svc.code,
+                Subscription.status == "active")).scalar_one()
+            if active:
+                return Registration("already_active", code=svc.code)
+            self._expire_pending(s, sub.id, now)
+            pending = s.execute(select(PendingRegistration).where(
+                PendingRegistration.subscriber_id == sub.id,
+                PendingRegistration.service_code == svc.code,
+                PendingRegistration.status == "pending")).scalars().first()
+            if pending is not None:
+                return Registration("already_pending", pending.expires_at, svc.code)
+            expires = now + REGISTRATION_TTL
+            s.add(PendingRegistration(subscriber_id=sub.id, service_code=svc.code,
+                                      channel=channel, requested_at=now, expires_at=expires,
+                                      status="pending"))
+            self._outbox(s, sub.msisdn, REGISTRATION_SMS.format(
+                brand=operator()["name"], name=svc.name, price=svc.price_label))
+            return Registration("pending", expires, svc.code)
+
+    def pending_registrations(self, msisdn: str) -> list[PendingView]:
+        """Requests still waiting for confirmation (not expired)."""
+        now = self.now()
+        with self.session() as s:
+            sub = self._sub(s, msisdn)
+            if sub is None:
+                return []
+            rows = s.execute(
+                select(PendingRegistration, Service)
+                .join(Service, Service.code == PendingRegistration.service_code)
+                .where(PendingRegistration.subscriber_id == sub.id,
+                       PendingRegistration.status == "pending",
+                       PendingRegistration.expires_at > now)
+                .order_by(PendingRegistration.requested_at)).all()
+            return [PendingView(svc.code, svc.name, p.requested_at, p.expires_at, p.channel)
+                    for p, svc in rows]
+
+    def confirm_registration(self, msisdn: str, code: str | None = None) -> Confirmation:
+        """Second confirmation: activated | expired (after 12 h) | no_pending.
+        Without a code, the most recent request is confirmed."""
+        now = self.now()
+        svc = self.service(code) if code else None
+        if code and svc is None:
+            return Confirmation("no_pending")
+        with self.session() as s, s.begin():
+            sub = self._sub(s, msisdn)
+            if sub is None:
+                return Confirmation("unknown_number")
+            query = select(PendingRegistration).where(
+                PendingRegistration.subscriber_id == sub.id,
+                PendingRegistration.status.in_(("pending", "expired")))
+            if svc is not None:
+                query = query.where(PendingRegistration.service_code == svc.code)
+            latest = s.execute(query.order_by(PendingRegistration.requested_at.desc(),
+                                              PendingRegistration.id.desc())
+                               .limit(1)).scalar_one_or_none()
+            if latest is None:
+                return Confirmation("no_pending", svc.code if svc else None)
+            if latest.status == "expired" or now >= latest.expires_at:
+                latest.status = "expired"
+                return Confirmation("expired", latest.service_code)
+            latest.status = "confirmed"
+            already = s.execute(select(func.count()).select_from(Subscription).where(
+                Subscription.subscriber_id == sub.id,
+                Subscription.service_code == latest.service_code,
+                Subscription.status == "active")).scalar_one()
+            if not already:
+                s.add(Subscription(subscriber_id=sub.id, service_code=latest.service_code,
+                                   status="active", channel=latest.channel, started_at=now))
+            name = s.get(Service, latest.service_code).name
+            self._outbox(s, sub.msisdn, f"{operator()['name']}: Quý khách đã đăng ký thành "
+                                        f"công {name}.")
+            return Confirmation("activated", latest.service_code)
+
+    # ------------------------------------------------------------------ account
+    def balance(self, msisdn: str) -> Balance | None:
+        with self.session() as s:
+            sub = self._sub(s, msisdn)
+            if sub is None:
+                return None
+            return Balance(sub.balance_vnd, sub.subscription_type == "postpaid", self.now(),
+                           sub.status)
+
+    def topups(self, msisdn: str, limit: int = 5) -> list[TopupView]:
+        """Most recent first."""
+        with self.session() as s:
+            sub = self._sub(s, msisdn)
+            if sub is None:
+                return []
+            rows = s.execute(select(Topup).where(Topup.subscriber_id == sub.id)
+                             .order_by(Topup.at.desc(), Topup.id.desc()).limit(limit)).scalars()
+            return [TopupView(r.at, r.amount_vnd, r.channel) for r in rows]
+
+    # ------------------------------------------------------------------ app
+    def consult_app(self, msisdn: str, channel: str) -> AppConsult:
+        """Introduce the self-care app (24-hour rule across channels)."""
+        now = self.now()
+        with self.session() as s, s.begin():
+            sub = self._sub(s, msisdn)
+            if sub is None:
+                return AppConsult("unknown_number")
+            if sub.app_installed_at is not None:
+                return AppConsult("installed")
+            if sub.device == "feature_phone":
+                return AppConsult("feature_phone")
+            last = s.execute(
+                select(AppConsultation).where(AppConsultation.msisdn == sub.msisdn,
+                                              AppConsultation.at > now - APP_CONSULT_WINDOW)
+                .order_by(AppConsultation.at.desc()).limit(1)).scalar_one_or_none()
+            if last is not None:
+                hours = math.ceil((last.at + APP_CONSULT_WINDOW - now).total_seconds() / 3600)
+                status = "already_consulted" if last.channel == channel else \
+                    "consulted_elsewhere"
+                return AppConsult(status, max(1, hours))
+            brand = operator()
+            s.add(AppConsultation(msisdn=sub.msisdn, channel=channel, at=now))
+            self._outbox(s, sub.msisdn, APP_SMS.format(
+                brand=brand["name"], app=brand["app_name"], link=brand["app_link"],
+                hotline=brand["hotline"]))
+            return AppConsult("sms_sent")
+
+    def mark_app_installed(self, msisdn: str) -> bool:
+        with self.session() as s, s.begin():
+            sub = self._sub(s, msisdn)
+            if sub is None:
+                return False
+            sub.app_installed_at = sub.app_installed_at or self.now()
+            return True
+
+    # ------------------------------------------------------------------ stores
+    def _place_index(self, s: Session) -> PlaceIndex:
+        pairs = s.execute(select(Store.province_key, Store.district_key).distinct()).all()
+        return PlaceIndex(frozenset(p for p, _ in pairs), frozenset((p, d) for p, d in pairs))
+
+    def find_stores(self, place: str, limit: int = 5, main_only: bool = False) -> list[StoreView]:
+        """Stores in the district (else province) the customer typed; main stores first."""
+        with self.session() as s:
+            province, districts = self._place_index(s).resolve(place or "")
+            base = select(Store)
+            if main_only:
+                base = base.where(Store.is_main.is_(True))
+            order = (Store.is_main.desc(), Store.id)
+            rows: list[Store] = []
+            if districts:
+                conds = [(Store.province_key == p) & (Store.district_key == d)
+                         for p, d in districts]
+                cond = conds[0]
+                for extra in conds[1:]:
+                    cond = cond | extra
+                rows = list(s.execute(base.where(cond).order_by(*order).limit(limit)).scalars())
+            if not rows and province is None and districts:
+                province = sorted(districts)[0][0]
+            if not rows and province:
+                rows = list(s.execute(base.where(Store.province_key == province)
+                                      .order_by(*order).limit(limit)).scalars())
+            return [StoreView(r.id, r.name, r.province, r.district, r.address, r.opening_hours,
+                              r.is_main) for r in rows]
+
+    # ------------------------------------------------------------------ update requests
+    @staticmethod
+    def _request_view(r: UpdateRequest) -> UpdateRequestView:
+        return UpdateRequestView(r.id, r.status, r.due_at, r.submitted_at, r.channel,
+                                 r.decided_at)
+
+    def submit_update_request(self, msisdn: str, fields: Mapping[str, Any],
+                              photos: Mapping[str, Any] | Iterable[Any] | None,
+                              channel: str) -> UpdateRequestView | None:
+        """Record an information-update request; reviewed within 48 hours. None if unknown."""
+        now = self.now()
+        photo_refs = dict(photos) if isinstance(photos, Mapping) else list(photos or ())
+        with self.session() as s, s.begin():
+            sub = self._sub(s, msisdn)
+            if sub is None:
+                return None
+            req = UpdateRequest(subscriber_id=sub.id, fields=_jsonable(fields),
+                                photos=_jsonable(photo_refs), channel=channel, status="pending",
+                                submitted_at=now, due_at=now + UPDATE_REVIEW_TIME)
+            s.add(req)
+            s.flush()
+            return self._request_view(req)
+
+    def latest_update_request(self, msisdn: str) -> UpdateRequestView | None:
+        with self.session() as s:
+            sub = self._sub(s, msisdn)
+            if sub is None:
+                return None
+            req = s.execute(select(UpdateRequest).where(UpdateRequest.subscriber_id == sub.id)
+                            .order_by(UpdateRequest.submitted_at.desc(), UpdateRequest.id.desc())
+                            .limit(1)).scalar_one_or_none()
+            return self._request_view(req) if req else None
+
+    def review_update_request(self, request_id: int, approve: bool) -> UpdateRequestView | None:
+        """Back-office decision. Approval applies the submitted fields and photo flags and
+        lifts a one-way block once the Decree-49 information is complete."""
+        now = self.now()
+        with self.session() as s, s.begin():
+            req = s.get(UpdateRequest, request_id)
+            if req is None:
+                return None
+            if req.status != "pending":
+                return self._request_view(req)
+            req.status, req.decided_at = ("approved" if approve else "rejected"), now
+            sub = s.get(Subscriber, req.subscriber_id)
+            if approve:
+                _apply_update(sub, req.fields or {}, req.photos or {})
+                if sub.status == "one_way_blocked" and reference.decree49(self._view(sub)).complete:
+                    sub.status = "active"
+                text = "đã được duyệt"
+            else:
+                text = "chưa được duyệt, vui lòng kiểm tra lại ảnh và thông tin"
+            self._outbox(s, sub.msisdn, f"{operator()['name']}: Yêu cầu cập nhật thông tin "
+                                        f"thuê bao của quý khách {text}.")
+            return self._request_view(req)
+
+    # ------------------------------------------------------------------ SMS and audit
+    def send_sms(self, msisdn: str, text: str) -> None:
+        number = self._norm(msisdn)
+        if number is None:
+            raise ValueError("not a Vietnamese mobile number")
+        with self.session() as s, s.begin():
+            self._outbox(s, number, text)
+
+    def sms_outbox(self, msisdn: str | None = None, after_id: int = 0,
+                   limit: int | None = None) -> list[SmsView]:
+        """Outbox rows with id > after_id, oldest first (the demo reads OTPs from here)."""
+        query = select(SmsOutbox).where(SmsOutbox.id > after_id)
+        if msisdn:
+            number = self._norm(msisdn)
+            if number is None:
+                return []
+            query = query.where(SmsOutbox.msisdn == number)
+        query = query.order_by(SmsOutbox.id)
+        if limit:
+            query = query.limit(limit)
+        with self.session() as s:
+            return [SmsView(r.id, r.msisdn, r.text, r.created_at)
+                    for r in s.execute(query).scalars()]
+
+    def audit(self, actor: str, action: str, msisdn: str | None) -> None:
+        """Record that `actor` did `action` on a subscriber's data: internal id only."""
+        with self.session() as s, s.begin():
+            sub = self._sub(s, msisdn)
+            s.add(AuditLog(actor=actor[:80], action=action[:60],
+                           subscriber_id=sub.id if sub else None, at=self.now()))
+
+    def audit_log(self, limit: int = 100) -> list[AuditView]:
+        with self.session() as s:
+            rows = s.execute(select(AuditLog).order_by(AuditLog.id.desc()).limit(limit)).scalars()
+            return [AuditView(r.id, r.actor, r.action, r.subscriber_id, r.at) for r in rows]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def _apply_update(sub: Subscriber, fields: Mapping[str, Any], photos: Any) -> None:
+    from datetime import date
+
+    for name in _UPDATABLE_FIELDS:
+        if name not in fields or fields[name] in (None, ""):
+            continue
+        value = fields[name]
+        if name in ("birth_date", "id_issue_date") and isinstance(value, str):
+            value = date.fromisoformat(value)
+        if name == "occupation_code":
+            value = int(value)
+        setattr(sub, name, value)
+    if "full_name" in fields or fields.get("name_matches_document"):
+        sub.name_mismatch = False
+    keys = photos.keys() if isinstance(photos, Mapping) else []
+    for key in keys:
+        if key in _PHOTO_FLAGS and photos[key]:
+            setattr(sub, _PHOTO_FLAGS[key], True)

@@ -1,0 +1,190 @@
+"""Frozen dataclasses returned by the `Backend` service (no ORM object ever leaks out)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import date, datetime
+
+
+@dataclass(frozen=True)
+class SubscriberView:
+    id: int
+    msisdn: str
+    subscription_type: str  # prepaid | postpaid
+    status: str  # active | one_way_blocked | blocked
+    full_name: str
+    birth_date: date | None
+    gender: str | None  # male | female
+    nationality: str | None
+    province: str | None
+    district: str | None
+    ward: str | None
+    street: str | None
+    occupation_code: int | None
+    id_type: str | None  # CMND | CCCD | PASSPORT
+    id_number: str | None
+    id_issue_date: date | None
+    id_issue_place: str | None
+    has_id_front_photo: bool
+    has_id_back_photo: bool
+    has_portrait_photo: bool
+    name_mismatch: bool
+    is_premium_number: bool
+    premium_commitment: bool
+    company_tax_code: str | None
+    device: str  # smartphone | feature_phone
+    app_installed_at: datetime | None
+    balance_vnd: int
+
+    @property
+    def is_postpaid(self) -> bool:
+        return self.subscription_type == "postpaid"
+
+    @property
+    def is_company(self) -> bool:
+        return bool(self.company_tax_code)
+
+    @property
+    def app_installed(self) -> bool:
+        return self.app_installed_at is not None
+
+
+@dataclass(frozen=True)
+class Decree49Status:
+    complete: bool
+    missing: tuple[str, ...]
+    missing_labels: tuple[str, ...]
+    # Occupation is not a Decree-49 field: it is a separate, proactive ask.
+    occupation_missing: bool = False
+
+
+class UpdatePath(str, enum.Enum):
+    """What the call-center script does for a subscriber's missing information."""
+
+    COMPLETE = "COMPLETE"
+    STORE_PREMIUM = "STORE_PREMIUM"
+    STORE_COMPANY = "STORE_COMPANY"
+    STORE_FEATURE_PHONE = "STORE_FEATURE_PHONE"
+    ONLINE_APP = "ONLINE_APP"
+
+
+@dataclass(frozen=True)
+class OtpIssue:
+    status: str  # sent | cooldown | unknown_number | locked
+    retry_after_s: int = 0
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class OtpCheck:
+    status: str  # ok | wrong | expired | too_many | no_challenge
+    attempts_left: int = 0
+
+
+@dataclass(frozen=True)
+class ServiceView:
+    code: str
+    name: str
+    price_label: str
+    price_vnd: int
+    period_days: int
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SubscriptionView:
+    code: str
+    name: str
+    price_label: str
+    since: datetime
+    channel: str = ""
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    status: str  # cancelled | not_subscribed | unknown_service | unknown_number
+    code: str | None = None
+
+
+@dataclass(frozen=True)
+class Registration:
+    status: str  # pending | already_active | already_pending | unknown_service | unknown_number
+    expires_at: datetime | None = None
+    code: str | None = None
+
+
+@dataclass(frozen=True)
+class PendingView:
+    code: str
+    name: str
+    requested_at: datetime
+    expires_at: datetime
+    channel: str
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    status: str  # activated | expired | no_pending | unknown_number
+    code: str | None = None
+
+
+@dataclass(frozen=True)
+class Balance:
+    main_vnd: int
+    is_postpaid: bool
+    as_of: datetime
+    subscriber_status: str = "active"
+
+
+@dataclass(frozen=True)
+class TopupView:
+    at: datetime
+    amount_vnd: int
+    channel: str
+
+
+@dataclass(frozen=True)
+class AppConsult:
+    # installed | feature_phone | sms_sent | consulted_elsewhere | already_consulted
+    # | unknown_number
+    status: str
+    hours_left: int = 0
+
+
+@dataclass(frozen=True)
+class StoreView:
+    id: int
+    name: str
+    province: str
+    district: str
+    address: str
+    opening_hours: str
+    is_main: bool
+
+
+@dataclass(frozen=True)
+class UpdateRequestView:
+    id: int
+    status: str  # pending | approved | rejected
+    due_at: datetime
+    submitted_at: datetime
+    channel: str = ""
+    decided_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SmsView:
+    id: int
+    msisdn: str
+    text: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class AuditView:
+    id: int
+    actor: str
+    action: str
+    subscriber_id: int | None
+    at: datetime
