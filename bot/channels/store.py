@@ -1,0 +1,209 @@
+"""Database access of the channels (short transactions, SQLite and PostgreSQL alike).
+
+Every method is synchronous and opens its own transaction; async callers use the `a*`
+wrappers, which run the call in a worker thread so the event loop never blocks on I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, TypeVar
+
+from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from bot import settings
+from bot.channels.models import ButtonPayload, ChannelLink, ProcessedInbound, ZaloOaToken
+
+T = TypeVar("T")
+Clock = Callable[[], datetime]
+
+_ENGINES: dict[str, Engine] = {}
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def engine_for(db_url: str | None = None) -> Engine:
+    """One engine per database URL for this process (the backend's engine factory)."""
+    from bot.backend.db import make_engine
+
+    url = db_url or settings.db_url()
+    if url not in _ENGINES:
+        _ENGINES[url] = make_engine(url)
+    return _ENGINES[url]
+
+
+@dataclass(frozen=True)
+class TokenRow:
+    access_token: str
+    refresh_token: str
+    version: int
+    refreshing_until: datetime | None
+
+
+class ChannelStore:
+    """Dedup claims, channel links, Zalo tokens and long button payloads."""
+
+    def __init__(self, engine: Engine | None = None, clock: Clock | None = None) -> None:
+        self.engine = engine or engine_for()
+        self.clock = clock or _utcnow
+
+    # -- async wrappers -------------------------------------------------------------
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await asyncio.to_thread(functools.partial(fn, *args, **kwargs))
+
+    # -- inbound dedup ---------------------------------------------------------------
+    def claim(self, channel: str, external_id: str, lease_s: float = 120.0) -> bool:
+        """True when this caller may process the message now (first delivery, or a retry of
+        one that failed or whose claim expired); False for a duplicate."""
+        now = self.clock()
+        lease_until = now + timedelta(seconds=lease_s)
+        table = ProcessedInbound.__table__
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(table).values(
+                    channel=channel, external_id=external_id, status="processing",
+                    attempts=1, claimed_at=now, lease_until=lease_until))
+            return True
+        except IntegrityError:
+            pass
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(table)
+                .where(and_(table.c.channel == channel, table.c.external_id == external_id,
+                            or_(table.c.status == "failed",
+                                and_(table.c.status == "processing",
+                                     table.c.lease_until < now))))
+                .values(status="processing", attempts=table.c.attempts + 1,
+                        claimed_at=now, lease_until=lease_until))
+            return result.rowcount == 1
+
+    def finish(self, channel: str, external_id: str) -> None:
+        self._set_status(channel, external_id, "done")
+
+    def fail(self, channel: str, external_id: str) -> None:
+        """Processing failed: the id may be claimed again (a re-delivery is processed)."""
+        self._set_status(channel, external_id, "failed")
+
+    def _set_status(self, channel: str, external_id: str, status: str) -> None:
+        table = ProcessedInbound.__table__
+        with self.engine.begin() as conn:
+            conn.execute(update(table)
+                         .where(and_(table.c.channel == channel,
+                                     table.c.external_id == external_id))
+                         .values(status=status, finished_at=self.clock()))
+
+    def inbound_status(self, channel: str, external_id: str) -> tuple[str, int] | None:
+        table = ProcessedInbound.__table__
+        with self.engine.connect() as conn:
+            row = conn.execute(select(table.c.status, table.c.attempts)
+                               .where(and_(table.c.channel == channel,
+                                           table.c.external_id == external_id))).first()
+        return (row.status, row.attempts) if row else None
+
+    # -- channel links -----------------------------------------------------------------
+    def touch_link(self, channel: str, user_id: str, verified_msisdn: str | None = None) -> None:
+        """Record an inbound message (and a verified number, when there is one)."""
+        now = self.clock()
+        table = ChannelLink.__table__
+        values: dict[str, Any] = {"last_inbound_at": now, "updated_at": now}
+        if verified_msisdn:
+            values["verified_msisdn"] = verified_msisdn
+        for _ in range(2):
+            with self.engine.begin() as conn:
+                result = conn.execute(update(table)
+                                      .where(and_(table.c.channel == channel,
+                                                  table.c.user_id == user_id))
+                                      .values(**values))
+                if result.rowcount:
+                    return
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(insert(table).values(channel=channel, user_id=user_id,
+                                                      **values))
+                return
+            except IntegrityError:
+                continue  # another instance inserted it first: update it
+
+    def link(self, channel: str, user_id: str) -> dict[str, Any] | None:
+        table = ChannelLink.__table__
+        with self.engine.connect() as conn:
+            row = conn.execute(select(table).where(and_(table.c.channel == channel,
+                                                        table.c.user_id == user_id))).first()
+        return dict(row._mapping) if row else None
+
+    # -- Zalo OA tokens ------------------------------------------------------------------
+    def token(self, oa_key: str) -> TokenRow | None:
+        table = ZaloOaToken.__table__
+        with self.engine.connect() as conn:
+            row = conn.execute(select(table).where(table.c.oa_key == oa_key)).first()
+        if row is None:
+            return None
+        return TokenRow(row.access_token, row.refresh_token, row.version, row.refreshing_until)
+
+    def seed_token(self, oa_key: str, access_token: str, refresh_token: str) -> bool:
+        """Store the first token pair (from the environment) unless one is stored already."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(ZaloOaToken.__table__).values(
+                    oa_key=oa_key, access_token=access_token, refresh_token=refresh_token,
+                    version=1, updated_at=self.clock()))
+            return True
+        except IntegrityError:
+            return False
+
+    def take_refresh_lease(self, oa_key: str, version: int, lease_s: float = 30.0) -> bool:
+        """Compare-and-swap: only one instance refreshes version `version` of the token."""
+        now = self.clock()
+        table = ZaloOaToken.__table__
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(table)
+                .where(and_(table.c.oa_key == oa_key, table.c.version == version,
+                            or_(table.c.refreshing_until.is_(None),
+                                table.c.refreshing_until < now)))
+                .values(refreshing_until=now + timedelta(seconds=lease_s)))
+            return result.rowcount == 1
+
+    def save_refreshed(self, oa_key: str, old_version: int, access_token: str,
+                       refresh_token: str) -> bool:
+        table = ZaloOaToken.__table__
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(table)
+                .where(and_(table.c.oa_key == oa_key, table.c.version == old_version))
+                .values(access_token=access_token, refresh_token=refresh_token,
+                        version=old_version + 1, refreshing_until=None,
+                        updated_at=self.clock()))
+            return result.rowcount == 1
+
+    def release_refresh_lease(self, oa_key: str, version: int) -> None:
+        table = ZaloOaToken.__table__
+        with self.engine.begin() as conn:
+            conn.execute(update(table)
+                         .where(and_(table.c.oa_key == oa_key, table.c.version == version))
+                         .values(refreshing_until=None))
+
+    # -- long Telegram button payloads -------------------------------------------------
+    def put_payload(self, payload: str) -> str:
+        key = hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(ButtonPayload.__table__).values(
+                    key=key, payload=payload, created_at=self.clock()))
+        except IntegrityError:
+            pass  # same payload stored before
+        return key
+
+    def get_payload(self, key: str) -> str | None:
+        table = ButtonPayload.__table__
+        with self.engine.connect() as conn:
+            return conn.execute(select(table.c.payload).where(table.c.key == key)).scalar()

@@ -1,0 +1,368 @@
+"""Telegram as a Rasa input channel, built on python-telegram-bot (Rasa name `telegram_ptb`).
+
+Webhook: POST /webhooks/telegram_ptb/webhook with the header X-Telegram-Bot-Api-Secret-Token.
+Each update is processed once (DB claim on `<bot id>:<update_id>`); a failed update is
+answered 500 and left claimable, so Telegram's re-delivery processes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    Update,
+)
+from telegram.error import BadRequest, Forbidden, TelegramError
+
+from bot.channels.common import (
+    CONTACT_BUTTON,
+    CONTACT_PROMPT,
+    MSG_UNSUPPORTED,
+    PHOTO_TEXT,
+    TELEGRAM,
+    OnNewMessage,
+    env_or,
+    inform_payload,
+    input_problem,
+    sender_id,
+    split_text,
+    user_id_from_recipient,
+)
+from bot.channels.store import ChannelStore
+from bot.text import normalize_msisdn
+
+logger = logging.getLogger(__name__)
+
+CHANNEL_NAME = "telegram_ptb"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+DEFAULT_BASE_URL = "https://api.telegram.org/bot"
+DEFAULT_BASE_FILE_URL = "https://api.telegram.org/file/bot"
+MAX_MESSAGE_CHARS = 4096  # Telegram's limit for one text message
+MAX_CALLBACK_BYTES = 64  # Telegram's limit for callback_data
+STORED_PAYLOAD_PREFIX = "p:"
+
+
+@dataclass(frozen=True)
+class TelegramConfig:
+    token: str | None
+    secret_token: str | None
+    base_url: str = DEFAULT_BASE_URL
+    base_file_url: str = DEFAULT_BASE_FILE_URL
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None = None) -> TelegramConfig:
+        """credentials.yml values win; otherwise TELEGRAM_* environment variables."""
+        return cls(
+            token=env_or(credentials, "token", "TELEGRAM_TOKEN"),
+            secret_token=env_or(credentials, "secret_token", "TELEGRAM_SECRET_TOKEN"),
+            base_url=env_or(credentials, "base_url", "TELEGRAM_API_BASE_URL",
+                            DEFAULT_BASE_URL) or DEFAULT_BASE_URL,
+            base_file_url=env_or(credentials, "base_file_url", "TELEGRAM_FILE_BASE_URL",
+                                 DEFAULT_BASE_FILE_URL) or DEFAULT_BASE_FILE_URL,
+        )
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.token)
+
+    @property
+    def bot_id(self) -> str:
+        return (self.token or "").split(":", 1)[0]
+
+
+_BOTS: dict[tuple[str, str, int], Bot] = {}
+
+
+def get_bot(config: TelegramConfig) -> Bot:
+    """One PTB Bot (HTTP client) per token, API URL and running event loop."""
+    if not config.token:
+        raise RuntimeError("TELEGRAM_TOKEN is not set")
+    try:
+        loop_id = id(asyncio.get_running_loop())
+    except RuntimeError:
+        loop_id = 0
+    key = (config.token, config.base_url, loop_id)
+    if key not in _BOTS:
+        _BOTS[key] = Bot(config.token, base_url=config.base_url,
+                         base_file_url=config.base_file_url)
+    return _BOTS[key]
+
+
+def _permanent(exc: TelegramError) -> bool:
+    """Errors a retry cannot fix (blocked bot, bad chat): logged, not retried."""
+    return isinstance(exc, (Forbidden, BadRequest))
+
+
+class TelegramOutput(OutputChannel):
+    """Sends Rasa's responses to a Telegram chat (recipient `tg-<chat_id>` or `<chat_id>`)."""
+
+    @classmethod
+    def name(cls) -> str:
+        return CHANNEL_NAME
+
+    def __init__(self, config: TelegramConfig, store: ChannelStore | None = None) -> None:
+        self.config = config
+        self._store = store
+
+    @property
+    def store(self) -> ChannelStore:
+        if self._store is None:
+            self._store = ChannelStore()
+        return self._store
+
+    @property
+    def bot(self) -> Bot:
+        return get_bot(self.config)
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        custom = message.get("custom")
+        if isinstance(custom, dict) and custom.get("request_contact"):
+            # The text and the "share my number" keyboard go out as one message.
+            message = dict(message)
+            message.pop("custom")
+            text = message.pop("text", None) or custom.get("text") or CONTACT_PROMPT
+            await self.send_contact_request(recipient_id, text)
+        await super().send_response(recipient_id, message)
+
+    async def _send(self, chat_id: str, text: str, reply_markup: Any = None) -> None:
+        pieces = _split(text)
+        for index, piece in enumerate(pieces):
+            markup = reply_markup if index == len(pieces) - 1 else None
+            try:
+                await self.bot.send_message(chat_id=int(chat_id), text=piece,
+                                            reply_markup=markup)
+            except TelegramError as exc:
+                if not _permanent(exc):
+                    raise
+                logger.warning("Telegram refused a message to chat %s: %s", chat_id, exc)
+                return
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        await self._send(user_id_from_recipient(TELEGRAM, recipient_id), text)
+
+    async def send_text_with_buttons(self, recipient_id: str, text: str,
+                                     buttons: list[dict[str, Any]], **kwargs: Any) -> None:
+        markup = await self.inline_keyboard(buttons)
+        await self._send(user_id_from_recipient(TELEGRAM, recipient_id), text or "…", markup)
+
+    async def send_quick_replies(self, recipient_id: str, text: str,
+                                 quick_replies: list[dict[str, Any]], **kwargs: Any) -> None:
+        await self.send_text_with_buttons(recipient_id, text, quick_replies)
+
+    async def send_contact_request(self, recipient_id: str, text: str) -> None:
+        markup = ReplyKeyboardMarkup([[KeyboardButton(CONTACT_BUTTON, request_contact=True)]],
+                                     one_time_keyboard=True, resize_keyboard=True)
+        await self._send(user_id_from_recipient(TELEGRAM, recipient_id), text, markup)
+
+    async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
+        chat_id = int(user_id_from_recipient(TELEGRAM, recipient_id))
+        try:
+            await self.bot.send_photo(chat_id=chat_id, photo=image)
+        except TelegramError as exc:
+            if not _permanent(exc):
+                raise
+            logger.warning("Telegram refused a photo to chat %s: %s", chat_id, exc)
+
+    async def send_attachment(self, recipient_id: str, attachment: Any, **kwargs: Any) -> None:
+        if isinstance(attachment, str):
+            await self.send_text_message(recipient_id, attachment)
+
+    async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any],
+                               **kwargs: Any) -> None:
+        """`{"request_contact": true, "text"?: ...}` -> share-my-number keyboard;
+        `{"text": ...}` -> that text; anything else is not shown to the customer."""
+        if not isinstance(json_message, dict):
+            return
+        if json_message.get("request_contact"):
+            await self.send_contact_request(recipient_id,
+                                            json_message.get("text") or CONTACT_PROMPT)
+        elif json_message.get("text"):
+            await self.send_text_message(recipient_id, str(json_message["text"]))
+        else:
+            logger.debug("custom JSON without a Telegram rendering ignored")
+
+    async def inline_keyboard(self, buttons: list[dict[str, Any]]) -> InlineKeyboardMarkup:
+        rows = []
+        for button in buttons:
+            title = str(button.get("title") or button.get("payload") or "")[:64]
+            if button.get("url"):
+                rows.append([InlineKeyboardButton(title, url=str(button["url"]))])
+                continue
+            payload = str(button.get("payload") or title)
+            data = payload
+            if len(payload.encode("utf-8")) > MAX_CALLBACK_BYTES:
+                data = STORED_PAYLOAD_PREFIX + await self.store.run(self.store.put_payload,
+                                                                     payload)
+            rows.append([InlineKeyboardButton(title, callback_data=data)])
+        return InlineKeyboardMarkup(rows)
+
+
+def _split(text: str) -> list[str]:
+    return split_text(text, MAX_MESSAGE_CHARS) or ["…"]
+
+
+class TelegramInput(InputChannel):
+    """Receives Telegram updates (webhook, or relayed by `bot telegram poll`)."""
+
+    @classmethod
+    def name(cls) -> str:
+        return CHANNEL_NAME
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> TelegramInput:
+        return cls(TelegramConfig.from_credentials(credentials))
+
+    def __init__(self, config: TelegramConfig, store: ChannelStore | None = None) -> None:
+        self.config = config
+        self._store = store
+        if not config.configured:
+            logger.warning("Telegram channel loaded without TELEGRAM_TOKEN: its webhook "
+                           "answers 503 until the token is configured")
+        elif not config.secret_token:
+            logger.warning("TELEGRAM_SECRET_TOKEN is not set: every webhook request is "
+                           "rejected (403)")
+
+    @property
+    def store(self) -> ChannelStore:
+        if self._store is None:
+            self._store = ChannelStore()
+        return self._store
+
+    def get_output_channel(self) -> OutputChannel | None:
+        if not self.config.configured:
+            return None
+        return TelegramOutput(self.config, self.store)
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        hook = Blueprint("telegram_ptb_webhook", __name__)
+
+        @hook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok", "configured": self.config.configured})
+
+        @hook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            status, body = await self.handle_request(request.headers.get(SECRET_HEADER),
+                                                     request.body, on_new_message)
+            return response.json(body, status=status)
+
+        return hook
+
+    async def handle_request(self, secret: str | None, raw_body: bytes,
+                             on_new_message: OnNewMessage) -> tuple[int, dict[str, Any]]:
+        """Check the secret, parse, process once. Returns (HTTP status, JSON body)."""
+        if not self.config.configured:
+            return 503, {"error": "telegram channel not configured"}
+        expected = self.config.secret_token
+        if not expected or not secret or not hmac.compare_digest(secret.encode(),
+                                                                 expected.encode()):
+            return 403, {"error": "missing or wrong secret token"}
+        try:
+            data = json.loads(raw_body or b"")
+        except (ValueError, UnicodeDecodeError):
+            return 400, {"error": "body is not JSON"}
+        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+            return 400, {"error": "not a Telegram update (update_id missing)"}
+        return await self.process_update(data, on_new_message)
+
+    async def process_update(self, data: dict[str, Any],
+                             on_new_message: OnNewMessage) -> tuple[int, dict[str, Any]]:
+        output = TelegramOutput(self.config, self.store)
+        try:
+            update = Update.de_json(data, output.bot)
+        except Exception:
+            logger.warning("Malformed Telegram update %s", data.get("update_id"))
+            return 400, {"error": "malformed update"}
+        key = f"{self.config.bot_id}:{update.update_id}"
+        if not await self.store.run(self.store.claim, TELEGRAM, key):
+            return 200, {"status": "duplicate"}
+        try:
+            status = await self._handle(update, output, on_new_message)
+        except Exception:
+            logger.exception("Telegram update %s failed; left for re-delivery",
+                             update.update_id)
+            await self.store.run(self.store.fail, TELEGRAM, key)
+            return 500, {"error": "processing failed"}
+        await self.store.run(self.store.finish, TELEGRAM, key)
+        return 200, {"status": status}
+
+    async def _handle(self, update: Update, output: TelegramOutput,
+                      on_new_message: OnNewMessage) -> str:
+        if update.callback_query is not None:
+            return await self._handle_click(update, output, on_new_message)
+        message = update.message
+        if message is None:
+            return "ignored"
+        chat_id = str(message.chat.id)
+        metadata: dict[str, Any] = {"channel": TELEGRAM, "user_id": chat_id}
+        verified: str | None = None
+        if message.contact is not None:
+            text, verified = _contact_text(message)
+            if verified:
+                metadata["verified_msisdn"] = verified
+        elif message.photo:
+            metadata["photos"] = [message.photo[-1].file_id]
+            text = message.caption or PHOTO_TEXT
+        elif message.text is not None:
+            text = message.text
+        else:
+            await self.store.run(self.store.touch_link, TELEGRAM, chat_id)
+            await output.send_text_message(chat_id, MSG_UNSUPPORTED)
+            return "unsupported"
+        await self.store.run(self.store.touch_link, TELEGRAM, chat_id, verified)
+        problem = input_problem(text) if message.contact is None else None
+        if problem:
+            await output.send_text_message(chat_id, problem)
+            return "rejected_input"
+        await on_new_message(UserMessage(text, output, sender_id(TELEGRAM, chat_id),
+                                         input_channel=self.name(), metadata=metadata))
+        return "processed"
+
+    async def _handle_click(self, update: Update, output: TelegramOutput,
+                            on_new_message: OnNewMessage) -> str:
+        query = update.callback_query
+        try:
+            await output.bot.answer_callback_query(query.id)
+        except TelegramError as exc:  # the click still counts
+            logger.warning("answerCallbackQuery failed: %s", exc)
+        if query.message is not None:
+            chat_id = str(query.message.chat.id)
+        else:
+            chat_id = str(query.from_user.id)
+        data = query.data or ""
+        if data.startswith(STORED_PAYLOAD_PREFIX):
+            data = await self.store.run(self.store.get_payload,
+                                        data[len(STORED_PAYLOAD_PREFIX):]) or ""
+        if not data:
+            return "ignored"
+        await self.store.run(self.store.touch_link, TELEGRAM, chat_id)
+        metadata = {"channel": TELEGRAM, "user_id": chat_id}
+        await on_new_message(UserMessage(data, output, sender_id(TELEGRAM, chat_id),
+                                         input_channel=self.name(), metadata=metadata))
+        return "processed"
+
+
+def _contact_text(message: Message) -> tuple[str, str | None]:
+    """The text for Rasa and the verified number (only for the sender's own contact)."""
+    contact = message.contact
+    msisdn = normalize_msisdn(contact.phone_number or "")
+    if msisdn is None:
+        return (contact.phone_number or "").strip() or PHOTO_TEXT, None
+    own = (contact.user_id is not None and message.from_user is not None
+           and contact.user_id == message.from_user.id)
+    return inform_payload(phone_number=msisdn), (msisdn if own else None)
