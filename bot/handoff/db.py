@@ -6,21 +6,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 
-from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+
+from bot.backend.db import make_engine
 
 
 @lru_cache(maxsize=8)
 def engine_for(url: str) -> Engine:
-    """One engine per URL and process. SQLite waits for locks instead of failing at once:
-    the action server and the console write to the same file."""
-    kwargs: dict = {"future": True}
-    if url.startswith("sqlite"):
-        kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
-    else:
-        kwargs["pool_pre_ping"] = True
-    return create_engine(url, **kwargs)
+    """One engine per URL and process (the backend's engine factory: SQLite waits for
+    locks, the action server and the console write to the same file)."""
+    return make_engine(url)
 
 
 @contextmanager

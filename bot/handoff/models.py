@@ -1,4 +1,5 @@
-"""SQLAlchemy models of the hand-off: tickets, their messages, agents, sessions, chat links.
+"""SQLAlchemy models of the hand-off: tickets, their messages, agents, sessions,
+call-center transfers.
 
 They live on the backend's declarative `Base` so one Alembic history
 (`bot/backend/migrations`, revision `0003_handoff`) creates them next to the subscriber
@@ -91,21 +92,6 @@ class HandoffSession(Base):
                       nullable=False, index=True)
     created_at = Column(UTCDateTime, nullable=False)
     expires_at = Column(UTCDateTime, nullable=False)
-
-
-class HandoffChatLink(Base):
-    """A phone number proven to belong to a chat (OTP or verified contact)."""
-
-    __tablename__ = "handoff_chat_links"
-    __table_args__ = (
-        UniqueConstraint("msisdn", "channel", "user_id", name="uq_handoff_chat_links"),
-    )
-
-    id = Column(Integer, primary_key=True)
-    msisdn = Column(String(10), nullable=False, index=True)
-    channel = Column(String(20), nullable=False)
-    user_id = Column(String(128), nullable=False)
-    linked_at = Column(UTCDateTime, nullable=False)
 
 
 class HandoffTransfer(Base):

@@ -31,10 +31,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import settings
+from bot.channels.models import ChannelLink
 from bot.handoff.db import engine_for, transaction
 from bot.handoff.models import (
     ACTIVE_STATUSES,
-    HandoffChatLink,
     HandoffMessage,
     HandoffTicket,
     HandoffTransfer,
@@ -416,28 +416,16 @@ class TicketStore:
         return added
 
     # ------------------------------------------------------ chat links, transfers
-    def link_chat(self, msisdn: str, channel: str, user_id: str) -> None:
-        """Remember that `msisdn` was proven to belong to this chat (OTP / contact)."""
-        now = self.clock()
-        with transaction(self._sessions) as s:
-            row = s.execute(select(HandoffChatLink).where(
-                HandoffChatLink.msisdn == msisdn, HandoffChatLink.channel == channel,
-                HandoffChatLink.user_id == user_id)).scalar_one_or_none()
-            if row is None:
-                s.add(HandoffChatLink(msisdn=msisdn, channel=channel, user_id=user_id,
-                                      linked_at=now))
-            else:
-                row.linked_at = now
-
     def find_chat(self, msisdn: str) -> ChatLink | None:
-        """The chat most recently linked to a phone number."""
+        """The chat most recently linked to a verified phone number (the channels' links:
+        Telegram-verified contacts, OTP verifications recorded with `touch_link`)."""
         with transaction(self._sessions) as s:
-            row = s.execute(select(HandoffChatLink).where(HandoffChatLink.msisdn == msisdn)
-                            .order_by(HandoffChatLink.linked_at.desc(),
-                                      HandoffChatLink.id.desc()).limit(1)).scalar_one_or_none()
+            row = s.execute(select(ChannelLink).where(ChannelLink.verified_msisdn == msisdn)
+                            .order_by(ChannelLink.updated_at.desc(), ChannelLink.id.desc())
+                            .limit(1)).scalar_one_or_none()
             if row is None:
                 return None
-            return ChatLink(row.msisdn, row.channel, row.user_id, row.linked_at)
+            return ChatLink(row.verified_msisdn, row.channel, row.user_id, row.updated_at)
 
     def record_transfer(self, *, caller: str, conversation_id: str, channel: str, goal: str,
                         verified_msisdn: str | None, notes: str, status: str) -> int:

@@ -1,0 +1,75 @@
+"""`action_handoff_to_human`: open a hand-off ticket and pause the assistant.
+
+The logic lives in bot.handoff (dialogue.py, tickets.py, desk.py); this class only reads
+the tracker, calls it and answers. Personal data never reaches the log: only ticket ids
+and reason codes are logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timezone
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ConversationPaused, EventType
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.channels.store import ChannelStore
+from bot.handoff import dialogue
+from bot.handoff.conversations import known_channels, parse_sender_id
+from bot.handoff.desk import desk_status
+from bot.handoff.tickets import TicketStore, get_store
+
+logger = logging.getLogger(__name__)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _channel_and_user(tracker: Tracker) -> tuple[str | None, str | None]:
+    """From the latest message's metadata (set by every channel), else the sender id."""
+    metadata = tracker.latest_message.get("metadata") or {}
+    channel, user_id = metadata.get("channel"), metadata.get("user_id")
+    if channel and user_id:
+        return str(channel), str(user_id)
+    return parse_sender_id(tracker.sender_id)
+
+
+class ActionHandoffToHuman(Action):
+    store: TicketStore | None = None  # tests inject a store; production uses get_store()
+
+    def name(self) -> str:
+        return "action_handoff_to_human"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        events = tracker.events or []
+        reason, priority = dialogue.derive_reason(events, tracker.get_slot("handoff_reason"))
+        channel, user_id = _channel_and_user(tracker)
+        verified = tracker.get_slot("verified_msisdn") or None
+        slots = {name: tracker.get_slot(name) for name in ("service", "location")}
+        slots["verified_msisdn"] = verified
+        store = self.store or get_store()
+        try:
+            ticket = await asyncio.to_thread(
+                store.open_ticket, conversation_id=tracker.sender_id, channel=channel,
+                user_id=user_id, reason=reason, priority=priority, verified_msisdn=verified,
+                summary=dialogue.summary(events, reason, slots),
+                transcript=dialogue.transcript(events))
+            if verified and channel in known_channels() and user_id:
+                # Lets the call center find this chat by the number later.
+                await asyncio.to_thread(ChannelStore(store.engine).touch_link, channel,
+                                        user_id, verified)
+        except Exception as exc:  # database down: never leave the customer in silence
+            logger.error("hand-off ticket could not be opened (reason=%s): %s", reason,
+                         type(exc).__name__)
+            dispatcher.utter_message(text=dialogue.failure_notice())
+            return []
+        dispatcher.utter_message(
+            text=dialogue.customer_notice(ticket.id, reason, desk_status(_now())))
+        logger.info("conversation handed to the human desk: ticket %s (reason=%s)",
+                    ticket.id, reason)
+        return [ConversationPaused()]
