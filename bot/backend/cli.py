@@ -16,7 +16,7 @@ def _url(args: argparse.Namespace) -> str:
 
 def _cmd_upgrade(args: argparse.Namespace) -> int:
     db.upgrade(_url(args), args.revision)
-    print(f"Database at revision {db.current_revision(_url(args))}.")
+    print(f"Database at revision {', '.join(db.current_heads(_url(args))) or 'base'}.")
     return 0
 
 
@@ -95,8 +95,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--db-url", help="SQLAlchemy URL (default: BOT_DB_URL or .data/)")
     sub = parser.add_subparsers(dest="db_command", required=True)
 
-    up = sub.add_parser("upgrade", help="apply the Alembic migrations (upgrade head)")
-    up.add_argument("revision", nargs="?", default="head")
+    up = sub.add_parser("upgrade", help="apply the Alembic migrations (upgrade heads)")
+    up.add_argument("revision", nargs="?", default="heads")
     up.set_defaults(func=_cmd_upgrade)
 
     sd = sub.add_parser("seed", help="load the deterministic demo data (idempotent)")

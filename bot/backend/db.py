@@ -47,8 +47,9 @@ def alembic_config(db_url: str) -> Config:
     return cfg
 
 
-def upgrade(db_url: str, revision: str = "head") -> None:
-    """`alembic upgrade head` for this database."""
+def upgrade(db_url: str, revision: str = "heads") -> None:
+    """`alembic upgrade heads` for this database. Other packages (channels, hand-off) add
+    their revisions to this chain; "heads" also covers sibling branches off one parent."""
     engine = make_engine(db_url, pooled=False)
     try:
         with engine.begin() as conn:
@@ -83,12 +84,20 @@ def drop_all(db_url: str) -> None:
         engine.dispose()
 
 
-def current_revision(db_url: str) -> str | None:
+def current_heads(db_url: str) -> tuple[str, ...]:
+    """The revisions the database is at (empty before the first upgrade)."""
     from alembic.runtime.migration import MigrationContext
 
     engine = make_engine(db_url, pooled=False)
     try:
         with engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            return tuple(sorted(MigrationContext.configure(conn).get_current_heads()))
     finally:
         engine.dispose()
+
+
+def script_heads() -> tuple[str, ...]:
+    """The head revisions of the migration scripts."""
+    from alembic.script import ScriptDirectory
+
+    return tuple(sorted(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()))

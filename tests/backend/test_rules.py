@@ -1,0 +1,175 @@
+"""Decree-49 completeness, the call-center update path and masking (pure rules + backend)."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+
+import pytest
+
+from bot.backend import UpdatePath
+from bot.backend import reference as ref
+
+
+def _complete_view(backend):
+    view = backend.subscriber("0901000001")
+    assert ref.decree49(view).complete
+    return view
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "label"),
+    [
+        ({"has_portrait_photo": False}, "portrait_photo", "ảnh chân dung"),
+        ({"has_id_front_photo": False}, "id_front_photo", "ảnh mặt trước giấy tờ"),
+        ({"has_id_back_photo": False}, "id_back_photo", "ảnh mặt sau giấy tờ"),
+        ({"name_mismatch": True}, "name_match", "họ tên khớp giấy tờ"),
+        ({"full_name": " "}, "full_name", "họ tên chủ thuê bao"),
+        ({"ward": None}, "address", "địa chỉ"),
+        ({"birth_date": None}, "birth_date", "ngày sinh"),
+        ({"gender": None}, "gender", "giới tính"),
+        ({"nationality": None}, "nationality", "quốc tịch"),
+        ({"id_number": None}, "id_document", "số giấy tờ tùy thân"),
+        ({"id_issue_place": ""}, "id_issue", "ngày cấp và nơi cấp giấy tờ"),
+    ],
+)
+def test_each_missing_item_is_listed_alone(backend, change, code, label):
+    view = dataclasses.replace(_complete_view(backend), **change)
+    status = ref.decree49(view)
+    assert status.complete is False
+    assert status.missing == (code,)
+    assert status.missing_labels == (label,)
+
+
+def test_missing_occupation_alone_keeps_decree49_complete(backend):
+    view = dataclasses.replace(_complete_view(backend), occupation_code=None)
+    status = ref.decree49(view)
+    assert status.complete and status.missing == () and status.occupation_missing
+
+
+def test_passport_needs_no_back_photo(backend):
+    view = dataclasses.replace(_complete_view(backend), id_type="PASSPORT", id_number="C1234567",
+                               has_id_back_photo=False)
+    assert ref.decree49(view).complete
+
+
+def test_missing_items_keep_form_order(backend):
+    view = dataclasses.replace(_complete_view(backend), has_portrait_photo=False,
+                               has_id_front_photo=False, name_mismatch=True)
+    assert ref.decree49(view).missing == ("name_match", "id_front_photo", "portrait_photo")
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        ({}, UpdatePath.COMPLETE),
+        ({"has_portrait_photo": False}, UpdatePath.ONLINE_APP),
+        ({"has_portrait_photo": False, "is_premium_number": True, "premium_commitment": True},
+         UpdatePath.STORE_PREMIUM),
+        # A premium number without commitment follows the ordinary path.
+        ({"has_portrait_photo": False, "is_premium_number": True}, UpdatePath.ONLINE_APP),
+        ({"has_portrait_photo": False, "company_tax_code": "0101234567"},
+         UpdatePath.STORE_COMPANY),
+        ({"has_portrait_photo": False, "device": "feature_phone"},
+         UpdatePath.STORE_FEATURE_PHONE),
+        # Premium beats company beats feature phone (order of the call-center script).
+        ({"has_portrait_photo": False, "is_premium_number": True, "premium_commitment": True,
+          "company_tax_code": "0101234567", "device": "feature_phone"}, UpdatePath.STORE_PREMIUM),
+        ({"has_portrait_photo": False, "company_tax_code": "0101234567",
+          "device": "feature_phone"}, UpdatePath.STORE_COMPANY),
+        # Complete information: nothing to update, whatever the number type.
+        ({"is_premium_number": True, "premium_commitment": True}, UpdatePath.COMPLETE),
+    ],
+)
+def test_update_path_decision(backend, change, path):
+    view = dataclasses.replace(_complete_view(backend), **change)
+    assert ref.update_path(view) is path
+
+
+def test_update_path_values_are_strings():
+    assert UpdatePath.ONLINE_APP == "ONLINE_APP"
+    assert {p.value for p in UpdatePath} == {"COMPLETE", "STORE_PREMIUM", "STORE_COMPANY",
+                                             "STORE_FEATURE_PHONE", "ONLINE_APP"}
+
+
+@pytest.mark.parametrize(
+    ("name", "masked"),
+    [("Nguyễn Văn An", "N** V** An"), ("Trần Thị Thu Hà", "T** T** T** Hà"), ("Lan", "Lan"),
+     ("", "")],
+)
+def test_mask_name(name, masked):
+    assert ref.mask_name(name) == masked
+
+
+@pytest.mark.parametrize(
+    ("number", "masked"),
+    [("001090123456", "*********456"), ("123456789", "******789"), ("C1234567", "*****567"),
+     ("12", "**"), (None, "")],
+)
+def test_mask_id_number(number, masked):
+    assert ref.mask_id_number(number) == masked
+
+
+def test_masked_profile_reveals_no_personal_detail(backend):
+    sub = backend.subscriber("0901000001")
+    profile = backend.masked_profile("0901000001")
+    assert profile["Chủ thuê bao"] == "N** V** An"
+    assert profile["Số giấy tờ"] == "*" * (len(sub.id_number) - 3) + sub.id_number[-3:]
+    assert profile["Năm sinh"] == str(sub.birth_date.year)
+    assert profile["Địa chỉ (tỉnh/thành phố)"] == "Hà Nội"
+    assert profile["Loại giấy tờ"] == "CCCD"
+    assert profile["Loại thuê bao"] == "Trả trước"
+    assert profile["Trạng thái"] == "Đang hoạt động"
+    assert profile["Ảnh chân dung"] == "Đã có"
+    assert profile["Thông tin theo Nghị định 49"] == "Đầy đủ"
+    text = " ".join(profile.values())
+    for secret in (sub.full_name, sub.id_number, sub.street, sub.ward, sub.district,
+                   sub.birth_date.isoformat(), f"{sub.birth_date:%d/%m/%Y}", sub.id_issue_place):
+        assert secret not in text
+
+
+def test_masked_profile_lists_what_is_missing(backend):
+    profile = backend.masked_profile("0901000003")
+    assert profile["Ảnh mặt trước giấy tờ"] == "Chưa có"
+    assert profile["Ảnh mặt sau giấy tờ"] == "Chưa có"
+    assert profile["Thông tin theo Nghị định 49"] == (
+        "Còn thiếu: ảnh mặt trước giấy tờ, ảnh mặt sau giấy tờ")
+    assert backend.masked_profile("0901000011")["Trạng thái"] == "Bị khóa một chiều"
+    assert backend.masked_profile("0901000010")["Nghề nghiệp"] == "Chưa cập nhật"
+
+
+def test_unknown_number(backend):
+    assert backend.subscriber("0999999999") is None
+    assert backend.masked_profile("0999999999") == {}
+    assert backend.decree49_status("0999999999") is None
+    assert backend.update_path("0999999999") is None
+    assert backend.subscriber("not a number") is None
+
+
+def test_numbers_in_any_format(backend):
+    for raw in ("0901000001", "090 100 0001", "+84901000001", "84901000001", "090.100.0001"):
+        assert backend.subscriber(raw).msisdn == "0901000001"
+
+
+def test_occupations_list_and_set(backend):
+    occupations = backend.occupations()
+    assert [c for c, _ in occupations] == list(range(1, 19))
+    assert occupations[16] == (17, "Học sinh, sinh viên")
+    assert backend.decree49_status("0901000010").occupation_missing
+    assert backend.set_occupation("0901000010", 8) is True
+    assert backend.subscriber("0901000010").occupation_code == 8
+    assert not backend.decree49_status("0901000010").occupation_missing
+    assert backend.set_occupation("0901000010", 17) is True  # replaces: one main code
+    assert backend.subscriber("0901000010").occupation_code == 17
+    assert backend.set_occupation("0999999999", 3) is False
+    for bad in (0, 19, -1):
+        with pytest.raises(ValueError):
+            backend.set_occupation("0901000010", bad)
+
+
+def test_views_are_frozen(backend):
+    view = backend.subscriber("0901000001")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        view.full_name = "x"
+    assert isinstance(view.birth_date, date)
+    assert view.app_installed_at.tzinfo is not None
