@@ -1,0 +1,108 @@
+"""Graph component: deterministic extraction of the contract entities.
+
+phone_number, otp_code, id_number, service (catalog code), location (as typed); see
+bot.nlu.entities. Training only collects extra service aliases (annotated service spans
+whose value is a catalog code, and entity synonyms) and place names from the data.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.extractors.extractor import EntityExtractorMixin
+from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlu.entities import alias_key, catalog_codes, extract_all
+
+logger = logging.getLogger(__name__)
+
+_STATE_FILE = "vi_entities.json"
+
+
+def learn_from_data(training_data: TrainingData) -> tuple[dict[str, str], list[str]]:
+    """(service alias key -> code, place names) found in annotated training data."""
+    codes = catalog_codes()
+    services: dict[str, str] = {}
+    places: set[str] = set()
+    for example in training_data.entity_examples:
+        text = example.get(TEXT) or ""
+        for ent in example.get(ENTITIES) or []:
+            span = text[ent["start"]:ent["end"]]
+            if ent["entity"] == "service" and str(ent.get("value")) in codes:
+                services.setdefault(alias_key(span), str(ent["value"]))
+            elif ent["entity"] == "location" and len(alias_key(span)) >= 3:
+                places.add(alias_key(span))
+    for synonym, value in training_data.entity_synonyms.items():
+        if value in codes:
+            services.setdefault(alias_key(synonym), value)
+    return services, sorted(places)
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=True
+)
+class VietnameseEntityExtractor(GraphComponent, EntityExtractorMixin):
+    """Rules + gazetteers for phone_number, otp_code, id_number, service, location."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {"entities": ["phone_number", "otp_code", "id_number", "service", "location"],
+                "learn_from_data": True}
+
+    def __init__(self, config: dict[str, Any], model_storage: ModelStorage,
+                 resource: Resource) -> None:
+        self.config = {**self.get_default_config(), **config}
+        self._model_storage = model_storage
+        self._resource = resource
+        self.service_aliases: dict[str, str] = {}
+        self.places: list[str] = []
+
+    @classmethod
+    def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> VietnameseEntityExtractor:
+        return cls(config, model_storage, resource)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        if self.config["learn_from_data"]:
+            self.service_aliases, self.places = learn_from_data(training_data)
+        with self._model_storage.write_to(self._resource) as model_dir:
+            (model_dir / _STATE_FILE).write_text(
+                json.dumps({"services": self.service_aliases, "places": self.places},
+                           ensure_ascii=False), encoding="utf-8")
+        return self._resource
+
+    @classmethod
+    def load(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> VietnameseEntityExtractor:
+        component = cls(config, model_storage, resource)
+        try:
+            with model_storage.read_from(resource) as model_dir:
+                state = json.loads((model_dir / _STATE_FILE).read_text(encoding="utf-8"))
+            component.service_aliases = state["services"]
+            component.places = state["places"]
+        except (ValueError, FileNotFoundError):
+            logger.debug("VietnameseEntityExtractor: no learned aliases, rules only.")
+        return component
+
+    def extract(self, text: str) -> list[dict[str, Any]]:
+        wanted = set(self.config["entities"])
+        return [e.as_dict(self.name) for e in extract_all(text, self.service_aliases,
+                                                             self.places)
+                if e.entity in wanted]
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            text = message.get(TEXT)
+            if not isinstance(text, str) or not text:
+                continue
+            entities = self.extract(text)
+            message.set(ENTITIES, message.get(ENTITIES, []) + entities, add_to_output=True)
+        return messages
