@@ -16,6 +16,7 @@ import json
 import logging
 import sys
 import time
+import warnings
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -85,9 +86,10 @@ async def relay_updates(config: Any, rasa_url: str, timeout: int = 25,
                 kwargs: dict[str, Any] = {"timeout": timeout}
                 if offset is not None:
                     kwargs["offset"] = offset
-                updates = await bot.do_api_request(
-                    "getUpdates", api_kwargs=kwargs,
-                    read_timeout=timeout + 10)
+                with warnings.catch_warnings():  # raw JSON on purpose: relayed as is
+                    warnings.simplefilter("ignore")
+                    updates = await bot.do_api_request("getUpdates", api_kwargs=kwargs,
+                                                       read_timeout=timeout + 10)
                 for update in updates or []:
                     try:
                         async with session.post(url, json=update, headers={
