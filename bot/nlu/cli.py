@@ -1,0 +1,67 @@
+"""`bot nlu eval | benchmark DIR | lint` (registered by bot.cli)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from bot.nlu.evaluate import run_eval
+
+    run_eval(args.config, args.data, args.holdout, args.report_dir, args.stock_epochs,
+             with_stock=not args.no_stock, domain=args.domain)
+    return 0
+
+
+def _cmd_benchmark(args: argparse.Namespace) -> int:
+    from bot.nlu.benchmark import run_benchmark
+
+    result = run_benchmark(args.dir, config=args.config, epochs=args.epochs)
+    print(result.summary())
+    return 0
+
+
+def _cmd_lint(args: argparse.Namespace) -> int:
+    from bot.nlu.lint import lint_paths
+
+    problems = lint_paths(args.data, teencode_file=args.teencode,
+                          min_examples=args.min_examples)
+    for p in problems:
+        print(p)
+    if problems:
+        print(f"\n{len(problems)} problem(s) in the NLU training data.")
+        return 1
+    print("NLU training data: no problems found.")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    nlu = subparsers.add_parser("nlu", help="Vietnamese NLU: evaluation, benchmark, data lint")
+    sub = nlu.add_subparsers(dest="nlu_command", required=True)
+
+    ev = sub.add_parser("eval", help="train on data/, evaluate on the hold-out set, "
+                                     "compare with Rasa's stock pipeline")
+    ev.add_argument("--config", default="config.yml")
+    ev.add_argument("--data", default="data")
+    ev.add_argument("--domain", default="domain.yml")
+    ev.add_argument("--holdout", default="tests/nlu/holdout.yml")
+    ev.add_argument("--report-dir", default="reports")
+    ev.add_argument("--stock-epochs", type=int, default=30,
+                    help="epochs of the stock DIET/ResponseSelector (rasa init: 100)")
+    ev.add_argument("--no-stock", action="store_true", help="skip the stock pipeline")
+    ev.set_defaults(func=_cmd_eval)
+
+    bm = sub.add_parser("benchmark", help="joint intent/slot benchmark on DIR/{train,dev,test}"
+                                          "/{seq.in,seq.out,label}")
+    bm.add_argument("dir")
+    bm.add_argument("--config", default="config.yml",
+                    help="pipeline whose normaliser/tokenizer/classifier settings are used")
+    bm.add_argument("--epochs", type=int, default=None,
+                    help="epochs of the learned entity extractor (DIET variant)")
+    bm.set_defaults(func=_cmd_benchmark)
+
+    li = sub.add_parser("lint", help="check the NLU training data for designer mistakes")
+    li.add_argument("--data", nargs="+", default=["data/nlu"])
+    li.add_argument("--teencode", default=None, help="teencode YAML (default: packaged)")
+    li.add_argument("--min-examples", type=int, default=40)
+    li.set_defaults(func=_cmd_lint)

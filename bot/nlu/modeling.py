@@ -1,0 +1,126 @@
+"""Train an NLU-only Rasa model and parse messages with it (shared by eval, benchmark,
+tests). Rasa is imported lazily: `bot --help` stays fast."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+# The configuration `rasa init` writes for Rasa 3.6 (stock pipeline, for comparison).
+STOCK_PIPELINE: list[dict[str, Any]] = [
+    {"name": "WhitespaceTokenizer"},
+    {"name": "RegexFeaturizer"},
+    {"name": "LexicalSyntacticFeaturizer"},
+    {"name": "CountVectorsFeaturizer"},
+    {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1, "max_ngram": 4},
+    {"name": "DIETClassifier", "epochs": 100, "constrain_similarities": True},
+    {"name": "EntitySynonymMapper"},
+    {"name": "ResponseSelector", "epochs": 100, "constrain_similarities": True},
+    {"name": "FallbackClassifier", "threshold": 0.3, "ambiguity_threshold": 0.1},
+]
+
+
+def quiet_rasa() -> None:
+    """Less noise from TensorFlow / Rasa in CLI output."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    for name in ("rasa", "tensorflow", "absl", "alembic", "matplotlib", "urllib3"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def stock_config(epochs: int, language: str = "vi") -> dict[str, Any]:
+    pipeline = []
+    for comp in STOCK_PIPELINE:
+        comp = dict(comp)
+        if comp["name"] in ("DIETClassifier", "ResponseSelector"):
+            comp["epochs"] = epochs
+        pipeline.append(comp)
+    return {"recipe": "default.v1", "language": language, "pipeline": pipeline,
+            "policies": []}
+
+
+def nlu_only_config(config_path: str | Path) -> dict[str, Any]:
+    """The config file with its policies removed (NLU-only training)."""
+    with Path(config_path).open(encoding="utf-8") as fh:
+        cfg = yaml.safe_load(fh)
+    cfg["policies"] = []
+    return cfg
+
+
+def write_config(cfg: dict[str, Any], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def train_nlu(config: dict[str, Any], nlu_data: str | Path, out_dir: Path,
+              name: str, domain: str | Path | None = None) -> tuple[Path, float]:
+    """Train an NLU model; returns (model archive, seconds)."""
+    quiet_rasa()
+    from rasa.model_training import train_nlu as rasa_train_nlu
+
+    cfg_path = write_config(config, out_dir / f"{name}-config.yml")
+    t0 = time.perf_counter()
+    model = rasa_train_nlu(str(cfg_path), str(nlu_data), str(out_dir), fixed_model_name=name,
+                           domain=str(domain) if domain and Path(domain).exists() else None)
+    seconds = time.perf_counter() - t0
+    if not model:
+        raise RuntimeError(f"NLU training produced no model (config {cfg_path})")
+    return Path(model), seconds
+
+
+@dataclass
+class Parsed:
+    text: str
+    intent: str  # faq answers: 'faq/xxx' (the response selector's key)
+    confidence: float
+    entities: list[dict[str, Any]]
+    seconds: float
+    raw: dict[str, Any]
+
+
+def full_intent(result: dict[str, Any]) -> str:
+    """The intent name, with the retrieval sub-intent when there is one ('faq/decree_49')."""
+    intent = (result.get("intent") or {}).get("name") or ""
+    selectors = result.get("response_selector") or {}
+    sel = selectors.get(intent) or selectors.get("default")
+    if sel:
+        key = (sel.get("response") or {}).get("intent_response_key")
+        if key and key.split("/", 1)[0] == intent:
+            return key
+    return intent
+
+
+class Parser:
+    """Loads a trained model once and parses texts with one event loop."""
+
+    def __init__(self, model_path: str | Path) -> None:
+        quiet_rasa()
+        from rasa.core.agent import Agent
+
+        self.loop = asyncio.new_event_loop()
+        self.agent = Agent.load(str(model_path))
+
+    def parse(self, text: str) -> Parsed:
+        t0 = time.perf_counter()
+        result = self.loop.run_until_complete(self.agent.parse_message(text))
+        seconds = time.perf_counter() - t0
+        return Parsed(text, full_intent(result), float(result["intent"].get("confidence") or 0),
+                      result.get("entities") or [], seconds, result)
+
+    def parse_all(self, texts: Iterable[str]) -> list[Parsed]:
+        texts = list(texts)
+        if texts:
+            self.parse(texts[0])  # warm-up (lazy TF graph tracing)
+        return [self.parse(t) for t in texts]
+
+    def close(self) -> None:
+        self.loop.close()
