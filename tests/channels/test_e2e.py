@@ -1,0 +1,224 @@
+"""END-TO-END over each channel: a customer asks for their subscriber information, proves
+ownership and gets the masked information, through a real `rasa run` (test model, our
+credentials pointing at the fake Telegram/Zalo servers) and a real action server.
+
+Needs TEST_MODEL (set by `make test-py`: a trained test model .tar.gz); skipped otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.channels.conftest import APP_ID, APP_SECRET, OA_SECRET, zalo_signed
+from tests.channels.fakes import FakeTelegram, FakeZalo
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+SECRET = "e2e-secret"
+DEMO_NUMBER = "0901000001"
+OTP = "123456"
+MASKED_ID = re.compile(r"\*{3,}\d{3}")
+TURN_TIMEOUT_S = 60.0
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_http(url: str, proc: subprocess.Popen, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return True
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(1)
+    return False
+
+
+@dataclass
+class Stack:
+    rasa_url: str
+    telegram: FakeTelegram
+    zalo: FakeZalo
+    db_url: str
+    logs: dict[str, Path]
+
+    def log_tail(self) -> str:
+        return "\n".join(f"--- {name} ---\n" + path.read_text(errors="replace")[-3000:]
+                         for name, path in self.logs.items() if path.exists())
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory) -> Iterator[Stack]:
+    model = os.environ.get("TEST_MODEL")
+    if not model:
+        pytest.skip("TEST_MODEL is not set: the channel end-to-end test needs a trained test "
+                    "model (run `make test-py`, which builds and exports it)")
+    if not Path(model).is_file():
+        pytest.skip(f"TEST_MODEL={model} does not exist (run `make .cache/models-test/.trained`)")
+    tmp = tmp_path_factory.mktemp("channels-e2e")
+    telegram, zalo = FakeTelegram().start(), FakeZalo(secret_key=APP_SECRET).start()
+    db_url = f"sqlite:///{tmp / 'subscribers.db'}"
+    env = {**os.environ, "BOT_ENV": "test", "BOT_OTP_FIXED_CODE": OTP, "BOT_DB_URL": db_url,
+           "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "3",
+           "PYTHONHASHSEED": "0"}
+    for name in [k for k in env if k.startswith(("TELEGRAM_", "ZALO_"))]:
+        env.pop(name)
+    for args in (["db", "upgrade"], ["db", "seed"]):
+        subprocess.run([str(BIN / "bot"), *args], env=env, cwd=REPO, check=True,
+                       capture_output=True)
+    actions_port, rasa_port = _free_port(), _free_port()
+    (tmp / "credentials.yml").write_text(json.dumps({
+        "bot.channels.telegram.TelegramInput": {
+            "token": telegram.token, "secret_token": SECRET, "base_url": telegram.base_url},
+        "bot.channels.zalo.ZaloInput": {
+            "app_id": APP_ID, "oa_secret_key": OA_SECRET, "app_secret_key": APP_SECRET,
+            "access_token": zalo.access_token, "refresh_token": zalo.refresh_token,
+            "api_base_url": zalo.url, "oauth_base_url": zalo.url, "retry_delays_s": "0"},
+    }))
+    (tmp / "endpoints.yml").write_text(json.dumps({
+        "action_endpoint": {"url": f"http://127.0.0.1:{actions_port}/webhook"}}))
+    logs = {"actions": tmp / "actions.log", "rasa": tmp / "rasa.log"}
+    procs: list[subprocess.Popen] = []
+    try:
+        with open(logs["actions"], "w") as out:
+            procs.append(subprocess.Popen(
+                [str(BIN / "rasa"), "run", "actions", "--actions", "actions",
+                 "--port", str(actions_port)], env=env, cwd=REPO, stdout=out,
+                stderr=subprocess.STDOUT))
+        with open(logs["rasa"], "w") as out:
+            procs.append(subprocess.Popen(
+                [str(BIN / "rasa"), "run", "--model", model, "--port", str(rasa_port),
+                 "--credentials", str(tmp / "credentials.yml"),
+                 "--endpoints", str(tmp / "endpoints.yml")],
+                env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT))
+        result = Stack(f"http://127.0.0.1:{rasa_port}", telegram, zalo, db_url, logs)
+        if not (_wait_http(f"http://127.0.0.1:{actions_port}/health", procs[0], 120)
+                and _wait_http(f"{result.rasa_url}/webhooks/telegram_ptb/", procs[1], 420)):
+            pytest.fail("rasa or the action server did not start:\n" + result.log_tail())
+        yield result
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        telegram.stop()
+        zalo.stop()
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
+    request = urllib.request.Request(url, data=body, method="POST",
+                                     headers={"Content-Type": "application/json", **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as resp:
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def _wait_new(read, before: int, stack: Stack, what: str) -> list:
+    """Wait until the bot has answered (new messages, then 2 s of silence)."""
+    deadline = time.monotonic() + TURN_TIMEOUT_S
+    count, quiet_since = before, time.monotonic()
+    while time.monotonic() < deadline:
+        now_count = len(read())
+        if now_count != count:
+            count, quiet_since = now_count, time.monotonic()
+        elif count > before and time.monotonic() - quiet_since > 2.0:
+            return read()[before:]
+        time.sleep(0.2)
+    pytest.fail(f"no bot answer to {what!r}:\n" + stack.log_tail())
+
+
+def _real_id_number(db_url: str) -> str:
+    from bot.backend.service import Backend
+
+    backend = Backend(db_url)
+    try:
+        return backend.subscriber(DEMO_NUMBER).id_number
+    finally:
+        backend.dispose()
+
+
+def test_telegram_customer_checks_subscriber_info(stack: Stack):
+    chat_id = 7001
+    url = f"{stack.rasa_url}/webhooks/telegram_ptb/webhook"
+    calls = lambda: [c for c in stack.telegram.calls("sendMessage")  # noqa: E731
+                     if c.params.get("chat_id") == str(chat_id)]
+    update_id = 500_000
+
+    def say(text: str) -> list:
+        nonlocal update_id
+        update_id += 1
+        update = {"update_id": update_id, "message": {
+            "message_id": update_id, "date": int(time.time()), "text": text,
+            "chat": {"id": chat_id, "type": "private"},
+            "from": {"id": chat_id, "is_bot": False, "first_name": "Lan"}}}
+        before = len(calls())
+        status = _post(url, json.dumps(update).encode(), {
+            "X-Telegram-Bot-Api-Secret-Token": SECRET})
+        assert status == 200, f"webhook answered {status}"
+        return _wait_new(calls, before, stack, text)
+
+    assert _post(url, b"{}", {"X-Telegram-Bot-Api-Secret-Token": "wrong"}) == 403
+    asked = say("kiem tra thong tin thue bao")
+    markups = [c.params.get("reply_markup") or {} for c in asked]
+    assert any(b.get("request_contact") for m in markups for row in m.get("keyboard", [])
+               for b in row), f"no share-my-number button in {[c.params for c in asked]}"
+    say(DEMO_NUMBER)
+    shown = say(OTP)
+    texts = " ".join(str(c.params.get("text")) for c in shown)
+    real_id = _real_id_number(stack.db_url)
+    assert MASKED_ID.search(texts) and real_id[-3:] in texts, texts
+    all_texts = " ".join(str(c.params.get("text")) for c in calls())
+    assert real_id not in all_texts
+
+
+def test_zalo_customer_checks_subscriber_info(stack: Stack):
+    user_id = "zalo-e2e-user"
+    url = f"{stack.rasa_url}/webhooks/zalo/webhook"
+    texts = lambda: stack.zalo.texts(user_id)  # noqa: E731
+    counter = iter(range(1, 1000))
+
+    def say(text: str) -> list:
+        event = {"app_id": APP_ID, "user_id_by_app": "ub", "event_name": "user_send_text",
+                 "sender": {"id": user_id}, "recipient": {"id": "oa"},
+                 "message": {"msg_id": f"e2e-{next(counter)}-{time.time()}", "text": text},
+                 "timestamp": str(int(time.time() * 1000))}
+        header, body = zalo_signed(event)
+        before = len(texts())
+        assert _post(url, body, {"X-ZEvent-Signature": header}) == 200
+        return _wait_new(texts, before, stack, text)
+
+    assert _post(url, b'{"timestamp": "1"}', {"X-ZEvent-Signature": "mac=00"}) == 403
+    say("kiem tra thong tin thue bao")
+    say(DEMO_NUMBER)
+    shown = " ".join(say(OTP))
+    real_id = _real_id_number(stack.db_url)
+    assert MASKED_ID.search(shown) and real_id[-3:] in shown, shown
+    assert real_id not in " ".join(texts())
