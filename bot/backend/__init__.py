@@ -7,8 +7,11 @@
 from __future__ import annotations
 
 import threading
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from bot import settings
+from bot.backend.reference import format_vnd
 from bot.backend.service import Backend
 from bot.backend.views import (
     AppConsult,
@@ -35,7 +38,7 @@ __all__ = [
     "AppConsult", "AuditView", "Backend", "Balance", "CancelResult", "Confirmation",
     "Decree49Status", "OtpCheck", "OtpIssue", "PendingView", "Registration", "ServiceView",
     "SmsView", "StoreView", "SubscriberView", "SubscriptionView", "TopupView", "UpdatePath",
-    "UpdateRequestView", "get_backend", "set_backend",
+    "UpdateRequestView", "format_vnd", "get_backend", "local_time", "set_backend",
 ]
 
 _lock = threading.Lock()
@@ -62,3 +65,10 @@ def set_backend(backend: Backend | None, db_url: str | None = None) -> None:
                 old.dispose()
         else:
             _instances[db_url or backend.db_url] = backend
+
+
+def local_time(moment: datetime) -> datetime:
+    """An aware UTC datetime from the backend -> the operator's local time (Asia/Ho_Chi_Minh)."""
+    from bot.brand import operator
+
+    return moment.astimezone(ZoneInfo(operator().get("timezone", "Asia/Ho_Chi_Minh")))

@@ -181,3 +181,9 @@ def masked_profile(sub: SubscriberView) -> dict[str, str]:
             "Đầy đủ" if status.complete else "Còn thiếu: " + ", ".join(status.missing_labels)
         ),
     }
+
+
+def format_vnd(amount: int) -> str:
+    """125000 -> '125.000 đ' (Vietnamese thousands separator)."""
+    sign = "-" if amount < 0 else ""
+    return f"{sign}{abs(int(amount)):,} đ".replace(",", ".")

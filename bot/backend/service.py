@@ -126,7 +126,7 @@ class Backend:
 
     @staticmethod
     def _norm(msisdn: str | None) -> str | None:
-        return normalize_msisdn(msisdn) if msisdn else None
+        return normalize_msisdn(str(msisdn)) if msisdn else None
 
     def _sub(self, s: Session, msisdn: str | None) -> Subscriber | None:
         number = self._norm(msisdn)

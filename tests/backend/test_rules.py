@@ -173,3 +173,17 @@ def test_views_are_frozen(backend):
         view.full_name = "x"
     assert isinstance(view.birth_date, date)
     assert view.app_installed_at.tzinfo is not None
+
+
+@pytest.mark.parametrize(("amount", "text"), [(125000, "125.000 đ"), (0, "0 đ"),
+                                              (1500000, "1.500.000 đ"), (-9000, "-9.000 đ")])
+def test_format_vnd(amount, text):
+    from bot.backend import format_vnd
+
+    assert format_vnd(amount) == text
+
+
+def test_local_time(clock):
+    from bot.backend import local_time
+
+    assert local_time(clock()).strftime("%H:%M %d/%m/%Y") == "10:00 02/06/2025"
