@@ -157,31 +157,51 @@ def edit_distance(a: str, b: str, limit: int) -> int:
 
 def _allowed_typos(key: str) -> int:
     n = len(key.replace(" ", ""))
-    return 0 if n < 6 else (1 if n < 10 else 2)
+    return 0 if n < 7 else (1 if n < 11 else 2)
+
+
+def fuzzy_distance(window: list[str], alias: list[str], limit: int) -> int:
+    """Typos between a token window and an alias, word by word (> limit: no match).
+
+    Same number of words; the first word of a multi-word alias must match exactly
+    ("nhà chờ" is not "nhạc chờ"); a word with a typo has at least 3 letters.
+    """
+    if len(window) != len(alias) or (len(alias) > 1 and window[0] != alias[0]):
+        return limit + 1
+    total = 0
+    for w, a in zip(window, alias, strict=True):
+        if w == a:
+            continue
+        if len(a) < 3:
+            return limit + 1
+        total += edit_distance(w, a, limit - total)
+        if total > limit:
+            return limit + 1
+    return total
 
 
 def _match_windows(text: str, aliases: Mapping[str, str], entity: str, fuzzy: bool,
                    max_words: int = 5) -> list[tuple[float, Entity]]:
     """(score, entity) for every token window that matches an alias."""
     toks = _word_tokens(text)
+    split_aliases = [(a.split(), _allowed_typos(a), v) for a, v in aliases.items()]
     hits: list[tuple[float, Entity]] = []
     for i in range(len(toks)):
         for n in range(min(max_words, len(toks) - i), 0, -1):
             window = toks[i:i + n]
-            key = " ".join(t.key for t in window)
-            compact = key.replace(" ", "")
+            words = [t.key for t in window]
+            key = " ".join(words)
             start, end = window[0].start, window[-1].end
-            value = aliases.get(key) or aliases.get(compact)
+            value = aliases.get(key) or aliases.get(key.replace(" ", ""))
             if value is not None:
                 hits.append((2.0 + len(key) / 100, Entity(entity, start, end, value)))
                 continue
-            if not fuzzy or len(compact) < 6:
+            if not fuzzy:
                 continue
-            for alias, val in aliases.items():
-                limit = _allowed_typos(alias)
-                if limit == 0 or alias[0] != key[0]:
+            for alias, limit, val in split_aliases:
+                if limit == 0 or alias[0][0] != words[0][0]:
                     continue
-                d = edit_distance(compact, alias.replace(" ", ""), limit)
+                d = fuzzy_distance(words, alias, limit)
                 if d <= limit:
                     hits.append((1.0 + len(key) / 100 - d / 10, Entity(entity, start, end, val)))
                     break

@@ -16,11 +16,12 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
-from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.constants import ENTITIES, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu.entities import alias_key, catalog_codes, extract_all
+from bot.nlu.entities import Entity, alias_key, catalog_codes, extract_all
+from bot.text import fold
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def learn_from_data(training_data: TrainingData) -> tuple[dict[str, str], list[s
             span = text[ent["start"]:ent["end"]]
             if ent["entity"] == "service" and str(ent.get("value")) in codes:
                 services.setdefault(alias_key(span), str(ent["value"]))
-            elif ent["entity"] == "location" and len(alias_key(span)) >= 3:
+            elif ent["entity"] == "location" and alias_key(span):
                 places.add(alias_key(span))
     for synonym, value in training_data.entity_synonyms.items():
         if value in codes:
@@ -54,8 +55,16 @@ class VietnameseEntityExtractor(GraphComponent, EntityExtractorMixin):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {"entities": ["phone_number", "otp_code", "id_number", "service", "location"],
-                "learn_from_data": True}
+        return {
+            "entities": ["phone_number", "otp_code", "id_number", "service", "location"],
+            "learn_from_data": True,
+            # Generic service words ("game", "đọc báo", "lưu trữ") and place names are
+            # only entities when the predicted intent is one of these (a service code
+            # such as "funring" always is). Empty list / no intent: no filtering.
+            "service_intents": ["cancel_service", "register_service", "list_services",
+                                "check_balance", "inform"],
+            "location_intents": ["find_store", "inform"],
+        }
 
     def __init__(self, config: dict[str, Any], model_storage: ModelStorage,
                  resource: Resource) -> None:
@@ -92,17 +101,32 @@ class VietnameseEntityExtractor(GraphComponent, EntityExtractorMixin):
             logger.debug("VietnameseEntityExtractor: no learned aliases, rules only.")
         return component
 
-    def extract(self, text: str) -> list[dict[str, Any]]:
-        wanted = set(self.config["entities"])
-        return [e.as_dict(self.name) for e in extract_all(text, self.service_aliases,
-                                                             self.places)
-                if e.entity in wanted]
+    def _keep(self, ent: Entity, text: str, intent: str | None) -> bool:
+        if ent.entity not in self.config["entities"]:
+            return False
+        if not intent:
+            return True
+        if ent.entity == "service":
+            allowed = self.config["service_intents"]
+            span = fold(text[ent.start:ent.end]).replace(" ", "")
+            return not allowed or intent in allowed or ent.value.lower() in span
+        if ent.entity == "location":
+            allowed = self.config["location_intents"]
+            return not allowed or intent in allowed
+        return True
+
+    def extract(self, text: str, intent: str | None = None) -> list[dict[str, Any]]:
+        """Entities of `text`; `intent` (predicted before us) filters generic matches."""
+        return [e.as_dict(self.name)
+                for e in extract_all(text, self.service_aliases, self.places)
+                if self._keep(e, text, intent)]
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             text = message.get(TEXT)
             if not isinstance(text, str) or not text:
                 continue
-            entities = self.extract(text)
+            intent = (message.get(INTENT) or {}).get("name")
+            entities = self.extract(text, intent)
             message.set(ENTITIES, message.get(ENTITIES, []) + entities, add_to_output=True)
         return messages
