@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import queue
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -144,18 +146,22 @@ def test_cli_upgrade_seed_sms_reset(tmp_path, capsys, monkeypatch):
 
 def test_cli_sms_follow_prints_new_messages(seeded_db_url):
     env = {**os.environ, "BOT_DB_URL": seeded_db_url}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "db", "sms", "--follow", "--interval", "0.2"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     backend = Backend(seeded_db_url)
+    assert backend.sms_outbox() == []
+    # --last 1: a message that arrives before the follower is ready still shows.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "db", "sms", "--follow", "--last", "1",
+         "--interval", "0.2"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout],
+                     daemon=True).start()
     try:
-        time.sleep(2.5)  # let the follower start (imports) and take its starting point
+        time.sleep(0.5)
         backend.send_sms("0901000005", "Mã xác thực thử nghiệm")
-        deadline = time.monotonic() + 10
-        line = ""
-        while time.monotonic() < deadline and "Mã xác thực thử nghiệm" not in line:
-            line = proc.stdout.readline()
-        assert "-> 0901000005] Mã xác thực thử nghiệm" in line
+        assert "-> 0901000005] Mã xác thực thử nghiệm" in lines.get(timeout=20)
+        backend.send_sms("0901000006", "Tin nhắn thứ hai")
+        assert "-> 0901000006] Tin nhắn thứ hai" in lines.get(timeout=20)
     finally:
         proc.kill()
         proc.wait()
