@@ -35,6 +35,7 @@ from bot.channels.models import ChannelLink
 from bot.handoff.db import engine_for, transaction
 from bot.handoff.models import (
     ACTIVE_STATUSES,
+    CLOSED_STATUSES,
     HandoffMessage,
     HandoffTicket,
     HandoffTransfer,
@@ -379,6 +380,25 @@ class TicketStore:
         if not closed:
             raise self._conflict(ticket_id, agent)
         log.info("hand-off ticket %s closed (%s)", ticket_id, outcome)
+        return self.require(ticket_id)
+
+    def reopen(self, ticket_id: int, agent: str) -> TicketView:
+        """Undo `close` by the same agent (used when the assistant could not be resumed)."""
+        with transaction(self._sessions) as s:
+            row = s.get(HandoffTicket, ticket_id)
+            if row is None:
+                raise TicketNotFound(ticket_id)
+            result = s.execute(
+                update(HandoffTicket)
+                .where(HandoffTicket.id == ticket_id,
+                       HandoffTicket.status.in_(CLOSED_STATUSES),
+                       HandoffTicket.agent == agent)
+                .values(status="open", closed_at=None, active_key=row.conversation_id,
+                        version=HandoffTicket.version + 1)
+                .execution_options(synchronize_session=False))
+            reopened = result.rowcount == 1
+        if not reopened:
+            raise self._conflict(ticket_id, agent)
         return self.require(ticket_id)
 
     def append_customer_messages(self, ticket_id: int,

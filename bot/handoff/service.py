@@ -1,0 +1,342 @@
+"""The hand-off service behind the console and the call-center API.
+
+It ties together the ticket store (database), Rasa's HTTP API (tracker, pause/resume,
+trigger_intent), the channels' outbound sender (agent replies) and the backend (masked
+profile, audit log). Every step that can fail leaves a consistent state:
+
+- an agent reply is stored before it is sent and marked `sent` or `failed`;
+- closing a ticket is a conditional UPDATE; if Rasa cannot be resumed afterwards the ticket
+  is re-opened for the same agent and the agent is told to retry;
+- customer messages written while a human owns the chat are copied from the Rasa tracker
+  (idempotently) before every read and close, so none is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Protocol
+
+from bot.handoff.conversations import RASA_CHANNEL_NAMES, sender_id
+from bot.handoff.rasa_client import RasaClient, RasaError
+from bot.handoff.tickets import (
+    CustomerMessage,
+    MessageView,
+    TicketStore,
+    TicketView,
+    source_key,
+)
+from bot.text import normalize_msisdn
+
+log = logging.getLogger(__name__)
+
+SendText = Callable[..., Awaitable[None]]
+
+# Call-center goals -> the Rasa intent that starts the flow, and which entities it takes.
+GOALS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "update_subscriber_info": ("update_subscriber_info", ()),
+    "check_subscriber_info": ("check_subscriber_info", ()),
+    "check_update_status": ("check_update_status", ()),
+    "update_occupation": ("update_occupation", ()),
+    "list_services": ("list_services", ()),
+    "cancel_service": ("cancel_service", ("service",)),
+    "register_service": ("register_service", ("service",)),
+    "check_balance": ("check_balance", ()),
+    "check_topup_history": ("check_topup_history", ()),
+    "install_app": ("install_app", ()),
+    "find_store": ("find_store", ("location",)),
+}
+
+MSG_RESOLVED = ("Dạ, tổng đài viên đã hoàn tất hỗ trợ yêu cầu của anh/chị. Nếu cần thêm "
+                "thông tin, anh/chị cứ nhắn cho em bất cứ lúc nào ạ.")
+MSG_HANDED_BACK = ("Dạ, tổng đài viên đã chuyển anh/chị lại cho trợ lý ảo. Anh/chị cần em "
+                   "hỗ trợ thêm gì ạ?")
+
+
+class Backend(Protocol):
+    def masked_profile(self, msisdn: str) -> dict[str, str]: ...
+    def audit(self, actor: str, action: str, msisdn: str | None) -> None: ...
+
+
+class ServiceError(Exception):
+    """A request the service refuses: `status` is the HTTP status, `message` Vietnamese
+    (shown to the agent / caller as is), `code` a stable machine-readable code."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class HandoffService:
+    store: TicketStore
+    rasa: RasaClient
+    send_text: SendText | None = None  # bot.channels.outbound.send_text by default
+    backend: Backend | None = None  # bot.backend.get_backend() by default
+    resume_retries: int = 2
+    _sync_locks: dict[int, asyncio.Lock] = field(default_factory=dict)
+
+    # ------------------------------------------------------------ dependencies
+    def _backend(self) -> Backend:
+        if self.backend is None:
+            from bot.backend import get_backend
+
+            self.backend = get_backend()
+        return self.backend
+
+    async def _send(self, channel: str, user_id: str, text: str) -> None:
+        if self.send_text is None:
+            from bot.channels.outbound import send_text
+
+            self.send_text = send_text
+        await self.send_text(channel, user_id, text)
+
+    async def _db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    # ---------------------------------------------------------------- syncing
+    async def sync(self, ticket: TicketView) -> tuple[int, bool | None]:
+        """Copy the customer's messages written since the hand-off from the tracker into
+        the ticket. Returns (new messages, whether the conversation is paused; None when
+        Rasa could not be asked)."""
+        if not ticket.is_active:
+            return 0, None
+        lock = self._sync_locks.setdefault(ticket.id, asyncio.Lock())
+        async with lock:
+            try:
+                tracker = await self.rasa.tracker(ticket.conversation_id)
+            except RasaError as exc:
+                log.warning("tracker of ticket %s not readable: %s", ticket.id, exc.status)
+                return 0, None
+            items, paused = customer_messages(tracker.get("events") or [],
+                                              ticket_start(ticket))
+            added = await self._db(self.store.append_customer_messages, ticket.id, items)
+            return added, paused
+
+    async def sync_all(self) -> int:
+        total = 0
+        for ticket in await self._db(self.store.queue):
+            added, _ = await self.sync(ticket)
+            total += added
+        return total
+
+    # ---------------------------------------------------------------- console
+    async def ticket_detail(self, ticket_id: int, agent: str) -> dict[str, Any]:
+        """Ticket, transcript and the customer's masked profile. Showing the profile is
+        written to the audit log (actor = agent name, no personal data in the entry)."""
+        ticket = await self._ticket(ticket_id)
+        _, paused = await self.sync(ticket)
+        ticket = await self._ticket(ticket_id)
+        messages = await self._db(self.store.messages, ticket_id)
+        profile: dict[str, str] = {}
+        if ticket.verified_msisdn:
+            backend = self._backend()
+            profile = await self._db(backend.masked_profile, ticket.verified_msisdn)
+            await self._db(backend.audit, f"agent:{agent}", "handoff_view_profile",
+                           ticket.verified_msisdn)
+        return {"ticket": ticket, "messages": messages, "profile": profile, "paused": paused}
+
+    async def new_messages(self, ticket_id: int, after_id: int) -> tuple[TicketView,
+                                                                          list[MessageView]]:
+        ticket = await self._ticket(ticket_id)
+        await self.sync(ticket)
+        return await self._ticket(ticket_id), await self._db(self.store.messages, ticket_id,
+                                                             after_id)
+
+    async def claim(self, ticket_id: int, agent: str) -> TicketView:
+        return await self._db(self.store.claim, ticket_id, agent)
+
+    async def reply(self, ticket_id: int, agent: str, text: str) -> MessageView:
+        """Store the reply, then send it on the customer's channel."""
+        ticket = await self._ticket(ticket_id)
+        message = await self._db(self.store.add_agent_message, ticket_id, agent, text)
+        delivery = "failed"
+        if ticket.channel and ticket.user_id:
+            try:
+                await self._send(ticket.channel, ticket.user_id, message.text)
+                delivery = "sent"
+            except Exception as exc:  # noqa: BLE001 - any channel failure is reported
+                log.warning("reply on ticket %s not delivered: %s", ticket_id,
+                            type(exc).__name__)
+        else:
+            log.warning("ticket %s has no channel to reply on", ticket_id)
+        await self._db(self.store.set_delivery, message.id, delivery)
+        return MessageView(message.id, message.ticket_id, message.role, message.author,
+                           message.text, message.at, delivery)
+
+    async def close(self, ticket_id: int, agent: str, outcome: str,
+                    expected_version: int | None) -> TicketView:
+        """Resolve or hand back: close the ticket, then resume the assistant (Rasa resume
+        event) and tell the customer. If Rasa cannot be resumed, the ticket is re-opened."""
+        ticket = await self._ticket(ticket_id)
+        await self.sync(ticket)
+        closed = await self._db(self.store.close, ticket_id, agent, outcome, expected_version)
+        try:
+            await self._resume(closed.conversation_id)
+        except RasaError as exc:
+            log.error("could not resume the conversation of ticket %s: %s", ticket_id,
+                      exc.status)
+            await self._db(self.store.reopen, ticket_id, agent)
+            raise ServiceError(502, "rasa_unavailable",
+                               "Không kết nối được trợ lý ảo nên chưa đóng được yêu cầu. "
+                               "Vui lòng thử lại sau ít phút.") from exc
+        # Messages that arrived between the last sync and the resume stay in the tracker;
+        # copy them too so the ticket's record is complete.
+        await self.sync_closed(closed)
+        text = MSG_RESOLVED if outcome == "resolved" else MSG_HANDED_BACK
+        if closed.channel and closed.user_id:
+            try:
+                await self._send(closed.channel, closed.user_id, text)
+            except Exception as exc:  # noqa: BLE001
+                log.warning("closing notice of ticket %s not delivered: %s", ticket_id,
+                            type(exc).__name__)
+        await self._db(self.store.add_system_message, ticket_id,
+                       "Đã đóng yêu cầu." if outcome == "resolved"
+                       else "Đã chuyển khách lại cho trợ lý ảo.")
+        return closed
+
+    async def sync_closed(self, ticket: TicketView) -> None:
+        try:
+            tracker = await self.rasa.tracker(ticket.conversation_id)
+        except RasaError:
+            return
+        items, _ = customer_messages(tracker.get("events") or [], ticket_start(ticket),
+                                     until_resume=True)
+        await self._db(self.store.append_customer_messages, ticket.id, items)
+
+    async def _resume(self, conversation_id: str) -> None:
+        events = [{"event": "resume"}, {"event": "action", "name": "action_listen"}]
+        for attempt in range(self.resume_retries + 1):
+            try:
+                await self.rasa.append_events(conversation_id, events)
+                return
+            except RasaError:
+                if attempt == self.resume_retries:
+                    raise
+                await asyncio.sleep(0.5 * (attempt + 1))
+
+    async def _ticket(self, ticket_id: int) -> TicketView:
+        return await self._db(self.store.require, ticket_id)
+
+    # ------------------------------------------------------------ call center
+    async def hand_to_assistant(self, *, caller: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Call center -> assistant: start `goal` on the customer's channel."""
+        goal = payload.get("goal")
+        if goal not in GOALS:
+            raise ServiceError(422, "unknown_goal", f"goal must be one of: {', '.join(GOALS)}")
+        intent, entity_names = GOALS[goal]
+        channel, user_id = await self._resolve_customer(payload)
+        verified = payload.get("verified_msisdn")
+        if verified is not None:
+            verified = normalize_msisdn(str(verified))
+            if not verified:
+                raise ServiceError(422, "invalid_msisdn",
+                                   "verified_msisdn is not a Vietnamese mobile number")
+        notes = payload.get("notes") or ""
+        if not isinstance(notes, str) or len(notes) > 2000:
+            raise ServiceError(422, "invalid_notes", "notes: a string of at most 2000 characters")
+        raw_entities = payload.get("entities") or {}
+        if not isinstance(raw_entities, dict) or any(
+                k not in entity_names or not isinstance(v, str) for k, v in raw_entities.items()):
+            allowed = ", ".join(entity_names) or "none"
+            raise ServiceError(422, "invalid_entities",
+                               f"entities for goal {goal}: an object of strings ({allowed})")
+        conversation_id = sender_id(channel, user_id)
+        active = await self._db(self.store.active_for_conversation, conversation_id)
+        if active is not None:
+            raise ServiceError(409, "with_agent",
+                               f"the conversation is with a human agent (ticket {active.id})")
+        events: list[dict[str, Any]] = [{"event": "resume"}]
+        if verified:
+            events += [{"event": "slot", "name": "verified_msisdn", "value": verified},
+                       {"event": "slot", "name": "phone_number", "value": verified}]
+        status = "failed"
+        try:
+            await self.rasa.append_events(conversation_id, events)
+            result = await self.rasa.trigger_intent(conversation_id, intent, raw_entities,
+                                                    RASA_CHANNEL_NAMES.get(channel))
+            # Rasa answers with "messages" only when no input channel could build an output
+            # channel for the conversation: relay those messages through the outbound sender.
+            for message in result.get("messages") or []:
+                if message.get("text"):
+                    await self._send(channel, user_id, message["text"])
+            status = "triggered"
+        except RasaError as exc:
+            log.error("call-center hand-off to the assistant failed: %s", exc.status)
+            if exc.status == 404:
+                raise ServiceError(422, "goal_not_in_domain",
+                                   f"the assistant has no intent {intent}") from exc
+            raise ServiceError(502, "rasa_unavailable", "the assistant is not reachable") from exc
+        finally:
+            transfer_id = await self._db(
+                self.store.record_transfer, caller=caller, conversation_id=conversation_id,
+                channel=channel, goal=goal, verified_msisdn=verified, notes=notes, status=status)
+            if verified:
+                await self._db(self._backend().audit, f"api:{caller}", "handoff_to_assistant",
+                               verified)
+        return {"transfer_id": transfer_id, "conversation_id": conversation_id,
+                "channel": channel, "goal": goal, "intent": intent, "status": status}
+
+    async def _resolve_customer(self, payload: dict[str, Any]) -> tuple[str, str]:
+        channel, user_id, msisdn = (payload.get("channel"), payload.get("user_id"),
+                                    payload.get("msisdn"))
+        if channel is not None or user_id is not None:
+            if channel not in RASA_CHANNEL_NAMES:
+                raise ServiceError(422, "invalid_channel",
+                                   f"channel must be one of: {', '.join(RASA_CHANNEL_NAMES)}")
+            if not isinstance(user_id, str) or not user_id.strip() or len(user_id) > 100:
+                raise ServiceError(422, "invalid_user_id", "user_id: a non-empty string")
+            return channel, user_id.strip()
+        if msisdn is None:
+            raise ServiceError(422, "no_customer", "give channel + user_id, or msisdn")
+        number = normalize_msisdn(str(msisdn))
+        if not number:
+            raise ServiceError(422, "invalid_msisdn", "msisdn is not a Vietnamese mobile number")
+        link = await self._db(self.store.find_chat, number)
+        if link is None:
+            raise ServiceError(404, "no_linked_chat",
+                               "no chat is linked to this number (the customer has not "
+                               "verified it on Telegram or Zalo)")
+        return link.channel, link.user_id
+
+
+def ticket_start(ticket: TicketView) -> float:
+    """Tracker time from which customer messages belong to this ticket."""
+    if ticket.synced_until is not None:
+        return ticket.synced_until
+    return ticket.created_at.timestamp() - 5.0
+
+
+def customer_messages(events: list[dict[str, Any]], not_before: float, *,
+                      until_resume: bool = False) -> tuple[list[CustomerMessage], bool]:
+    """User messages with tracker time >= `not_before` (optionally up to the first resume
+    after it), and whether the conversation is paused now."""
+    paused = False
+    for event in events:
+        kind = event.get("event")
+        if kind == "pause":
+            paused = True
+        elif kind in ("resume", "restart", "session_started"):
+            paused = False
+    items: list[CustomerMessage] = []
+    for event in events:
+        ts = float(event.get("timestamp") or 0.0)
+        if ts < not_before:
+            continue
+        kind = event.get("event")
+        if until_resume and kind == "resume":
+            break
+        text = (event.get("text") or "").strip()
+        if kind != "user" or not text:
+            continue
+        items.append(CustomerMessage(source_key(ts), text,
+                                     datetime.fromtimestamp(ts, timezone.utc), ts))
+    return items, paused
+
+
+__all__ = ["GOALS", "HandoffService", "ServiceError", "customer_messages", "ticket_start"]
