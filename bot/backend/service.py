@@ -167,6 +167,11 @@ class Backend:
     def occupations(self) -> list[tuple[int, str]]:
         return list(reference.OCCUPATIONS)
 
+    @staticmethod
+    def match_occupation(text: str) -> int | None:
+        """Occupation code from what the customer typed ('sinh viên' -> 17), or None."""
+        return reference.match_occupation(text)
+
     def set_occupation(self, msisdn: str, code: int) -> bool:
         """Set the one main occupation code (1..18). False for an unknown number."""
         if int(code) not in reference.OCCUPATION_LABELS:

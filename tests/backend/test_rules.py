@@ -187,3 +187,21 @@ def test_local_time(clock):
     from bot.backend import local_time
 
     assert local_time(clock()).strftime("%H:%M %d/%m/%Y") == "10:00 02/06/2025"
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [("17", 17), ("mã 8", 8), ("em là sinh viên", 17), ("toi la ke toan", 8),
+     ("Giáo viên tiểu học", 10), ("bác sĩ", 6), ("chạy xe ôm", 14), ("nghỉ hưu rồi", 18),
+     ("nhân viên văn phòng", 4), ("kỹ sư xây dựng", 5), ("công an", 1), ("nông dân", 9),
+     ("bán hàng online", 15), ("công nhân", 16), ("nhà báo", 12), ("luật sư", 11)],
+)
+def test_match_occupation(text, code):
+    from bot.backend import Backend
+
+    assert Backend.match_occupation(text) == code
+
+
+@pytest.mark.parametrize("text", ["", "19", "0", "xin chào"])
+def test_match_occupation_unknown(text):
+    assert ref.match_occupation(text) is None
