@@ -40,6 +40,14 @@ def load_teencode(path: str | None = None) -> dict[str, str]:
     }
 
 
+@lru_cache(maxsize=8)
+def load_collisions_ok(path: str | None = None) -> frozenset[str]:
+    """Teencode keys whose collision with a real word a designer accepted."""
+    with Path(path or TEENCODE_FILE).open(encoding="utf-8") as fh:
+        raw = yaml.safe_load(fh) or {}
+    return frozenset(str(k).lower() for k in raw.get("collisions_ok") or ())
+
+
 def squeeze_repeats(word: str) -> str:
     """'chaooo' -> 'chao', 'okkk' -> 'ok', 'xoong' stays; digits are never squeezed."""
 
