@@ -57,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bm.add_argument("--config", default="config.yml",
                     help="pipeline whose normaliser/tokenizer/classifier settings are used")
     bm.add_argument("--epochs", type=int, default=None,
-                    help="epochs of the learned entity extractor (DIET variant)")
+                    help="training iterations of the CRF entity extractor (default 50)")
     bm.set_defaults(func=_cmd_benchmark)
 
     li = sub.add_parser("lint", help="check the NLU training data for designer mistakes")

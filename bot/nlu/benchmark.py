@@ -1,0 +1,199 @@
+"""`bot nlu benchmark DIR`: joint intent detection + slot filling on a PhoATIS-style set.
+
+DIR/{train,dev,test}/{seq.in, seq.out, label}: one sentence per line, space-separated
+tokens, BIO tags per token, one intent per line. The project's NLU pipeline (normaliser,
+tokenizer in plain-split mode, intent classifier from config.yml) is trained on `train`
+with a learned entity extractor (CRFEntityExtractor, BILOU tags, crfsuite; the slot
+types are arbitrary here,
+our deterministic extractor only knows the contract entities). Reported on dev and test:
+intent accuracy, slot F1 (conlleval: exact span + type) and sentence accuracy (intent
+right and every tag right).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.nlu.modeling import Parser, train_nlu
+
+OURS = ("bot.nlu.normalizer.VietnameseNormalizer", "bot.nlu.tokenizer.VietnameseTokenizer",
+        "bot.nlu.classifier.LinearIntentClassifier")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    tokens: list[str]
+    tags: list[str]
+    intent: str
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.tokens)
+
+
+def read_split(directory: Path) -> list[Sentence]:
+    def lines(name: str) -> list[str]:
+        return (directory / name).read_text(encoding="utf-8").rstrip("\n").split("\n")
+
+    seq_in, seq_out, labels = lines("seq.in"), lines("seq.out"), lines("label")
+    if not len(seq_in) == len(seq_out) == len(labels):
+        raise ValueError(f"{directory}: seq.in, seq.out and label differ in length")
+    out = []
+    for n, (words, tags, label) in enumerate(zip(seq_in, seq_out, labels, strict=True), 1):
+        toks, tg = words.split(), tags.split()
+        if len(toks) != len(tg):
+            raise ValueError(f"{directory} line {n}: {len(toks)} tokens but {len(tg)} tags")
+        out.append(Sentence(toks, tg, label.strip()))
+    return out
+
+
+def token_offsets(tokens: list[str]) -> list[tuple[int, int]]:
+    offsets, pos = [], 0
+    for tok in tokens:
+        offsets.append((pos, pos + len(tok)))
+        pos += len(tok) + 1
+    return offsets
+
+
+def chunks(tags: list[str]) -> list[tuple[str, int, int]]:
+    """(type, first token, last token) of each BIO chunk (conlleval: a stray I- starts one)."""
+    found: list[tuple[str, int, int]] = []
+    kind, start = None, 0
+    for i, tag in enumerate([*tags, "O"]):
+        prefix, _, typ = tag.partition("-")
+        continues = prefix == "I" and typ == kind
+        if kind is not None and not continues:
+            found.append((kind, start, i - 1))
+            kind = None
+        if prefix in ("B", "I") and not continues:
+            kind, start = typ, i
+    return found
+
+
+def bio_to_entities(sentence: Sentence) -> list[dict[str, Any]]:
+    offsets = token_offsets(sentence.tokens)
+    text = sentence.text
+    return [{"entity": typ, "start": offsets[a][0], "end": offsets[b][1],
+             "value": text[offsets[a][0]:offsets[b][1]]}
+            for typ, a, b in chunks(sentence.tags)]
+
+
+def entities_to_bio(tokens: list[str], entities: list[dict[str, Any]]) -> list[str]:
+    tags = ["O"] * len(tokens)
+    for ent in sorted(entities, key=lambda e: e["start"]):
+        inside = [i for i, (s, e) in enumerate(token_offsets(tokens))
+                  if s >= ent["start"] and e <= ent["end"]]
+        for k, i in enumerate(inside):
+            if tags[i] == "O":
+                tags[i] = ("B-" if k == 0 else "I-") + ent["entity"]
+    return tags
+
+
+def write_rasa_data(sentences: list[Sentence], path: Path) -> Path:
+    from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLWriter
+    from rasa.shared.nlu.training_data.message import Message
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    messages = [Message.build(text=s.text, intent=s.intent, entities=bio_to_entities(s))
+                for s in sentences]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    RasaYAMLWriter().dump(path, TrainingData(training_examples=messages))
+    return path
+
+
+def benchmark_config(config_path: str | Path, crf_iterations: int | None) -> dict[str, Any]:
+    """Our normaliser/tokenizer/classifier (settings from config.yml) + a CRF extractor."""
+    with Path(config_path).open(encoding="utf-8") as fh:
+        cfg = yaml.safe_load(fh) or {}
+    ours = {c["name"]: dict(c) for c in cfg.get("pipeline", []) if c.get("name") in OURS}
+    pipeline = [ours.get(name, {"name": name}) for name in OURS]
+    pipeline[1] = {**pipeline[1], "mode": "split"}
+    crf: dict[str, Any] = {"name": "CRFEntityExtractor"}
+    if crf_iterations:
+        crf["max_iterations"] = crf_iterations
+    # CRFEntityExtractor only trains on messages that have some featurizer's features.
+    pipeline[2:2] = [{"name": "LexicalSyntacticFeaturizer"}, crf]
+    return {"recipe": "default.v1", "language": cfg.get("language", "vi"),
+            "pipeline": pipeline, "policies": []}
+
+
+@dataclass
+class SplitScores:
+    n: int
+    intent_accuracy: float
+    slot_precision: float
+    slot_recall: float
+    slot_f1: float
+    sentence_accuracy: float
+
+
+@dataclass
+class BenchmarkResult:
+    train_size: int
+    train_seconds: float
+    splits: dict[str, SplitScores] = field(default_factory=dict)
+    p50_ms: float = 0.0
+
+    def summary(self) -> str:
+        lines = [f"trained on {self.train_size} sentences in {self.train_seconds:.0f} s; "
+                 f"parse p50 {self.p50_ms:.1f} ms",
+                 "| split | n | intent acc | slot P | slot R | slot F1 | sentence acc |",
+                 "|---|---|---|---|---|---|---|"]
+        lines += [f"| {k} | {s.n} | {s.intent_accuracy:.1%} | {s.slot_precision:.1%} | "
+                  f"{s.slot_recall:.1%} | {s.slot_f1:.1%} | {s.sentence_accuracy:.1%} |"
+                  for k, s in self.splits.items()]
+        return "\n".join(lines)
+
+
+def score_split(gold: list[Sentence], pred_intents: list[str],
+                pred_tags: list[list[str]]) -> SplitScores:
+    tp = n_pred = n_gold = 0
+    intent_ok = sentence_ok = 0
+    for g, intent, tags in zip(gold, pred_intents, pred_tags, strict=True):
+        gc, pc = set(chunks(g.tags)), set(chunks(tags))
+        tp += len(gc & pc)
+        n_pred += len(pc)
+        n_gold += len(gc)
+        intent_ok += intent == g.intent
+        sentence_ok += intent == g.intent and gc == pc
+    p = tp / n_pred if n_pred else 0.0
+    r = tp / n_gold if n_gold else 0.0
+    n = max(1, len(gold))
+    return SplitScores(len(gold), intent_ok / n, p, r, 2 * p * r / (p + r) if p + r else 0.0,
+                       sentence_ok / n)
+
+
+def run_benchmark(directory: str | Path, config: str | Path = "config.yml",
+                  epochs: int | None = None, splits: tuple[str, ...] = ("dev", "test"),
+                  work_dir: str | None = None) -> BenchmarkResult:
+    """Train on DIR/train, evaluate on the other splits. `epochs`: CRF iterations."""
+    root = Path(directory)
+    train = read_split(root / "train")
+    with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
+        out = Path(tmp)
+        data = write_rasa_data(train, out / "data" / "nlu.yml")
+        model, seconds = train_nlu(benchmark_config(config, epochs), data, out, "benchmark")
+        result = BenchmarkResult(len(train), seconds)
+        parser = Parser(model)
+        times: list[float] = []
+        try:
+            for split in splits:
+                if not (root / split / "seq.in").exists():
+                    continue
+                gold = read_split(root / split)
+                parsed = parser.parse_all(s.text for s in gold)
+                times += [p.seconds for p in parsed]
+                result.splits[split] = score_split(
+                    gold, [p.intent for p in parsed],
+                    [entities_to_bio(s.tokens, p.entities)
+                     for s, p in zip(gold, parsed, strict=True)])
+        finally:
+            parser.close()
+    times.sort()
+    result.p50_ms = times[len(times) // 2] * 1000 if times else 0.0
+    return result
