@@ -50,6 +50,7 @@ ERROR_TOKEN_EXPIRED = -216
 # Outside the customer-service window: -213 (documented: the user has not interacted
 # with the OA recently / does not follow it) and -230 (observed: no interaction in 7 days).
 WINDOW_ERRORS = frozenset({-213, -230})
+WINDOW_TICKET_PRIORITY = 2  # hand-off priority: 0 urgent ... 2 normal
 IGNORED_EVENTS = frozenset({"user_received_message", "user_seen_message",
                             "user_submit_info", "user_reacted_message"})
 
@@ -267,7 +268,7 @@ class ZaloOutput(OutputChannel):
         link = await self.store.run(self.store.link, ZALO, user_id)
         await asyncio.to_thread(
             open_handoff_ticket, conversation_id=sender_id(ZALO, user_id), channel=ZALO,
-            user_id=user_id, reason="zalo_window", priority="normal",
+            user_id=user_id, reason="zalo_window", priority=WINDOW_TICKET_PRIORITY,
             verified_msisdn=(link or {}).get("verified_msisdn"),
             summary="Không gửi được tin nhắn Zalo: khách hàng ngoài khung 48 giờ.",
             transcript=[{"role": "bot", "text": text}] if text else [])

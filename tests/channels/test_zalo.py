@@ -4,6 +4,7 @@ token refresh single-flight, 48-hour window, bad input."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import sys
 import time
 import types
@@ -227,6 +228,11 @@ async def test_window_error_logs_and_opens_a_ticket(zalo_config, zalo_server, st
     ticket = opened[0]
     assert ticket["conversation_id"] == "zalo-u8" and ticket["reason"] == "zalo_window"
     assert ticket["channel"] == "zalo" and ticket["user_id"] == "u8"
+    assert ticket["transcript"] == [{"role": "bot", "text": "Dạ em gửi kết quả ạ"}]
+    monkeypatch.undo()
+    real = pytest.importorskip("bot.handoff.tickets")
+    inspect.signature(real.open_ticket).bind(**ticket)  # the hand-off contract still holds
+    assert ticket["reason"] in real.REASONS and isinstance(ticket["priority"], int)
 
 
 async def test_window_error_without_handoff_module_does_not_crash(zalo_config, zalo_server,
