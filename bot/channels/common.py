@@ -22,8 +22,9 @@ SENDER_PREFIX = {TELEGRAM: "tg-", ZALO: "zalo-"}
 # Text longer than this is not sent to the NLU: the customer is asked to write shorter.
 MAX_INPUT_CHARS = int(os.environ.get("BOT_CHANNEL_MAX_INPUT_CHARS", "2000"))
 
-# The text sent to Rasa for a photo without a caption.
-PHOTO_TEXT = "/inform"
+# The text sent to Rasa for a photo without a caption (intent `inform`, no entity).
+INFORM_TEXT = "/inform"
+PHOTO_TEXT = INFORM_TEXT
 
 # User-visible notices (Vietnamese, polite).
 MSG_TOO_LONG = ("Dạ, tin nhắn của anh/chị dài quá ({limit} ký tự trở lên) nên em chưa đọc được "

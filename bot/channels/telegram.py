@@ -32,6 +32,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from bot.channels.common import (
     CONTACT_BUTTON,
     CONTACT_PROMPT,
+    INFORM_TEXT,
     MSG_UNSUPPORTED,
     PHOTO_TEXT,
     TELEGRAM,
@@ -362,7 +363,7 @@ def _contact_text(message: Message) -> tuple[str, str | None]:
     contact = message.contact
     msisdn = normalize_msisdn(contact.phone_number or "")
     if msisdn is None:
-        return (contact.phone_number or "").strip() or PHOTO_TEXT, None
+        return (contact.phone_number or "").strip() or INFORM_TEXT, None
     own = (contact.user_id is not None and message.from_user is not None
            and contact.user_id == message.from_user.id)
     return inform_payload(phone_number=msisdn), (msisdn if own else None)

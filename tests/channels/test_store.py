@@ -87,3 +87,26 @@ def test_links_and_long_payloads(db_url):
     key = store.put_payload(payload)
     assert store.put_payload(payload) == key
     assert store.get_payload(key) == payload
+
+
+def _claim_in_process(args: tuple[str, str, float]) -> bool:
+    db_url, key, start_at = args
+    import time as _time
+
+    store = make(db_url)
+    _time.sleep(max(0.0, start_at - _time.time()))  # all processes claim at the same moment
+    return store.claim("telegram", key)
+
+
+def test_claim_is_exclusive_across_processes(db_url):
+    """Two+ server processes sharing one DB: exactly one processes a given update."""
+    import multiprocessing
+    import time as _time
+    from concurrent.futures import ProcessPoolExecutor
+
+    key = uuid.uuid4().hex
+    start_at = _time.time() + 3.0
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(4, mp_context=ctx) as pool:
+        results = list(pool.map(_claim_in_process, [(db_url, key, start_at)] * 4))
+    assert results.count(True) == 1
