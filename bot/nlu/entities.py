@@ -20,13 +20,13 @@ from pathlib import Path
 
 import yaml
 
-from bot.nlu.normalize import squeeze_repeats
+from bot.nlu.normalize import WORD_CHARS, squeeze_repeats
 from bot.text import fold, normalize_msisdn
 
 LOCATIONS_FILE = Path(__file__).with_name("locations.yml")
 
 _DIGIT_GROUP = re.compile(r"\+?\d+")
-_WORD = re.compile(r"\w+")
+_WORD = re.compile(rf"{WORD_CHARS}+")
 _PASSPORT = re.compile(r"(?<![\w])([A-Za-z]\d{7,8})(?![\w])")
 _DISTRICT_NO = re.compile(r"(?<![\w])(?:quận|quan|q)\s*\.?\s*(\d{1,2})(?![\w])", re.IGNORECASE)
 # Words after a number that make it money / a quantity, not a code ("100000 đồng").
@@ -236,7 +236,15 @@ def catalog_codes() -> set[str]:
 
 def extract_services(text: str, extra_aliases: Mapping[str, str] | None = None) -> list[Entity]:
     aliases = {**(extra_aliases or {}), **catalog_aliases()}
-    return _select(_match_windows(text, aliases, "service", fuzzy=True))
+    merged: list[Entity] = []
+    for ent in _select(_match_windows(text, aliases, "service", fuzzy=True)):
+        prev = merged[-1] if merged else None
+        if prev and prev.value == ent.value and not text[prev.end:ent.start].strip():
+            # "nhạc chờ funring": one mention, one span
+            merged[-1] = Entity("service", prev.start, ent.end, ent.value)
+        else:
+            merged.append(ent)
+    return merged
 
 
 # --------------------------------------------------------------------------- locations

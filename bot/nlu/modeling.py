@@ -70,11 +70,27 @@ def train_nlu(config: dict[str, Any], nlu_data: str | Path, out_dir: Path,
     cfg_path = write_config(config, out_dir / f"{name}-config.yml")
     t0 = time.perf_counter()
     model = rasa_train_nlu(str(cfg_path), str(nlu_data), str(out_dir), fixed_model_name=name,
-                           domain=str(domain) if domain and Path(domain).exists() else None)
+                           domain=usable_domain(domain))
     seconds = time.perf_counter() - t0
     if not model:
         raise RuntimeError(f"NLU training produced no model (config {cfg_path})")
     return Path(model), seconds
+
+
+def usable_domain(domain: str | Path | None) -> str | None:
+    """The domain file if it loads (it holds the faq responses), else None (NLU only)."""
+    if not domain or not Path(domain).exists():
+        return None
+    from rasa.shared.core.domain import Domain
+
+    try:
+        Domain.load(str(domain))
+    except Exception as exc:  # noqa: BLE001 - any broken domain: train NLU without it
+        logging.getLogger(__name__).warning("Not using %s (%s): NLU only.", domain, exc)
+        print(f"warning: {domain} does not load ({type(exc).__name__}); training NLU "
+              "without it (faq response texts missing, response keys still predicted)")
+        return None
+    return str(domain)
 
 
 @dataclass

@@ -21,7 +21,9 @@ from bot.text import fold, normalize_tone_placement
 TEENCODE_FILE = Path(__file__).with_name("teencode.yml")
 
 # A token: letters/digits (with inner dots, e.g. "090.123.4567", or "+84"), or "?".
-TOKEN_RE = re.compile(r"\+?\w+(?:[.,'’/-]\w+)*|\?")
+# Combining marks count as letters: text typed in NFD keeps its words whole.
+WORD_CHARS = r"[\w\u0300-\u036f]"
+TOKEN_RE = re.compile(rf"\+?{WORD_CHARS}+(?:[.,'’/-]{WORD_CHARS}+)*|\?")
 # A run of 2+ identical letters (not digits). "oo" before n/c is kept: xoong, soóc, moóc.
 _REPEAT_RE = re.compile(r"([^\W\d_])\1+")
 _KEEP_DOUBLE_O = re.compile(r"o[oó][nc]")
@@ -68,7 +70,7 @@ class NormToken:
 
 def normalize_token(word: str, teencode: Mapping[str, str]) -> str:
     """One typed token -> its normalised form (lower case, diacritics kept)."""
-    low = normalize_tone_placement(word).lower()
+    low = normalize_tone_placement(word.lower())
     if low in teencode:
         return teencode[low]
     squeezed = squeeze_repeats(low)
