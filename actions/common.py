@@ -1,0 +1,168 @@
+"""Helpers shared by the actions: who is talking, the operator profile as response
+variables, local time, masking, and a form-validation base class that notices repeated
+invalid answers."""
+
+from __future__ import annotations
+
+import os
+import re
+from abc import abstractmethod
+from datetime import datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
+
+from bot import settings
+from bot.backend import Backend, get_backend
+from bot.brand import operator
+
+# Slots that hold the operator profile (filled by action_session_start).
+BRAND_SLOTS = ("brand", "hotline", "hotline_free", "app_name", "app_link", "info_sms_code",
+               "info_sms_to", "approval_hours", "confirm_hours")
+
+FIXED_TIME_ENV = "BOT_FIXED_LOCAL_TIME"
+_HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+def backend() -> Backend:
+    return get_backend()
+
+
+def brand_vars() -> dict[str, str]:
+    """Response variables for everything brand-specific (one source: bot/operator.yml)."""
+    op = operator()
+    return {
+        "brand": op["name"],
+        "hotline": op["hotline"],
+        "hotline_free": op["hotline_free"],
+        "app_name": op["app_name"],
+        "app_link": op["app_link"],
+        "info_sms_code": op["info_sms"]["code"],
+        "info_sms_to": op["info_sms"]["to"],
+        "approval_hours": str(op["approval_hours"]),
+        "confirm_hours": str(op["registration_confirm_hours"]),
+    }
+
+
+def utter(dispatcher: CollectingDispatcher, response: str, **variables: Any) -> None:
+    """Send a domain response, filling the operator profile and the given variables."""
+    dispatcher.utter_message(response=response, **{**brand_vars(), **variables})
+
+
+def channel_of(tracker: Tracker) -> str:
+    """The channel name from the message metadata, else from the sender id prefix."""
+    metadata = tracker.latest_message.get("metadata") or {}
+    if metadata.get("channel"):
+        return str(metadata["channel"])
+    sender = tracker.sender_id or ""
+    if "-" in sender and sender.split("-", 1)[0] in ("tg", "zalo"):
+        return {"tg": "telegram", "zalo": "zalo"}[sender.split("-", 1)[0]]
+    return "chat"
+
+
+def verified_msisdn(tracker: Tracker) -> str | None:
+    """The number proven to belong to the customer in this session (OTP or channel)."""
+    if tracker.get_slot("identity_verified"):
+        return tracker.get_slot("verified_msisdn") or None
+    return None
+
+
+def mask_msisdn(msisdn: str | None) -> str:
+    """'0901000002' -> '090***0002'."""
+    if not msisdn or len(msisdn) < 7:
+        return msisdn or ""
+    return msisdn[:3] + "***" + msisdn[-4:]
+
+
+def actor(tracker: Tracker) -> str:
+    """Audit actor for the assistant acting in this conversation."""
+    return f"assistant:{channel_of(tracker)}"
+
+
+def local_now(now: datetime | None = None) -> datetime:
+    """Local wall-clock time (operator timezone). In tests (BOT_ENV=test) the time of day
+    can be fixed with BOT_FIXED_LOCAL_TIME=HH:MM."""
+    tz = ZoneInfo(operator().get("timezone", "Asia/Ho_Chi_Minh"))
+    current = (now or datetime.now(tz)).astimezone(tz)
+    fixed = os.environ.get(FIXED_TIME_ENV, "")
+    match = _HHMM.match(fixed)
+    if settings.env() == "test" and match:
+        current = current.replace(hour=int(match.group(1)), minute=int(match.group(2)),
+                                  second=0, microsecond=0)
+    return current
+
+
+def parse_hhmm(value: str) -> time:
+    hours, minutes = value.split(":")
+    return time(int(hours), int(minutes))
+
+
+def format_vnd(amount: int) -> str:
+    """125000 -> '125.000 đ'."""
+    return f"{amount:,}".replace(",", ".") + " đ"
+
+
+def format_local(moment: datetime | None) -> str:
+    """A UTC datetime as local 'HH:MM dd/mm/yyyy'."""
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        from datetime import timezone
+        moment = moment.replace(tzinfo=timezone.utc)
+    tz = ZoneInfo(operator().get("timezone", "Asia/Ho_Chi_Minh"))
+    return moment.astimezone(tz).strftime("%H:%M %d/%m/%Y")
+
+
+def latest_intent(tracker: Tracker) -> str | None:
+    return (tracker.latest_message.get("intent") or {}).get("name")
+
+
+MAX_INVALID_ANSWERS = 3
+FAILURES_SLOT = "validation_failures"
+
+
+class RepeatedFailureFormValidation(FormValidationAction):
+    """Form validation that counts consecutive invalid answers for the requested slot.
+
+    A `validate_<slot>` method returns `{slot: None}` for an invalid answer. After
+    MAX_INVALID_ANSWERS in a row for the same slot, the customer gets the
+    `utter_explain_<slot>` response when the domain has one, then an offer of a human agent
+    or stopping (`utter_need_more_help`); the counter starts again. Events are only added
+    when the customer actually answered the requested slot, so digressions (an FAQ, "stop")
+    still make the form reject and let the rules answer.
+    """
+
+    uncounted_slots: tuple[str, ...] = ()
+
+    @abstractmethod
+    def name(self) -> str:  # pragma: no cover - abstract
+        """validate_<form name>"""
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        requested = tracker.get_slot("requested_slot")
+        counts = dict(tracker.get_slot(FAILURES_SLOT) or {})
+        events = await super().run(dispatcher, tracker, domain)
+        answers = [e for e in events if e.get("event") == "slot" and e.get("name") == requested]
+        if requested is None or not answers or requested in self.uncounted_slots:
+            return events
+        failed = answers[-1].get("value") is None
+        stopped = any(e.get("event") == "slot" and e.get("name") == "requested_slot"
+                      and e.get("value") is None for e in events)
+        if failed and not stopped:
+            counts[requested] = int(counts.get(requested, 0)) + 1
+            if counts[requested] >= MAX_INVALID_ANSWERS:
+                explain = f"utter_explain_{requested}"
+                if explain in (domain.get("responses") or {}):
+                    utter(dispatcher, explain)
+                utter(dispatcher, "utter_need_more_help")
+                counts[requested] = 0
+        elif requested in counts:
+            counts.pop(requested)
+        else:
+            return events
+        return [*events, SlotSet(FAILURES_SLOT, counts)]

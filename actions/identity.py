@@ -1,0 +1,149 @@
+"""Proving the number is the customer's: OTP by SMS (verify_form) or a channel-verified
+contact (metadata `verified_msisdn`). Verified once per session (slot `verified_msisdn`)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import (
+    RepeatedFailureFormValidation,
+    actor,
+    backend,
+    channel_of,
+    latest_intent,
+    mask_msisdn,
+    utter,
+)
+from bot.text import normalize_msisdn
+
+# Requests that need a verified number; action_require_identity remembers which one.
+PROTECTED_INTENTS = (
+    "check_subscriber_info", "update_subscriber_info", "check_update_status",
+    "update_occupation", "list_services", "cancel_service", "register_service",
+    "confirm_registration", "check_balance", "check_topup_history", "install_app",
+)
+RESEND = "resend"
+_NON_DIGITS = re.compile(r"\D")
+
+
+class ActionExtractVerifiedMsisdn(Action):
+    """Custom slot mapping: a channel that verified the customer's own number (Telegram
+    contact) sends it as metadata `verified_msisdn`; that counts as proof of ownership."""
+
+    def name(self) -> str:
+        return "action_extract_verified_msisdn"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        metadata = tracker.latest_message.get("metadata") or {}
+        raw = metadata.get("verified_msisdn")
+        msisdn = normalize_msisdn(str(raw)) if raw else None
+        if not msisdn or msisdn == tracker.get_slot("verified_msisdn"):
+            return []
+        if not backend().is_subscriber(msisdn):
+            return []
+        return [SlotSet("verified_msisdn", msisdn), SlotSet("identity_verified", True),
+                SlotSet("phone_number", msisdn)]
+
+
+class ActionRequireIdentity(Action):
+    """Explain why a proof is needed and remember the request to continue with."""
+
+    def name(self) -> str:
+        return "action_require_identity"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        utter(dispatcher, "utter_identity_needed")
+        intent = latest_intent(tracker)
+        pending = intent if intent in PROTECTED_INTENTS else None
+        return [SlotSet("pending_request", pending), SlotSet("otp_code", None)]
+
+
+class ValidateVerifyForm(RepeatedFailureFormValidation):
+    """phone_number -> an OTP is sent; otp_code -> checked by the backend (5 tries,
+    5 minutes); "resend" (button) -> a new code, respecting the cool-down."""
+
+    uncounted_slots = ("otp_code",)  # the backend counts OTP tries itself
+
+    def name(self) -> str:
+        return "validate_verify_form"
+
+    def _issue(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+               msisdn: str) -> dict[str, Any]:
+        issue = backend().issue_otp(msisdn, channel_of(tracker))
+        masked = mask_msisdn(msisdn)
+        if issue.status == "sent":
+            utter(dispatcher, "utter_otp_sent", masked_msisdn=masked)
+            return {"phone_number": msisdn}
+        if issue.status == "cooldown":
+            utter(dispatcher, "utter_otp_cooldown", masked_msisdn=masked,
+                  seconds=str(issue.retry_after_s))
+            return {"phone_number": msisdn}
+        if issue.status == "locked":
+            minutes = str(max(1, -(-issue.retry_after_s // 60)))
+            utter(dispatcher, "utter_otp_locked", masked_msisdn=masked, minutes=minutes)
+            return {"phone_number": msisdn, "requested_slot": None}
+        utter(dispatcher, "utter_phone_not_subscriber", masked_msisdn=masked)
+        return {"phone_number": None}
+
+    def validate_phone_number(self, value: Any, dispatcher: CollectingDispatcher,
+                              tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
+        msisdn = normalize_msisdn(str(value or ""))
+        if msisdn is None:
+            utter(dispatcher, "utter_phone_invalid")
+            return {"phone_number": None}
+        return self._issue(dispatcher, tracker, msisdn)
+
+    def validate_otp_code(self, value: Any, dispatcher: CollectingDispatcher,
+                          tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
+        msisdn = tracker.get_slot("phone_number")
+        if not msisdn:
+            return {"otp_code": None}
+        if value == RESEND:
+            result = self._issue(dispatcher, tracker, msisdn)
+            return {**result, "otp_code": None}
+        code = _NON_DIGITS.sub("", str(value or ""))
+        if len(code) != 6:
+            utter(dispatcher, "utter_otp_format")
+            return {"otp_code": None}
+        check = backend().verify_otp(msisdn, code)
+        if check.status == "ok":
+            backend().audit(actor(tracker), "identity_verified_otp", msisdn)
+            return {"otp_code": "verified", "verified_msisdn": msisdn,
+                    "identity_verified": True}
+        if check.status == "wrong":
+            utter(dispatcher, "utter_otp_wrong", attempts_left=str(check.attempts_left))
+            return {"otp_code": None}
+        if check.status == "expired":
+            utter(dispatcher, "utter_otp_expired")
+            return {"otp_code": None}
+        if check.status == "too_many":
+            utter(dispatcher, "utter_otp_too_many")
+            return {"otp_code": None, "requested_slot": None}
+        # no_challenge: the code was never sent (or already used): send a fresh one
+        result = self._issue(dispatcher, tracker, msisdn)
+        return {**result, "otp_code": None}
+
+
+class ActionIdentityResult(Action):
+    """After verify_form: confirm success (the rules then continue with the remembered
+    request) or explain the failure."""
+
+    def name(self) -> str:
+        return "action_identity_result"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        msisdn = tracker.get_slot("verified_msisdn")
+        if tracker.get_slot("identity_verified") and msisdn:
+            utter(dispatcher, "utter_identity_ok", masked_msisdn=mask_msisdn(msisdn))
+            return [SlotSet("identity_verified", True), SlotSet("otp_code", None)]
+        utter(dispatcher, "utter_identity_failed")
+        return [SlotSet("identity_verified", False), SlotSet("pending_request", None),
+                SlotSet("otp_code", None)]

@@ -1,0 +1,138 @@
+"""Occupation: the form with the 18 codes as buttons (exactly one main code), and the
+once-per-conversation offer after a finished flow (07:00-22:00 local, never for lost SIM)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import (
+    RepeatedFailureFormValidation,
+    actor,
+    backend,
+    local_now,
+    parse_hhmm,
+    utter,
+    verified_msisdn,
+)
+from bot.brand import operator
+from bot.text import fold
+
+# Words customers type for a code, folded (no diacritics); the labels themselves match too.
+_KEYWORDS: dict[int, tuple[str, ...]] = {
+    1: ("quan doi", "cong an", "bo doi", "si quan", "canh sat"),
+    2: ("lanh dao", "can bo", "cong chuc"),
+    3: ("quan ly", "giam doc", "truong phong"),
+    4: ("van phong", "nhan vien"),
+    5: ("ky su", "ky thuat", "lap trinh", "it"),
+    6: ("bac si", "y ta", "duoc", "thu y", "y te", "dieu duong"),
+    7: ("xa hoi hoc", "tam ly"),
+    8: ("ke toan", "ngan hang", "tai chinh", "kiem toan"),
+    9: ("nong dan", "lam ruong", "nong nghiep", "ngu dan", "chan nuoi"),
+    10: ("giao vien", "giang vien", "day hoc", "co giao", "thay giao"),
+    11: ("luat su", "luat", "tham phan"),
+    12: ("nha bao", "nha van", "nghe si", "ca si", "hoa si"),
+    13: ("tu si", "linh muc", "su thay", "ton giao"),
+    14: ("lai xe", "tai xe", "bao ve", "nha hang", "khach san", "du lich", "grab"),
+    15: ("kinh doanh", "ban hang", "buon ban", "tieu thuong"),
+    16: ("lao dong tu do", "tu do", "cong nhan", "phu ho", "lao dong"),
+    17: ("hoc sinh", "sinh vien"),
+    18: ("nghi huu", "noi tro", "ve huu", "khac"),
+}
+
+
+def match_occupation(text: str, occupations: list[tuple[int, str]]) -> int | None:
+    """'4', 'số 4', 'giáo viên', 'Nhân viên văn phòng' -> a code 1..18, else None."""
+    raw = str(text or "").strip()
+    digits = re.fullmatch(r"\D{0,12}?(\d{1,2})\D{0,3}", raw)
+    codes = {code for code, _ in occupations}
+    if digits and int(digits.group(1)) in codes:
+        return int(digits.group(1))
+    folded = fold(raw)
+    if not folded:
+        return None
+    for code, label in occupations:
+        if folded == fold(label):
+            return code
+    best: tuple[int, int] | None = None  # (length of the matched keyword, code)
+    padded = f" {folded} "
+    for code, words in _KEYWORDS.items():
+        for word in words:
+            if f" {word} " in padded and (best is None or len(word) > best[0]):
+                best = (len(word), code)
+    return best[1] if best else None
+
+
+def within_contact_hours(now: datetime) -> bool:
+    hours = operator().get("human_desk", {})
+    opens = parse_hhmm(hours.get("opens", "07:00"))
+    closes = parse_hhmm(hours.get("closes", "22:00"))
+    return opens <= now.time() < closes
+
+
+def offer_occupation(dispatcher: CollectingDispatcher, tracker: Tracker,
+                     now: datetime | None = None) -> list[EventType]:
+    """After a finished flow: ask once per conversation for a missing occupation."""
+    msisdn = verified_msisdn(tracker)
+    if (not msisdn or tracker.get_slot("occupation_offered") or tracker.get_slot("lost_sim")
+            or tracker.active_loop.get("name")):
+        return []
+    if not within_contact_hours(local_now(now)):
+        return []
+    subscriber = backend().subscriber(msisdn)
+    if subscriber is None or subscriber.occupation_code is not None:
+        return []
+    utter(dispatcher, "utter_offer_occupation")
+    return [SlotSet("occupation_offered", True)]
+
+
+class ActionAskOccupationCode(Action):
+    def name(self) -> str:
+        return "action_ask_occupation_code"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        buttons = [{"title": f"{code}. {label}",
+                    "payload": f'/inform{{"occupation_code": "{code}"}}'}
+                   for code, label in backend().occupations()]
+        dispatcher.utter_message(response="utter_ask_occupation_code", buttons=buttons)
+        return []
+
+
+class ValidateOccupationForm(RepeatedFailureFormValidation):
+    def name(self) -> str:
+        return "validate_occupation_form"
+
+    def validate_occupation_code(self, value: Any, dispatcher: CollectingDispatcher,
+                                 tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
+        code = match_occupation(str(value or ""), backend().occupations())
+        if code is None:
+            utter(dispatcher, "utter_invalid_occupation")
+            return {"occupation_code": None}
+        return {"occupation_code": str(code)}
+
+
+class ActionSetOccupation(Action):
+    """Submit of occupation_form: store exactly one main code."""
+
+    def name(self) -> str:
+        return "action_set_occupation"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        msisdn = verified_msisdn(tracker)
+        code = tracker.get_slot("occupation_code")
+        events: list[EventType] = [SlotSet("occupation_code", None),
+                                   SlotSet("occupation_offered", True)]
+        if not msisdn or not code:
+            return events
+        labels = dict(backend().occupations())
+        backend().set_occupation(msisdn, int(code))
+        backend().audit(actor(tracker), "set_occupation", msisdn)
+        utter(dispatcher, "utter_occupation_saved", label=labels.get(int(code), ""))
+        return events

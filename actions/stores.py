@@ -1,0 +1,51 @@
+"""Store finder: by a place typed any way (with or without diacritics)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import RepeatedFailureFormValidation, backend, utter
+from bot.backend import StoreView
+
+
+def format_stores(stores: list[StoreView]) -> str:
+    """One line per store: name (main store marked), address, opening hours."""
+    lines = []
+    for store in stores:
+        main = " (cửa hàng chính)" if store.is_main else ""
+        lines.append(f"- {store.name}{main}: {store.address}. Giờ mở cửa: {store.opening_hours}")
+    return "\n".join(lines)
+
+
+class ValidateStoreForm(RepeatedFailureFormValidation):
+    def name(self) -> str:
+        return "validate_store_form"
+
+    def validate_location(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                          domain: dict[str, Any]) -> dict[str, Any]:
+        place = str(value or "").strip()
+        if not place or not backend().find_stores(place, limit=1):
+            utter(dispatcher, "utter_location_not_found", place=place)
+            return {"location": None}
+        return {"location": place}
+
+
+class ActionFindStores(Action):
+    """Submit of store_form."""
+
+    def name(self) -> str:
+        return "action_find_stores"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        place = tracker.get_slot("location")
+        stores = backend().find_stores(place) if place else []
+        if stores:
+            utter(dispatcher, "utter_stores_found", stores=format_stores(stores))
+        else:
+            utter(dispatcher, "utter_location_not_found", place=place or "")
+        return [SlotSet("location", None)]

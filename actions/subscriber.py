@@ -1,0 +1,162 @@
+"""Subscriber information: masked view + Decree-49 status, the call-center update decision
+tree, the step-by-step app walkthrough, and the status of a submitted update."""
+
+from __future__ import annotations
+
+from datetime import timezone
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
+
+from actions.common import actor, backend, format_local, mask_msisdn, utter, verified_msisdn
+from actions.occupation import offer_occupation
+from actions.stores import format_stores
+from bot.backend import UpdatePath
+
+APP_STEPS = 5
+_STORE_RESPONSES = {
+    UpdatePath.STORE_PREMIUM: "utter_update_store_premium",
+    UpdatePath.STORE_COMPANY: "utter_update_store_company",
+    UpdatePath.STORE_FEATURE_PHONE: "utter_update_store_feature_phone",
+}
+
+
+class ActionCheckSubscriberInfo(Action):
+    def name(self) -> str:
+        return "action_check_subscriber_info"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        msisdn = verified_msisdn(tracker)
+        if not msisdn:
+            return []
+        profile = backend().masked_profile(msisdn)
+        backend().audit(actor(tracker), "view_masked_profile", msisdn)
+        lines = "\n".join(f"- {label}: {value}" for label, value in profile.items())
+        utter(dispatcher, "utter_subscriber_info", profile=lines)
+        status = backend().decree49_status(msisdn)
+        subscriber = backend().subscriber(msisdn)
+        if status is not None and status.complete:
+            utter(dispatcher, "utter_decree49_complete")
+            return offer_occupation(dispatcher, tracker)
+        if status is not None:
+            if subscriber is not None and subscriber.status == "one_way_blocked":
+                utter(dispatcher, "utter_one_way_blocked")
+            utter(dispatcher, "utter_decree49_missing", missing=", ".join(status.missing_labels))
+        return []
+
+
+class ActionUpdateInfo(Action):
+    """The decision tree (backend.update_path) -> `update_route` (rules pick the form)."""
+
+    def name(self) -> str:
+        return "action_update_info"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        msisdn = verified_msisdn(tracker)
+        path = backend().update_path(msisdn) if msisdn else None
+        method = tracker.get_slot("update_method")
+        events: list[EventType] = [SlotSet("update_method", None)]
+        if path is None or path == UpdatePath.COMPLETE:
+            utter(dispatcher, "utter_update_not_needed")
+            return [*events, SlotSet("update_route", "complete")]
+        if path in _STORE_RESPONSES:
+            utter(dispatcher, _STORE_RESPONSES[path])
+            subscriber = backend().subscriber(msisdn)
+            main_only = path != UpdatePath.STORE_FEATURE_PHONE
+            province = subscriber.province if subscriber else None
+            stores = backend().find_stores(province or "", limit=3, main_only=main_only)
+            if stores:
+                utter(dispatcher, "utter_store_list", stores=format_stores(stores))
+            else:
+                utter(dispatcher, "utter_store_list_empty")
+            return [*events, SlotSet("update_route", "store")]
+        if method == "app":
+            return [*events, SlotSet("update_route", "app"), SlotSet("app_step", 1),
+                    SlotSet("app_guide_done", None), SlotSet("app_guide_last", None)]
+        if method == "chat":
+            utter(dispatcher, "utter_update_chat_intro")
+            return [*events, SlotSet("update_route", "chat"), SlotSet("upd_confirm", None)]
+        utter(dispatcher, "utter_update_choose_method")
+        return [*events, SlotSet("update_route", "choose")]
+
+
+class ActionAskAppGuideDone(Action):
+    """Shows the current walkthrough step (one per message, buttons Tiếp/Xong/Em bị lỗi)."""
+
+    def name(self) -> str:
+        return "action_ask_app_guide_done"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        if tracker.get_slot("app_guide_last") == "error":
+            utter(dispatcher, "utter_app_step_error_options")
+            return [SlotSet("app_guide_last", None)]
+        step = min(max(int(tracker.get_slot("app_step") or 1), 1), APP_STEPS)
+        utter(dispatcher, f"utter_app_step_{step}")
+        return []
+
+
+class ValidateAppGuideForm(FormValidationAction):
+    """next -> following step; error -> help for this step; done -> form complete."""
+
+    def name(self) -> str:
+        return "validate_app_guide_form"
+
+    def validate_app_guide_done(self, value: Any, dispatcher: CollectingDispatcher,
+                                tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
+        step = min(max(int(tracker.get_slot("app_step") or 1), 1), APP_STEPS)
+        if value == "done":
+            return {"app_guide_done": "done"}
+        if value == "error":
+            utter(dispatcher, f"utter_app_step_error_{step}")
+            return {"app_guide_done": None, "app_guide_last": "error"}
+        if step >= APP_STEPS:  # "next" after the last step means finished
+            return {"app_guide_done": "done"}
+        return {"app_guide_done": None, "app_step": step + 1, "app_guide_last": None}
+
+
+class ActionAppGuideFinished(Action):
+    def name(self) -> str:
+        return "action_app_guide_finished"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        utter(dispatcher, "utter_app_guide_finished")
+        events: list[EventType] = [SlotSet("app_guide_done", None), SlotSet("app_step", None),
+                                   SlotSet("update_route", None)]
+        return events + offer_occupation(dispatcher, tracker)
+
+
+class ActionCheckUpdateStatus(Action):
+    def name(self) -> str:
+        return "action_check_update_status"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        msisdn = verified_msisdn(tracker)
+        if not msisdn:
+            return []
+        request = backend().latest_update_request(msisdn)
+        backend().audit(actor(tracker), "view_update_status", msisdn)
+        if request is None:
+            utter(dispatcher, "utter_update_status_none", masked_msisdn=mask_msisdn(msisdn))
+            return []
+        variables = {"submitted": format_local(request.submitted_at),
+                     "due": format_local(request.due_at)}
+        if request.status == "approved":
+            utter(dispatcher, "utter_update_status_approved", **variables)
+        elif request.status == "rejected":
+            utter(dispatcher, "utter_update_status_rejected", **variables)
+            return []
+        else:
+            due = request.due_at if request.due_at.tzinfo else \
+                request.due_at.replace(tzinfo=timezone.utc)
+            overdue = backend().now() > due
+            utter(dispatcher, "utter_update_status_overdue" if overdue
+                  else "utter_update_status_pending", **variables)
+        return offer_occupation(dispatcher, tracker)
