@@ -324,6 +324,8 @@ class ZaloInput(InputChannel):
         self.config = config
         self._store = store
         self._tasks: set[asyncio.Task] = set()
+        # One lock per user: a customer's messages reach Rasa in the order they arrived.
+        self._user_locks: dict[str, tuple[asyncio.Lock, int]] = {}
         if not config.configured:
             logger.warning("Zalo channel loaded without ZALO_APP_ID/ZALO_OA_SECRET_KEY: its "
                            "webhook answers 503 until they are configured")
@@ -409,8 +411,22 @@ class ZaloInput(InputChannel):
 
     async def _process(self, event: str, data: dict[str, Any],
                        on_new_message: OnNewMessage) -> None:
-        msg_id = str(data["message"]["msg_id"])
         user_id = str(data["sender"]["id"])
+        lock, users = self._user_locks.get(user_id, (asyncio.Lock(), 0))
+        self._user_locks[user_id] = (lock, users + 1)
+        try:
+            async with lock:  # tasks start in arrival order; asyncio.Lock is FIFO
+                await self._process_one(event, data, user_id, on_new_message)
+        finally:
+            lock, users = self._user_locks[user_id]
+            if users <= 1:
+                del self._user_locks[user_id]
+            else:
+                self._user_locks[user_id] = (lock, users - 1)
+
+    async def _process_one(self, event: str, data: dict[str, Any], user_id: str,
+                           on_new_message: OnNewMessage) -> None:
+        msg_id = str(data["message"]["msg_id"])
         if not await self.store.run(self.store.claim, ZALO, msg_id):
             logger.info("Zalo message %s already processed", msg_id)
             return

@@ -262,3 +262,13 @@ async def test_outbound_send_text(zalo_server, zalo_config, monkeypatch, channel
 def test_output_channel_name(zalo_channel):
     assert zalo_channel.get_output_channel().name() == "zalo"
     assert ZaloInput(ZaloConfig(app_id=None, oa_secret_key=None)).get_output_channel() is None
+
+
+async def test_one_users_messages_reach_rasa_in_arrival_order(zalo_channel):
+    rec = Recorder()
+    texts = [f"tin nhắn số {i}" for i in range(12)]
+    for text in texts:  # delivered back to back, processed in the background
+        header, body = zalo_signed(zalo_event(text=text, user_id="u-order"))
+        assert (await zalo_channel.handle_request(header, body, rec))[0] == 200
+    await zalo_channel.drain()
+    assert [m.text for m in rec.messages] == texts
