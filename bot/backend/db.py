@@ -28,14 +28,24 @@ def make_engine(db_url: str, *, pooled: bool = True) -> Engine:
         kwargs["poolclass"] = NullPool
     engine = create_engine(db_url, **kwargs)
     if url.get_backend_name() == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:
+def _sqlite_connect(dbapi_conn, _record) -> None:
+    # Let SQLAlchemy, not pysqlite, decide when a transaction starts (see _sqlite_begin).
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+
+
+def _sqlite_begin(conn) -> None:
+    # pysqlite would only BEGIN at the first write, after our SELECTs: two processes could
+    # then both read "2 tries" and both write "3". BEGIN IMMEDIATE takes the write lock
+    # first (waiting up to the busy timeout), so read-modify-write is serialised.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def alembic_config(db_url: str) -> Config:

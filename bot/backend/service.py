@@ -128,11 +128,16 @@ class Backend:
     def _norm(msisdn: str | None) -> str | None:
         return normalize_msisdn(str(msisdn)) if msisdn else None
 
-    def _sub(self, s: Session, msisdn: str | None) -> Subscriber | None:
+    def _sub(self, s: Session, msisdn: str | None, lock: bool = False) -> Subscriber | None:
+        """The subscriber row; `lock` serialises changes per subscriber (PostgreSQL row lock,
+        so several action-server instances cannot race on OTP tries or registrations)."""
         number = self._norm(msisdn)
         if number is None:
             return None
-        return s.execute(select(Subscriber).where(Subscriber.msisdn == number)).scalar_one_or_none()
+        query = select(Subscriber).where(Subscriber.msisdn == number)
+        if lock:
+            query = query.with_for_update()
+        return s.execute(query).scalar_one_or_none()
 
     @staticmethod
     def _view(sub: Subscriber) -> SubscriberView:
@@ -177,7 +182,7 @@ class Backend:
         if int(code) not in reference.OCCUPATION_LABELS:
             raise ValueError("occupation code must be 1..18")
         with self.session() as s, s.begin():
-            sub = self._sub(s, msisdn)
+            sub = self._sub(s, msisdn, lock=True)
             if sub is None:
                 return False
             sub.occupation_code = int(code)
@@ -188,7 +193,7 @@ class Backend:
         """Send a 6-digit code (5 min, 5 tries) to the SMS outbox; 60 s resend cool-down."""
         now = self.now()
         with self.session() as s, s.begin():
-            sub = self._sub(s, msisdn)
+            sub = self._sub(s, msisdn, lock=True)
             if sub is None:
                 return OtpIssue("unknown_number")
             last = s.execute(
@@ -218,7 +223,7 @@ class Backend:
         no_challenge. A verified code cannot be used twice."""
         now = self.now()
         with self.session() as s, s.begin():
-            sub = self._sub(s, msisdn)
+            sub = self._sub(s, msisdn, lock=True)
             if sub is None:
                 return OtpCheck("no_challenge")
             ch = s.execute(
@@ -284,7 +289,7 @@ class Backend:
             return CancelResult("unknown_service")
         now = self.now()
         with self.session() as s, s.begin():
-            sub = self._sub(s, msisdn)
+            sub = self._sub(s, msisdn, lock=True)
             if sub is None:
                 return CancelResult("unknown_number", svc.code)
             rows = s.execute(select(Subscription).where(
@@ -312,7 +317,7 @@ class Backend:
             return Registration("unknown_service")
         now = self.now()
         with self.session() as s, s.begin():
-            sub = self._sub(s, msisdn)
+            sub = self._sub(s, msisdn, lock=True)
             if sub is None:
                 return Registration("unknown_number", code=svc.code)
             active = s.execute(select(func.count()).select_from(Subscription).where(
@@ -360,7 +365,7 @@ class Backend:
         if code and svc is None:
             return Confirmation("no_pending")
         with self.session() as s, s.begin():
-            sub = self._sub(s, msisdn)
+            sub = self._sub(s, msisdn, lock=True)
             if sub is None:
                 return Confirmation("unknown_number")
             query = select(PendingRegistration).where(
@@ -413,7 +418,7 @@ class Backend:
         """Introduce the self-care app (24-hour rule across channels)."""
         now = self.now()
         with self.session() as s, s.begin():
-            sub = self._sub(s, msisdn)
+            sub = self._sub(s, msisdn, lock=True)
             if sub is None:
                 return AppConsult("unknown_number")
             if sub.app_installed_at is not None:
@@ -438,7 +443,7 @@ class Backend:
 
     def mark_app_installed(self, msisdn: str) -> bool:
         with self.session() as s, s.begin():
-            sub = self._sub(s, msisdn)
+            sub = self._sub(s, msisdn, lock=True)
             if sub is None:
                 return False
             sub.app_installed_at = sub.app_installed_at or self.now()
@@ -486,7 +491,7 @@ class Backend:
         now = self.now()
         photo_refs = dict(photos) if isinstance(photos, Mapping) else list(photos or ())
         with self.session() as s, s.begin():
-            sub = self._sub(s, msisdn)
+            sub = self._sub(s, msisdn, lock=True)
             if sub is None:
                 return None
             req = UpdateRequest(subscriber_id=sub.id, fields=_jsonable(fields),

@@ -123,3 +123,16 @@ def test_challenges_are_per_number(backend):
     assert backend.issue_otp("0901000002", "telegram").status == "sent"
     assert backend.verify_otp("0901000002", "123456").status == "ok"
     assert backend.verify_otp("0901000001", "123456").status == "ok"
+
+
+def test_concurrent_tries_are_counted_exactly(backend):
+    """Ten simultaneous wrong codes (e.g. several action-server instances): exactly four
+    `wrong` answers, then `too_many` — tries cannot be lost to a race."""
+    from collections import Counter
+    from concurrent.futures import ThreadPoolExecutor
+
+    backend.issue_otp(NUMBER, "telegram")
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        results = list(pool.map(lambda _: backend.verify_otp(NUMBER, "000000").status,
+                                range(10)))
+    assert Counter(results) == {"wrong": 4, "too_many": 6}
