@@ -129,3 +129,15 @@ def test_confirm_unknown_inputs(backend):
     assert backend.confirm_registration("0999999999").status == "unknown_number"
     assert backend.confirm_registration("0901000001", "xyz").status == "no_pending"
     assert backend.confirm_registration("0901000001").status == "no_pending"
+
+
+def test_concurrent_requests_make_one_pending_registration(backend):
+    from collections import Counter
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(
+            lambda _: backend.request_registration("0901000001", "D5", "telegram").status,
+            range(6)))
+    assert Counter(results) == {"pending": 1, "already_pending": 5}
+    assert len(backend.pending_registrations("0901000001")) == 1
