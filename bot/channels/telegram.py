@@ -290,7 +290,12 @@ class TelegramInput(InputChannel):
             logger.warning("Malformed Telegram update %s", data.get("update_id"))
             return 400, {"error": "malformed update"}
         key = f"{self.config.bot_id}:{update.update_id}"
-        if not await self.store.run(self.store.claim, TELEGRAM, key):
+        try:
+            claimed = await self.store.run(self.store.claim, TELEGRAM, key)
+        except Exception:
+            logger.exception("Channel database unavailable (is it migrated? `bot db upgrade`)")
+            return 503, {"error": "database unavailable"}  # Telegram re-delivers later
+        if not claimed:
             return 200, {"status": "duplicate"}
         try:
             status = await self._handle(update, output, on_new_message)

@@ -284,3 +284,14 @@ def test_credentials_file_loads_without_any_channel_env(monkeypatch):
     names = sorted(c.name() for c in channels)
     assert names == ["rest", "telegram_ptb", "zalo"]
     assert json.dumps(names)
+
+
+async def test_unmigrated_database_answers_503_so_telegram_retries(tg_config, tmp_path,
+                                                                   recorder):
+    from bot.backend.db import make_engine
+    from bot.channels.store import ChannelStore
+
+    channel = TelegramInput(tg_config, ChannelStore(make_engine(f"sqlite:///{tmp_path}/x.db")))
+    status, _ = await channel.handle_request(SECRET, raw(tg_message_update(text="hi")),
+                                             recorder)
+    assert status == 503 and recorder.messages == []
