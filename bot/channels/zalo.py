@@ -427,7 +427,13 @@ class ZaloInput(InputChannel):
     async def _process_one(self, event: str, data: dict[str, Any], user_id: str,
                            on_new_message: OnNewMessage) -> None:
         msg_id = str(data["message"]["msg_id"])
-        if not await self.store.run(self.store.claim, ZALO, msg_id):
+        try:
+            claimed = await self.store.run(self.store.claim, ZALO, msg_id)
+        except Exception:
+            logger.exception("Zalo message %s NOT processed: channel database unavailable "
+                             "(is it migrated? `bot db upgrade`)", msg_id)
+            return
+        if not claimed:
             logger.info("Zalo message %s already processed", msg_id)
             return
         output = ZaloOutput(self.config, self.store)
