@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.nlu.normalize import TOKEN_RE, load_collisions_ok, load_teencode
-from bot.text import fold, nfc, normalize_msisdn, strip_diacritics
+from bot.text import fold, nfc, normalize_msisdn, normalize_tone_placement, strip_diacritics
 
 LONG_WORDS = 15
 CONTRACT_ENTITIES = ("phone_number", "id_number", "otp_code", "service", "location")
@@ -174,7 +174,7 @@ def check_teencode(items: Sequence[Item], teencode: dict[str, str],
     by_fold: dict[str, set[str]] = defaultdict(set)
     for it in items:
         for m in TOKEN_RE.finditer(nfc(it.text)):
-            tok = m.group(0).lower()
+            tok = normalize_tone_placement(m.group(0).lower())
             by_fold[fold(tok)].add(tok)
     problems = []
     for key, expansion in sorted(teencode.items()):
@@ -182,7 +182,7 @@ def check_teencode(items: Sequence[Item], teencode: dict[str, str],
             continue
         clashes = sorted(
             tok for tok in by_fold.get(fold(key), ())
-            if tok != key and tok not in teencode and fold(tok) not in fold(expansion).split()
+            if tok != key and tok not in teencode and tok not in expansion.split()
         )
         if clashes:
             problems.append(Problem(
