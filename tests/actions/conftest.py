@@ -1,0 +1,71 @@
+"""Helpers for action tests: rasa-sdk trackers, the domain as the action server sees it,
+and running an action. The `backend` fixture (tests/conftest.py) is a freshly seeded
+SQLite database that `bot.backend.get_backend()` returns during the test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+DOMAIN_FILE = Path(__file__).resolve().parents[2] / "domain.yml"
+
+
+@pytest.fixture(scope="session")
+def domain() -> dict[str, Any]:
+    return yaml.safe_load(DOMAIN_FILE.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(autouse=True)
+def _daytime(monkeypatch):
+    """Occupation offers depend on the local time: tests run at 10:00 unless they change it."""
+    monkeypatch.setenv("BOT_ENV", "test")
+    monkeypatch.setenv("BOT_FIXED_LOCAL_TIME", "10:00")
+
+
+def make_tracker(*, slots: dict[str, Any] | None = None, intent: str | None = None,
+                 text: str = "", entities: list[dict] | None = None,
+                 metadata: dict[str, Any] | None = None, requested_slot: str | None = None,
+                 active_loop: str | None = None, set_after_user: dict[str, Any] | None = None,
+                 latest_action: str = "action_listen", ranking: list[dict] | None = None,
+                 sender_id: str = "tg-1001") -> Tracker:
+    """A tracker as the action server receives it. `set_after_user` are slot events after
+    the latest user message (what a form validation action validates)."""
+    all_slots: dict[str, Any] = {"identity_verified": False, **(slots or {})}
+    if requested_slot is not None:
+        all_slots["requested_slot"] = requested_slot
+    all_slots.update(set_after_user or {})
+    latest = {"intent": {"name": intent, "confidence": 0.9} if intent else {},
+              "entities": entities or [], "text": text, "metadata": metadata or {},
+              "intent_ranking": ranking or []}
+    events: list[dict[str, Any]] = [{"event": "action", "name": "action_listen"},
+                                    {"event": "user", "text": text, "parse_data": latest,
+                                     "metadata": metadata or {}}]
+    events += [{"event": "slot", "name": k, "value": v} for k, v in (set_after_user or {}).items()]
+    return Tracker(sender_id, all_slots, latest, events, False, None,
+                   {"name": active_loop} if active_loop else {}, latest_action)
+
+
+def verified(msisdn: str, **slots: Any) -> dict[str, Any]:
+    return {"identity_verified": True, "verified_msisdn": msisdn, "phone_number": msisdn,
+            **slots}
+
+
+async def run(action: Action, tracker: Tracker, domain: dict[str, Any]
+              ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(events, messages) of one action run."""
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, tracker, domain)
+    return events, dispatcher.messages
+
+
+def slot_events(events: list[dict[str, Any]]) -> dict[str, Any]:
+    return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+
+
+def responses(messages: list[dict[str, Any]]) -> list[str]:
+    return [m.get("response") for m in messages]

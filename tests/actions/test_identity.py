@@ -1,0 +1,138 @@
+"""Identity: OTP form validation and the channel-verified contact, against the test DB."""
+
+from __future__ import annotations
+
+from rasa_sdk.events import SlotSet
+
+from actions.identity import (
+    ActionExtractVerifiedMsisdn,
+    ActionIdentityResult,
+    ActionRequireIdentity,
+    ValidateVerifyForm,
+)
+from tests.actions.conftest import make_tracker, responses, run, slot_events
+
+NUMBER = "0901000002"
+
+
+async def _answer_phone(domain, value, slots=None):
+    tracker = make_tracker(intent="inform", text=value, active_loop="verify_form",
+                           requested_slot="phone_number", slots=slots,
+                           set_after_user={"phone_number": value})
+    return await run(ValidateVerifyForm(), tracker, domain)
+
+
+async def _answer_otp(domain, code, intent="inform"):
+    tracker = make_tracker(intent=intent, text=code, active_loop="verify_form",
+                           requested_slot="otp_code", slots={"phone_number": NUMBER},
+                           set_after_user={"otp_code": code})
+    return await run(ValidateVerifyForm(), tracker, domain)
+
+
+async def test_metadata_contact_verifies_the_number(backend, domain):
+    tracker = make_tracker(intent="check_balance", text="số dư",
+                           metadata={"channel": "telegram", "user_id": "1001",
+                                     "verified_msisdn": "+84901000002"})
+    events, _ = await run(ActionExtractVerifiedMsisdn(), tracker, domain)
+    assert events == [SlotSet("verified_msisdn", NUMBER), SlotSet("identity_verified", True),
+                      SlotSet("phone_number", NUMBER)]
+
+
+async def test_metadata_without_contact_or_unknown_number_sets_nothing(backend, domain):
+    assert (await run(ActionExtractVerifiedMsisdn(), make_tracker(text="hi"), domain))[0] == []
+    tracker = make_tracker(text="hi", metadata={"verified_msisdn": "0999999999"})
+    assert (await run(ActionExtractVerifiedMsisdn(), tracker, domain))[0] == []
+
+
+async def test_require_identity_remembers_the_request(backend, domain):
+    events, messages = await run(ActionRequireIdentity(),
+                                 make_tracker(intent="cancel_service"), domain)
+    assert slot_events(events) == {"pending_request": "cancel_service", "otp_code": None}
+    assert responses(messages) == ["utter_identity_needed"]
+
+
+async def test_valid_number_gets_an_otp_by_sms(backend, domain):
+    events, messages = await _answer_phone(domain, "090 100 0002")
+    assert slot_events(events)["phone_number"] == NUMBER
+    assert responses(messages) == ["utter_otp_sent"]
+    assert messages[0]["masked_msisdn"] == "090***0002"
+    outbox = backend.sms_outbox(NUMBER)
+    assert outbox and "123456" in outbox[-1].text
+
+
+async def test_invalid_and_unknown_numbers_are_refused(backend, domain):
+    events, messages = await _answer_phone(domain, "12345")
+    assert slot_events(events)["phone_number"] is None
+    assert responses(messages) == ["utter_phone_invalid"]
+    events, messages = await _answer_phone(domain, "0999999999")
+    assert slot_events(events)["phone_number"] is None
+    assert responses(messages) == ["utter_phone_not_subscriber"]
+    assert backend.sms_outbox("0999999999") == []
+
+
+async def test_three_invalid_numbers_offer_help(backend, domain):
+    failures = {}
+    for _attempt in range(3):
+        events, messages = await _answer_phone(domain, "abc",
+                                               slots={"validation_failures": failures})
+        failures = slot_events(events)["validation_failures"]
+    assert responses(messages) == ["utter_phone_invalid", "utter_explain_phone_number",
+                                   "utter_need_more_help"]
+    assert failures == {"phone_number": 0}
+
+
+async def test_correct_otp_verifies_and_is_audited(backend, domain):
+    await _answer_phone(domain, NUMBER)
+    events, messages = await _answer_otp(domain, "123456")
+    assert slot_events(events) == {"otp_code": "verified", "verified_msisdn": NUMBER,
+                                   "identity_verified": True}
+    assert messages == []
+    assert backend.audit_log(1)[0].action == "identity_verified_otp"
+
+
+async def test_wrong_otp_five_times_stops_the_form(backend, domain):
+    await _answer_phone(domain, NUMBER)
+    for left in (4, 3, 2, 1):
+        events, messages = await _answer_otp(domain, "000000")
+        assert slot_events(events)["otp_code"] is None
+        assert messages[0]["response"] == "utter_otp_wrong"
+        assert messages[0]["attempts_left"] == str(left)
+    events, messages = await _answer_otp(domain, "000000")
+    assert slot_events(events) == {"otp_code": None, "requested_slot": None}
+    assert responses(messages) == ["utter_otp_too_many"]
+    # even the right code is refused now
+    events, _ = await _answer_otp(domain, "123456")
+    assert "verified_msisdn" not in slot_events(events)
+
+
+async def test_expired_otp_and_resend_with_cooldown(backend, clock, domain):
+    await _answer_phone(domain, NUMBER)
+    events, messages = await _answer_otp(domain, "resend", intent="resend_otp")
+    assert responses(messages) == ["utter_otp_cooldown"]
+    assert slot_events(events)["otp_code"] is None
+    clock.advance(minutes=6)
+    events, messages = await _answer_otp(domain, "123456")
+    assert responses(messages) == ["utter_otp_expired"]
+    events, messages = await _answer_otp(domain, "resend", intent="resend_otp")
+    assert responses(messages) == ["utter_otp_sent"]
+    events, _ = await _answer_otp(domain, "123456")
+    assert slot_events(events)["identity_verified"] is True
+
+
+async def test_malformed_otp_asks_again(backend, domain):
+    await _answer_phone(domain, NUMBER)
+    events, messages = await _answer_otp(domain, "12ab")
+    assert responses(messages) == ["utter_otp_format"]
+    assert slot_events(events)["otp_code"] is None
+
+
+async def test_identity_result(backend, domain):
+    ok = make_tracker(slots={"identity_verified": True, "verified_msisdn": NUMBER})
+    events, messages = await run(ActionIdentityResult(), ok, domain)
+    assert events == [SlotSet("identity_verified", True), SlotSet("otp_code", None)]
+    assert responses(messages) == ["utter_identity_ok"]
+    failed = make_tracker(slots={"pending_request": "check_balance"})
+    events, messages = await run(ActionIdentityResult(), failed, domain)
+    assert slot_events(events) == {"identity_verified": False, "pending_request": None,
+                                   "otp_code": None}
+    assert responses(messages) == ["utter_identity_failed"]
