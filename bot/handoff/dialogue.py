@@ -38,8 +38,9 @@ TOPICS: dict[str, str] = {
     FALLBACK_INTENT: "trợ lý chưa hiểu",
     **{name: "khiếu nại" for name in COMPLAINT_INTENTS},
 }
+# Small talk, and the hand-off request itself (the reason already says it).
 _IGNORED_TOPICS = {"greet", "goodbye", "thank", "affirm", "deny", "inform", "stop",
-                   "bot_challenge"}
+                   "bot_challenge", "request_human"}
 
 
 def _intent(event: dict) -> str | None:

@@ -54,7 +54,9 @@ function waitingText(seconds) {
 
 function timeText(iso) {
   if (!iso) return "";
-  return new Date(iso).toLocaleTimeString("vi-VN", { hour: "2-digit", minute: "2-digit" });
+  // The desk works on Vietnam time whatever the agent's computer says.
+  return new Date(iso).toLocaleTimeString("vi-VN",
+    { hour: "2-digit", minute: "2-digit", timeZone: "Asia/Ho_Chi_Minh" });
 }
 
 // ---------------------------------------------------------------- login

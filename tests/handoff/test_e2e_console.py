@@ -1,0 +1,334 @@
+"""END-TO-END in a real headless browser: a Telegram customer asks for a person, the ticket
+appears in the agent console, the agent replies, the reply reaches the customer through the
+fake Telegram server, the agent hands back, and the assistant answers the next message.
+A second test hands a customer from the call-center API to the assistant.
+
+Runs a real `rasa run` (TEST_MODEL, HTTP API with an auth token, our Telegram channel
+pointed at the channels' fake Bot API server from tests/channels/fakes.py), a real action
+server, the hand-off server (`bot handoff serve`), and Debian's chromium driven by selenium
+through /usr/bin/chromedriver. Skipped with the reason when TEST_MODEL is unset, chromium /
+chromedriver are missing (scripts/install-browser.sh installs them) or selenium is not
+installed (dev extra).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.channels.fakes import FakeTelegram
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+CHROMIUM = "/usr/bin/chromium"
+CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run",
+                "--disable-dev-shm-usage", "--window-size=1280,900")
+SECRET = "handoff-e2e-secret"
+RASA_TOKEN = "handoff-e2e-rasa-token"
+CRM_TOKEN = "handoff-e2e-crm-token-0123456789"
+AGENT, PASSWORD = "lan", "mat-khau-cua-lan"
+WAIT_S = 60.0
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _http(url: str, body: Any = None, headers: dict[str, str] | None = None,
+          timeout: float = 120) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method="POST" if data else "GET",
+                                     headers={"Content-Type": "application/json",
+                                              **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as resp:
+            raw = resp.read()
+            return resp.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as exc:
+        raw = exc.read()
+        try:
+            return exc.code, json.loads(raw)
+        except ValueError:
+            return exc.code, raw.decode(errors="replace")
+
+
+def _wait_http(url: str, proc: subprocess.Popen, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return True
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.5)
+    return False
+
+
+def _requirements() -> str:
+    """Why the test cannot run here, or '' when it can."""
+    model = os.environ.get("TEST_MODEL")
+    if not model:
+        return ("TEST_MODEL is not set: the console end-to-end test needs a trained test model "
+                "(run `make test-py`, which builds and exports it)")
+    if not Path(model).is_file():
+        return f"TEST_MODEL={model} does not exist (run `make test-py`)"
+    if not Path(CHROMIUM).is_file() or not shutil.which("chromedriver"):
+        return ("chromium or chromedriver is missing: run scripts/install-browser.sh "
+                "(Debian's chromium + chromium-driver)")
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium is not installed (pip install -e '.[dev]')"
+    return ""
+
+
+@dataclass
+class Stack:
+    rasa_url: str
+    console_url: str
+    telegram: FakeTelegram
+    logs: dict[str, Path]
+    tmp: Path
+
+    def log_tail(self) -> str:
+        return "\n".join(f"--- {name} ---\n" + path.read_text(errors="replace")[-4000:]
+                         for name, path in self.logs.items() if path.exists())
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory) -> Iterator[Stack]:
+    reason = _requirements()
+    if reason:
+        pytest.skip(reason)
+    model = os.environ["TEST_MODEL"]
+    tmp = tmp_path_factory.mktemp("handoff-e2e")
+    telegram = FakeTelegram().start()
+    db_url = f"sqlite:///{tmp / 'bot.db'}"
+    actions_port, rasa_port, console_port = _free_port(), _free_port(), _free_port()
+    rasa_url = f"http://127.0.0.1:{rasa_port}"
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "ZALO_"))},
+           "BOT_ENV": "test", "BOT_OTP_FIXED_CODE": "123456", "BOT_DB_URL": db_url,
+           "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "3",
+           "PYTHONHASHSEED": "0",
+           # the hand-off server: Rasa's HTTP API, and Telegram for agent replies
+           "HANDOFF_RASA_URL": rasa_url, "RASA_AUTH_TOKEN": RASA_TOKEN,
+           "HANDOFF_API_TOKENS": f"crm={CRM_TOKEN}", "HANDOFF_SYNC_INTERVAL": "1",
+           "TELEGRAM_TOKEN": telegram.token, "TELEGRAM_API_BASE_URL": telegram.base_url}
+    for args in (["db", "upgrade"], ["db", "seed"]):
+        subprocess.run([str(BIN / "bot"), *args], env=env, cwd=REPO, check=True,
+                       capture_output=True)
+    subprocess.run([str(BIN / "bot"), "handoff", "add-agent", AGENT, "--password-stdin"],
+                   input=PASSWORD + "\n", text=True, env=env, cwd=REPO, check=True,
+                   capture_output=True)
+    (tmp / "credentials.yml").write_text(json.dumps({
+        "bot.channels.telegram.TelegramInput": {
+            "token": telegram.token, "secret_token": SECRET, "base_url": telegram.base_url}}))
+    (tmp / "endpoints.yml").write_text(json.dumps({
+        "action_endpoint": {"url": f"http://127.0.0.1:{actions_port}/webhook"}}))
+    logs = {name: tmp / f"{name}.log" for name in ("actions", "rasa", "handoff")}
+    commands = {
+        "actions": [str(BIN / "rasa"), "run", "actions", "--actions", "actions",
+                    "--port", str(actions_port)],
+        "rasa": [str(BIN / "rasa"), "run", "--model", model, "--port", str(rasa_port),
+                 "--enable-api", "--auth-token", RASA_TOKEN,
+                 "--credentials", str(tmp / "credentials.yml"),
+                 "--endpoints", str(tmp / "endpoints.yml")],
+        "handoff": [str(BIN / "bot"), "handoff", "serve", "--port", str(console_port)],
+    }
+    procs: dict[str, subprocess.Popen] = {}
+    result = Stack(rasa_url, f"http://127.0.0.1:{console_port}", telegram, logs, tmp)
+    try:
+        for name, command in commands.items():
+            with open(logs[name], "w") as out:
+                procs[name] = subprocess.Popen(command, env=env, cwd=REPO, stdout=out,
+                                               stderr=subprocess.STDOUT)
+        ready = (_wait_http(f"http://127.0.0.1:{actions_port}/health", procs["actions"], 120)
+                 and _wait_http(f"{result.console_url}/healthz", procs["handoff"], 60)
+                 and _wait_http(f"{rasa_url}/status?token={RASA_TOKEN}", procs["rasa"], 420))
+        if not ready:
+            pytest.fail("a server did not start:\n" + result.log_tail())
+        yield result
+    finally:
+        for proc in procs.values():
+            proc.terminate()
+        for proc in procs.values():
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        telegram.stop()
+
+
+@pytest.fixture
+def browser(stack: Stack) -> Iterator[Any]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in CHROME_FLAGS:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=shutil.which("chromedriver")),
+                              options=options)
+    driver.implicitly_wait(0)
+    try:
+        yield driver
+    finally:
+        try:
+            driver.save_screenshot(str(stack.tmp / "console.png"))
+        finally:
+            driver.quit()
+
+
+class Customer:
+    """A Telegram user talking to the bot through the fake Bot API server."""
+
+    update_ids = iter(range(800_000, 900_000))
+
+    def __init__(self, stack: Stack, chat_id: int) -> None:
+        self.stack, self.chat_id = stack, chat_id
+
+    def received(self) -> list[str]:
+        return self.stack.telegram.sent_texts(self.chat_id)
+
+    def say(self, text: str) -> None:
+        update_id = next(self.update_ids)
+        update = {"update_id": update_id, "message": {
+            "message_id": update_id, "date": int(time.time()), "text": text,
+            "chat": {"id": self.chat_id, "type": "private"},
+            "from": {"id": self.chat_id, "is_bot": False, "first_name": "Minh"}}}
+        status, _ = _http(f"{self.stack.rasa_url}/webhooks/telegram_ptb/webhook", update,
+                          {"X-Telegram-Bot-Api-Secret-Token": SECRET})
+        assert status == 200, f"webhook answered {status}"
+
+    def wait_for(self, predicate: Callable[[list[str]], bool], what: str,
+                 timeout: float = WAIT_S) -> list[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            texts = self.received()
+            if predicate(texts):
+                return texts
+            time.sleep(0.2)
+        pytest.fail(f"customer never received {what}; got {self.received()}\n"
+                    + self.stack.log_tail())
+
+
+def _wait(driver: Any, condition: Callable[[Any], Any], what: str, stack: Stack,
+          timeout: float = WAIT_S) -> Any:
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.25).until(condition)
+    except TimeoutException:
+        pytest.fail(f"console: {what} did not happen\n" + stack.log_tail())
+
+
+def test_customer_to_agent_and_back(stack: Stack, browser):
+    from selenium.webdriver.common.by import By
+
+    customer = Customer(stack, chat_id=5150)
+    customer.say("cho em gặp tổng đài viên")
+    texts = customer.wait_for(lambda t: any("tổng đài viên (mã yêu cầu #" in x for x in t),
+                              "the hand-off notice")
+    notice = next(x for x in texts if "mã yêu cầu #" in x)
+    ticket_id = int(notice.split("mã yêu cầu #", 1)[1].split(")", 1)[0])
+
+    # While the human owns the chat the assistant stays silent, and nothing is lost.
+    before = len(customer.received())
+    customer.say("em bị trừ tiền oan 3 lần rồi")
+    time.sleep(3)
+    assert len(customer.received()) == before, customer.received()[before:]
+
+    browser.get(f"{stack.console_url}/console/")
+    _wait(browser, lambda d: d.find_element(By.ID, "login-name").is_displayed(),
+          "login form shown", stack)
+    browser.find_element(By.ID, "login-name").send_keys(AGENT)
+    browser.find_element(By.ID, "login-password").send_keys(PASSWORD)
+    browser.find_element(By.ID, "login-submit").click()
+    item = _wait(browser, lambda d: d.find_elements(
+        By.CSS_SELECTOR, f"#queue .ticket-item[data-id='{ticket_id}']"), "ticket in queue",
+        stack)[0]
+    assert "Khách muốn gặp tổng đài viên" in item.text and "chờ" in item.text
+    item.click()
+    _wait(browser, lambda d: "em bị trừ tiền oan 3 lần rồi" in d.find_element(
+        By.ID, "transcript").text, "customer's message during the pause in the transcript",
+        stack)
+    transcript = browser.find_element(By.ID, "transcript").text
+    assert "cho em gặp tổng đài viên" in transcript
+    assert f"Yêu cầu #{ticket_id}" in browser.find_element(By.ID, "ticket-title").text
+
+    reply = "Dạ em là Lan, em kiểm tra ngay cho anh/chị ạ."
+    browser.find_element(By.ID, "reply-text").send_keys(reply)
+    browser.find_element(By.ID, "reply-send").click()
+    customer.wait_for(lambda t: reply in t, "the agent's reply")
+    _wait(browser, lambda d: reply in d.find_element(By.ID, "transcript").text,
+          "the reply in the transcript", stack)
+    assert f"Đang xử lý ({AGENT})" == browser.find_element(By.ID, "ticket-status").text
+
+    browser.find_element(By.ID, "btn-handback").click()
+    customer.wait_for(lambda t: any("chuyển anh/chị lại cho trợ lý ảo" in x for x in t),
+                      "the hand-back notice")
+    _wait(browser, lambda d: not d.find_elements(
+        By.CSS_SELECTOR, f"#queue .ticket-item[data-id='{ticket_id}']"),
+        "ticket leaves the queue", stack)
+    assert "Đã trả lại trợ lý" in browser.find_element(By.ID, "closed").text
+
+    # The assistant answers the next message again.
+    before = len(customer.received())
+    customer.say("xin chào")
+    texts = customer.wait_for(lambda t: len(t) > before, "an answer from the assistant")
+    assert reply not in texts[before:]
+
+    status, tracker = _http(f"{stack.rasa_url}/conversations/tg-5150/tracker"
+                            f"?token={RASA_TOKEN}")
+    assert status == 200
+    kinds = [e["event"] for e in tracker["events"]]
+    assert "pause" in kinds and "resume" in kinds
+    assert kinds.index("resume") > kinds.index("pause")
+
+
+def test_call_center_hands_customer_to_assistant(stack: Stack):
+    customer = Customer(stack, chat_id=6160)
+    customer.say("xin chào")  # the customer has a chat with the bot
+    customer.wait_for(lambda t: len(t) >= 1, "a greeting")
+    before = len(customer.received())
+    status, body = _http(f"{stack.console_url}/api/v1/assistant-handoffs", {
+        "channel": "telegram", "user_id": "6160", "goal": "update_subscriber_info",
+        "verified_msisdn": "0901000002", "notes": "Khách gọi 1090, thiếu ảnh chân dung."},
+        {"Authorization": "Bearer wrong-token-0123456789"})
+    assert status == 401
+    status, body = _http(f"{stack.console_url}/api/v1/assistant-handoffs", {
+        "channel": "telegram", "user_id": "6160", "goal": "update_subscriber_info",
+        "verified_msisdn": "0901000002", "notes": "Khách gọi 1090, thiếu ảnh chân dung."},
+        {"Authorization": f"Bearer {CRM_TOKEN}"})
+    assert status == 202, body
+    assert body["conversation_id"] == "tg-6160"
+    customer.wait_for(lambda t: len(t) > before, "the assistant starting the flow")
+    status, tracker = _http(f"{stack.rasa_url}/conversations/tg-6160/tracker"
+                            f"?token={RASA_TOKEN}")
+    assert tracker["slots"]["verified_msisdn"] == "0901000002"
+    intents = [e.get("parse_data", {}).get("intent", {}).get("name")
+               for e in tracker["events"] if e["event"] == "user"]
+    assert intents[-1] == "update_subscriber_info"
