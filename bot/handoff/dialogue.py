@@ -17,6 +17,9 @@ from bot.handoff.tickets import REASONS
 FALLBACK_INTENT = "nlu_fallback"
 COMPLAINT_INTENTS = ("complaint", "file_complaint", "report_complaint")
 TRANSCRIPT_LIMIT = 60  # most recent user/bot messages copied into the ticket
+# `handoff_reason` slot values set by other actions, as intent names.
+REASON_ALIASES = {"report_lost_sim": "lost_sim", "request_human": "customer_request",
+                  FALLBACK_INTENT: "fallback", **{n: "complaint" for n in COMPLAINT_INTENTS}}
 
 # What the customer was asking about, for the agent's summary.
 TOPICS: dict[str, str] = {
@@ -65,8 +68,10 @@ def derive_reason(events: Sequence[dict], reason_slot: Any = None) -> tuple[str,
 
     report_lost_sim -> lost_sim (urgent), complaint -> complaint, request_human ->
     customer_request, nlu_fallback -> fallback; anything else is a customer request."""
-    if isinstance(reason_slot, str) and reason_slot in REASONS:
-        return reason_slot, REASONS[reason_slot][0]
+    if isinstance(reason_slot, str):
+        reason_slot = REASON_ALIASES.get(reason_slot, reason_slot)
+        if reason_slot in REASONS:
+            return reason_slot, REASONS[reason_slot][0]
     intents = user_intents(current_session(events))
     latest = intents[-1] if intents else None
     if latest == "report_lost_sim" or "report_lost_sim" in intents[-3:]:

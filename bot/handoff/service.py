@@ -149,12 +149,27 @@ class HandoffService:
                                                              after_id)
 
     async def claim(self, ticket_id: int, agent: str) -> TicketView:
-        return await self._db(self.store.claim, ticket_id, agent)
+        ticket = await self._db(self.store.claim, ticket_id, agent)
+        await self._ensure_paused(ticket)
+        return ticket
+
+    async def _ensure_paused(self, ticket: TicketView) -> None:
+        """A human owns the chat: make sure the assistant is silent. Rasa un-pauses a
+        conversation when a new session starts (after `session_expiration_time`), so a
+        ticket that waited long is paused again when an agent takes or answers it."""
+        try:
+            tracker = await self.rasa.tracker(ticket.conversation_id)
+            if not is_paused(tracker.get("events") or []):
+                await self.rasa.append_events(ticket.conversation_id, [{"event": "pause"}])
+                log.info("conversation of ticket %s paused again", ticket.id)
+        except RasaError as exc:
+            log.warning("could not check the pause of ticket %s: %s", ticket.id, exc.status)
 
     async def reply(self, ticket_id: int, agent: str, text: str) -> MessageView:
         """Store the reply, then send it on the customer's channel."""
         ticket = await self._ticket(ticket_id)
         message = await self._db(self.store.add_agent_message, ticket_id, agent, text)
+        await self._ensure_paused(ticket)
         delivery = "failed"
         if ticket.channel and ticket.user_id:
             try:
@@ -312,10 +327,9 @@ def ticket_start(ticket: TicketView) -> float:
     return ticket.created_at.timestamp() - 5.0
 
 
-def customer_messages(events: list[dict[str, Any]], not_before: float, *,
-                      until_resume: bool = False) -> tuple[list[CustomerMessage], bool]:
-    """User messages with tracker time >= `not_before` (optionally up to the first resume
-    after it), and whether the conversation is paused now."""
+def is_paused(events: list[dict[str, Any]]) -> bool:
+    """Whether the assistant is paused after these tracker events (a restart or a new
+    session un-pauses, as in Rasa's tracker)."""
     paused = False
     for event in events:
         kind = event.get("event")
@@ -323,6 +337,14 @@ def customer_messages(events: list[dict[str, Any]], not_before: float, *,
             paused = True
         elif kind in ("resume", "restart", "session_started"):
             paused = False
+    return paused
+
+
+def customer_messages(events: list[dict[str, Any]], not_before: float, *,
+                      until_resume: bool = False) -> tuple[list[CustomerMessage], bool]:
+    """User messages with tracker time >= `not_before` (optionally up to the first resume
+    after it), and whether the conversation is paused now."""
+    paused = is_paused(events)
     items: list[CustomerMessage] = []
     for event in events:
         ts = float(event.get("timestamp") or 0.0)
@@ -339,4 +361,5 @@ def customer_messages(events: list[dict[str, Any]], not_before: float, *,
     return items, paused
 
 
-__all__ = ["GOALS", "HandoffService", "ServiceError", "customer_messages", "ticket_start"]
+__all__ = ["GOALS", "HandoffService", "ServiceError", "customer_messages", "is_paused",
+           "ticket_start"]

@@ -497,3 +497,17 @@ def open_ticket(*, conversation_id: str, channel: str | None, user_id: str | Non
         conversation_id=conversation_id, channel=channel, user_id=user_id, reason=reason,
         priority=priority, verified_msisdn=verified_msisdn, summary=summary,
         transcript=transcript)
+
+
+def is_with_human(conversation_id: str) -> bool:
+    """True while the conversation has an active hand-off ticket (waiting or open).
+
+    For `action_session_start`: Rasa un-pauses a conversation when a new session starts, so
+    the session-start action should return `ConversationPaused()` again when this is True.
+    A database error answers False (the assistant keeps answering rather than going mute).
+    """
+    try:
+        return get_store().active_for_conversation(conversation_id) is not None
+    except Exception as exc:  # noqa: BLE001
+        log.warning("hand-off state unknown for a conversation: %s", type(exc).__name__)
+        return False

@@ -152,6 +152,7 @@ async def test_ticket_detail_shows_masked_profile_and_audits_it(env):
 
 async def test_two_agents_on_one_ticket(env):
     ticket = env.store.open_ticket(**open_args())
+    env.rasa.add("tg-42", {"event": "pause"})  # what action_handoff_to_human returned
     url = f"/console/api/tickets/{ticket.id}"
     resp = await env.an.post(f"{url}/claim", json={})
     assert resp.status == 200
@@ -166,7 +167,7 @@ async def test_two_agents_on_one_ticket(env):
                           ("hand-back", {"version": version})):
         resp = await env.binh.post(f"{url}/{path}", json=payload)
         assert resp.status == 409, path
-    assert env.sender.sent == [] and env.rasa.of("append") == []
+    assert env.sender.sent == [] and env.rasa.of("append") == []  # nothing reached Rasa
 
     resp = await env.an.post(f"{url}/reply", json={"text": "Dạ em là An, em hỗ trợ anh ạ."})
     assert resp.status == 201
@@ -190,6 +191,29 @@ async def test_two_agents_on_one_ticket(env):
     assert (await resp.json())["message"] == f"Yêu cầu #{ticket.id} đã được đóng trước đó."
     roles = [m.role for m in env.store.messages(ticket.id)]
     assert roles.count("agent") == 1
+
+
+async def test_a_ticket_taken_after_a_new_session_pauses_the_assistant_again(env):
+    ticket = env.store.open_ticket(**open_args())
+    env.rasa.add("tg-42", {"event": "pause"})
+    env.rasa.add("tg-42", {"event": "session_started"})  # Rasa un-paused after 60 minutes
+    resp = await env.an.post(f"/console/api/tickets/{ticket.id}/claim", json={})
+    assert resp.status == 200
+    assert env.rasa.of("append")[-1][2] == [{"event": "pause"}]
+    # already paused: the reply does not add another pause
+    await env.an.post(f"/console/api/tickets/{ticket.id}/reply", json={"text": "Dạ em đây"})
+    assert len(env.rasa.of("append")) == 1
+
+
+def test_is_with_human(backend, clock):
+    from bot.handoff.tickets import is_with_human
+
+    store = TicketStore(backend.db_url, clock=clock)  # BOT_DB_URL points here
+    assert is_with_human("tg-42") is False
+    ticket = store.open_ticket(**open_args())
+    assert is_with_human("tg-42") is True
+    store.close(ticket.id, "an", "resolved")
+    assert is_with_human("tg-42") is False
 
 
 async def test_customer_messages_during_the_pause_reach_the_ticket(env):
