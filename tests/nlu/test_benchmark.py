@@ -1,0 +1,90 @@
+"""`bot nlu benchmark`: BIO conversion, conlleval scoring, and a run on the sample."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.nlu.benchmark import (
+    Sentence,
+    bio_to_entities,
+    chunks,
+    entities_to_bio,
+    read_split,
+    run_benchmark,
+    score_split,
+)
+
+SAMPLE = Path(__file__).resolve().parent / "benchmark_sample"
+
+
+def test_bio_spans_become_character_offsets_and_back() -> None:
+    s = Sentence(["đặt", "bàn", "ở", "quận", "1", "lúc", "7", "giờ"],
+                 ["O", "O", "O", "B-location", "I-location", "O", "B-time", "I-time"],
+                 "book_table")
+    ents = bio_to_entities(s)
+    assert [(e["entity"], s.text[e["start"]:e["end"]]) for e in ents] == [
+        ("location", "quận 1"), ("time", "7 giờ")]
+    assert entities_to_bio(s.tokens, ents) == s.tags
+
+
+def test_chunks_follow_conlleval() -> None:
+    assert chunks(["B-a", "I-a", "O", "I-b", "B-b", "B-b"]) == [
+        ("a", 0, 1), ("b", 3, 3), ("b", 4, 4), ("b", 5, 5)]
+    assert chunks(["B-a", "I-b"]) == [("a", 0, 0), ("b", 1, 1)]
+
+
+def test_scores_exact_span_and_type() -> None:
+    gold = [Sentence(["a", "b", "c"], ["B-x", "I-x", "B-y"], "i1"),
+            Sentence(["d"], ["B-z"], "i2")]
+    pred_tags = [["B-x", "I-x", "B-x"], ["B-z"]]
+    s = score_split(gold, ["i1", "i1"], pred_tags)
+    assert s.intent_accuracy == 0.5
+    assert (s.slot_precision, s.slot_recall) == (2 / 3, 2 / 3)
+    assert s.sentence_accuracy == 0.0  # first: wrong tag, second: wrong intent
+
+
+def test_inconsistent_files_are_reported(tmp_path: Path) -> None:
+    (tmp_path / "seq.in").write_text("a b\n", encoding="utf-8")
+    (tmp_path / "seq.out").write_text("O\n", encoding="utf-8")
+    (tmp_path / "label").write_text("x\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="2 tokens but 1 tags"):
+        read_split(tmp_path)
+
+
+def write_split(root: Path, split: str, rows: list[tuple[str, str, str]]) -> None:
+    d = root / split
+    d.mkdir(parents=True)
+    for i, name in enumerate(("seq.in", "seq.out", "label")):
+        (d / name).write_text("\n".join(r[i] for r in rows) + "\n", encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_runner_on_a_tiny_in_test_dataset(tmp_path: Path) -> None:
+    rows = []
+    for n, city in enumerate(["hà_nội", "huế", "đà_nẵng", "sài_gòn", "cần_thơ"] * 4):
+        rows.append((f"vé đi {city} giá bao_nhiêu", "O O B-city O O", "price"))
+        rows.append((f"đặt vé đi {city} lúc {n % 12 + 1} giờ", "O O O B-city O B-time I-time",
+                     "book"))
+    write_split(tmp_path, "train", rows)
+    write_split(tmp_path, "test", [("đặt vé đi huế lúc 3 giờ", "O O O B-city O B-time I-time",
+                                    "book"),
+                                   ("vé đi cần_thơ giá bao_nhiêu", "O O B-city O O", "price")])
+    result = run_benchmark(tmp_path, config="config.yml", splits=("test",))
+    test = result.splits["test"]
+    assert test.intent_accuracy == 1.0
+    assert test.slot_f1 == 1.0 and test.sentence_accuracy == 1.0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (SAMPLE / "train" / "seq.in").exists(), reason="no benchmark sample")
+def test_runner_on_the_benchmark_sample() -> None:
+    result = run_benchmark(SAMPLE, config="config.yml")
+    assert set(result.splits) == {"dev", "test"}
+    test = result.splits["test"]
+    # measured 100% / 100% / 100% on the 40 test sentences; floors leave room for noise
+    assert test.intent_accuracy >= 0.9
+    assert test.slot_f1 >= 0.85
+    assert test.sentence_accuracy >= 0.8
+    assert "| test | 40 |" in result.summary()
