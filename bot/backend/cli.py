@@ -57,14 +57,14 @@ def _cmd_sms(args: argparse.Namespace) -> int:
     backend = Backend(_url(args))
     last_id = 0
     try:
-        rows = backend.sms_outbox(number)
-        if args.follow:  # only what arrives from now on, after the last few for context
-            rows = rows[-args.last:] if args.last else []
-        elif args.last:
-            rows = rows[-args.last:]
-        for row in rows:
+        existing = backend.sms_outbox(number)
+        last_id = existing[-1].id if existing else 0
+        if args.last:
+            shown = existing[-args.last:]
+        else:  # --follow alone: only what arrives from now on
+            shown = [] if args.follow else existing
+        for row in shown:
             _print_sms(row)
-        last_id = max([r.id for r in backend.sms_outbox(number)] or [0])
         while args.follow:
             time.sleep(args.interval)
             for row in backend.sms_outbox(number, after_id=last_id):

@@ -54,8 +54,13 @@ TOPUP_CHANNELS = ("thẻ cào", "ứng dụng", "ngân hàng", "ví điện tử
 TOPUP_AMOUNTS = (10000, 20000, 30000, 50000, 100000, 200000, 500000)
 CCCD_ISSUER = "Cục Cảnh sát quản lý hành chính về trật tự xã hội"
 PASSPORT_ISSUER = "Cục Quản lý xuất nhập cảnh"
-FOREIGN = (("Hàn Quốc", "Bộ Ngoại giao Hàn Quốc"), ("Nhật Bản", "Bộ Ngoại giao Nhật Bản"),
-           ("Pháp", "Bộ Nội vụ Pháp"))
+FOREIGN = (
+    ("Hàn Quốc", (("Kim Min Jun", "male"), ("Park Ji Yeon", "female"), ("Lee Seung Ho", "male"))),
+    ("Nhật Bản", (("Tanaka Hiroshi", "male"), ("Sato Yuki", "female"), ("Suzuki Kenji", "male"))),
+    ("Pháp", (("Pierre Martin", "male"), ("Claire Dubois", "female"))),
+)
+FOREIGN_ISSUERS = {"Hàn Quốc": "Bộ Ngoại giao Hàn Quốc", "Nhật Bản": "Bộ Ngoại giao Nhật Bản",
+                   "Pháp": "Bộ Nội vụ Pháp"}
 
 
 @dataclass(frozen=True)
@@ -92,12 +97,23 @@ class _Generator:
         rng = self.rng
         gender = gender or rng.choice(("male", "female"))
         family = rng.choices([f for f, _ in FAMILY_NAMES], [w for _, w in FAMILY_NAMES])[0]
-        middle = rng.choice(MALE_MIDDLE if gender == "male" else FEMALE_MIDDLE)
+        middles = MALE_MIDDLE if gender == "male" else FEMALE_MIDDLE
         given = rng.choice(MALE_GIVEN if gender == "male" else FEMALE_GIVEN)
-        if rng.random() < 0.25:  # four-part names: "Trần Thị Thu Hà"
-            middle += " " + rng.choice(MALE_MIDDLE if gender == "male" else FEMALE_MIDDLE)
+        if rng.random() < 0.25:  # four-part names: "Trần Thị Thu Hà", "Nguyễn Văn Minh Tuấn"
+            first = "Văn" if gender == "male" else "Thị"
+            middle = f"{first} {rng.choice([m for m in middles if m != first])}"
+        else:
+            middle = rng.choice(middles)
         birth = date(rng.randint(1955, 2006), rng.randint(1, 12), rng.randint(1, 28))
         return {"full_name": f"{family} {middle} {given}", "gender": gender, "birth_date": birth}
+
+    def foreigner(self) -> dict[str, Any]:
+        rng = self.rng
+        nationality, names = rng.choice(FOREIGN)
+        full_name, gender = rng.choice(names)
+        birth = date(rng.randint(1960, 2000), rng.randint(1, 12), rng.randint(1, 28))
+        return {"full_name": full_name, "gender": gender, "birth_date": birth,
+                "nationality": nationality}
 
     def address(self, province: str | None = None) -> dict[str, Any]:
         rng = self.rng
@@ -128,19 +144,20 @@ class _Generator:
                           rng.randint(1, 28))
             place = f"Công an {province}"
         else:
-            number = f"{rng.choice('BCN')}{rng.randint(0, 9999999):07d}"
+            number = f"{rng.choice('BCMN')}{rng.randint(0, 9999999):07d}"
             issued = date(rng.randint(2015, 2024), rng.randint(1, 12), rng.randint(1, 28))
-            place = PASSPORT_ISSUER
+            place = FOREIGN_ISSUERS.get(person.get("nationality", ""), PASSPORT_ISSUER)
         return {"id_type": kind, "id_number": number, "id_issue_date": issued,
                 "id_issue_place": place}
 
     def subscriber(self, msisdn: str, *, gender: str | None = None, province: str | None = None,
                    doc: str = "CCCD", **overrides: Any) -> int:
-        person = self.person(gender)
+        person = {"nationality": "Việt Nam", **(self.foreigner() if doc == "PASSPORT"
+                                                 else self.person(gender))}
         addr = self.address(province)
         values: dict[str, Any] = {
             "msisdn": msisdn, "subscription_type": "prepaid", "status": "active",
-            **person, "nationality": "Việt Nam", **addr,
+            **person, **addr,
             "occupation_code": self.rng.randint(1, 18),
             **self.document(person, addr["province"], doc),
             "has_id_front_photo": True, "has_id_back_photo": doc != "PASSPORT",
@@ -297,8 +314,6 @@ def _generated(g: _Generator) -> None:
         elif case == "blocked":
             extra["status"] = "blocked"
         elif case == "passport":
-            nationality, _issuer = rng.choice(FOREIGN)
-            extra["nationality"] = nationality
             doc = "PASSPORT"
         if "subscription_type" not in extra and rng.random() < 0.15:
             extra["subscription_type"] = "postpaid"
