@@ -59,10 +59,8 @@ def _cmd_sms(args: argparse.Namespace) -> int:
     try:
         existing = backend.sms_outbox(number)
         last_id = existing[-1].id if existing else 0
-        if args.last:
-            shown = existing[-args.last:]
-        else:  # --follow alone: only what arrives from now on
-            shown = [] if args.follow else existing
+        # --follow alone shows only what arrives from now on; --last N shows N before.
+        shown = existing[-args.last:] if args.last else ([] if args.follow else existing)
         for row in shown:
             _print_sms(row)
         while args.follow:
