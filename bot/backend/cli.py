@@ -65,7 +65,11 @@ def _cmd_sms(args: argparse.Namespace) -> int:
             _print_sms(row)
         while args.follow:
             time.sleep(args.interval)
-            for row in backend.sms_outbox(number, after_id=last_id):
+            new = backend.sms_outbox(number, after_id=last_id)
+            if not new and last_id and backend.last_sms_id() < last_id:
+                last_id = 0  # the database was re-seeded: ids start again
+                new = backend.sms_outbox(number)
+            for row in new:
                 _print_sms(row)
                 last_id = row.id
     except KeyboardInterrupt:

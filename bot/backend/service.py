@@ -558,6 +558,11 @@ class Backend:
             return [SmsView(r.id, r.msisdn, r.text, r.created_at)
                     for r in s.execute(query).scalars()]
 
+    def last_sms_id(self) -> int:
+        """Id of the newest outbox message (0 when empty)."""
+        with self.session() as s:
+            return s.execute(select(func.max(SmsOutbox.id))).scalar_one() or 0
+
     def audit(self, actor: str, action: str, msisdn: str | None) -> None:
         """Record that `actor` did `action` on a subscriber's data: internal id only."""
         with self.session() as s, s.begin():

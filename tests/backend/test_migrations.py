@@ -162,6 +162,14 @@ def test_cli_sms_follow_prints_new_messages(seeded_db_url):
         assert "-> 0901000005] Mã xác thực thử nghiệm" in lines.get(timeout=20)
         backend.send_sms("0901000006", "Tin nhắn thứ hai")
         assert "-> 0901000006] Tin nhắn thứ hai" in lines.get(timeout=20)
+        # A re-seed empties the outbox and ids start again: the follower keeps up.
+        from bot.backend.seed import seed
+
+        seed(backend)
+        assert backend.last_sms_id() == 0
+        time.sleep(0.6)
+        backend.send_sms("0901000007", "Sau khi nạp lại dữ liệu")
+        assert "-> 0901000007] Sau khi nạp lại dữ liệu" in lines.get(timeout=20)
     finally:
         proc.kill()
         proc.wait()
