@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
+
+
+def _private():
+    """A personal field: left out of repr() so a logged view leaks nothing."""
+    return field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -13,19 +18,19 @@ class SubscriberView:
     msisdn: str
     subscription_type: str  # prepaid | postpaid
     status: str  # active | one_way_blocked | blocked
-    full_name: str
-    birth_date: date | None
-    gender: str | None  # male | female
-    nationality: str | None
-    province: str | None
-    district: str | None
-    ward: str | None
-    street: str | None
-    occupation_code: int | None
+    full_name: str = _private()
+    birth_date: date | None = _private()
+    gender: str | None = _private()  # male | female
+    nationality: str | None = _private()
+    province: str | None = _private()
+    district: str | None = _private()
+    ward: str | None = _private()
+    street: str | None = _private()
+    occupation_code: int | None = _private()
     id_type: str | None  # CMND | CCCD | PASSPORT
-    id_number: str | None
-    id_issue_date: date | None
-    id_issue_place: str | None
+    id_number: str | None = _private()
+    id_issue_date: date | None = _private()
+    id_issue_place: str | None = _private()
     has_id_front_photo: bool
     has_id_back_photo: bool
     has_portrait_photo: bool

@@ -205,3 +205,12 @@ def test_match_occupation(text, code):
 @pytest.mark.parametrize("text", ["", "19", "0", "xin chào"])
 def test_match_occupation_unknown(text):
     assert ref.match_occupation(text) is None
+
+
+def test_subscriber_repr_leaks_no_personal_data(backend):
+    sub = backend.subscriber("0901000001")
+    text = repr(sub)
+    for secret in (sub.full_name, sub.id_number, str(sub.birth_date), sub.street,
+                   sub.id_issue_place):
+        assert secret not in text
+    assert "status='active'" in text
