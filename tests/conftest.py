@@ -9,6 +9,7 @@
   subprocesses such as an action server).
 - `pg_url`: URL of a fresh, migrated PostgreSQL schema for this test session
   (TEST_POSTGRES_URL); skips with a reason when unset or unreachable.
+- `pg_backend`: like `backend`, on that PostgreSQL schema (re-seeded for each test).
 """
 
 from __future__ import annotations
@@ -139,3 +140,20 @@ def pg_url() -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def pg_backend(pg_url, clock, monkeypatch) -> Iterator:
+    """A freshly seeded PostgreSQL Backend on the fake clock; also get_backend()'s instance."""
+    from bot.backend import set_backend
+    from bot.backend.seed import seed
+    from bot.backend.service import Backend
+
+    instance = Backend(pg_url, clock=clock)
+    seed(instance)
+    monkeypatch.setenv("BOT_DB_URL", pg_url)
+    monkeypatch.setenv("BOT_ENV", "test")
+    monkeypatch.setenv("BOT_OTP_FIXED_CODE", TEST_OTP)
+    set_backend(instance)
+    yield instance
+    set_backend(None, pg_url)

@@ -19,3 +19,11 @@ def test_pg_url_is_migrated(pg_url):
         assert b.subscriber("0901000015") is not None
     finally:
         b.dispose()
+
+
+def test_pg_backend_fixture(pg_backend, clock):
+    from bot.backend import get_backend
+
+    assert get_backend() is pg_backend
+    assert pg_backend.issue_otp("0901000002", "telegram").status == "sent"
+    assert pg_backend.verify_otp("0901000002", "123456").status == "ok"
