@@ -83,7 +83,9 @@ def mask_msisdn(msisdn: str | None) -> str | None:
     return f"{msisdn[:3]}****{msisdn[-3:]}" if msisdn and len(msisdn) >= 7 else None
 
 
-def ticket_json(ticket: TicketView, now: datetime) -> dict[str, Any]:
+def ticket_json(ticket: TicketView, now: datetime, *, detail: bool = False) -> dict[str, Any]:
+    """A ticket for the console. The masked number only in the detail view, whose
+    personal data is audited (the queue shows none)."""
     end = ticket.closed_at or now
     return {
         "id": ticket.id, "conversation_id": ticket.conversation_id,
@@ -94,7 +96,7 @@ def ticket_json(ticket: TicketView, now: datetime) -> dict[str, Any]:
         "status": ticket.status, "status_label": STATUS_LABELS.get(ticket.status, ticket.status),
         "agent": ticket.agent, "version": ticket.version, "summary": ticket.summary,
         "verified": bool(ticket.verified_msisdn),
-        "msisdn_masked": mask_msisdn(ticket.verified_msisdn),
+        "msisdn_masked": mask_msisdn(ticket.verified_msisdn) if detail else None,
         "created_at": _iso(ticket.created_at), "claimed_at": _iso(ticket.claimed_at),
         "closed_at": _iso(ticket.closed_at), "last_customer_at": _iso(ticket.last_customer_at),
         "waiting_seconds": max(0, int((end - ticket.created_at).total_seconds())),
@@ -275,7 +277,7 @@ async def ticket_detail(request: web.Request) -> web.Response:
     detail = await request.app[SERVICE_KEY].ticket_detail(_ticket_id(request), agent.name)
     now = datetime.now(timezone.utc)
     return web.json_response({
-        "ticket": ticket_json(detail["ticket"], now),
+        "ticket": ticket_json(detail["ticket"], now, detail=True),
         "messages": [message_json(m) for m in detail["messages"]],
         "profile": [{"label": k, "value": v} for k, v in detail["profile"].items()],
         "paused": detail["paused"],

@@ -126,7 +126,7 @@ async def test_queue_lists_urgent_first_with_waiting_time(env, clock):
     assert urgent["urgent"] is True and urgent["status_label"] == "Đang chờ"
     assert urgent["reason_label"] == "Mất SIM / điện thoại – khóa gấp"
     assert data["tickets"][1]["waiting_seconds"] >= urgent["waiting_seconds"]
-    assert "user_id" not in urgent
+    assert "user_id" not in urgent and urgent["msisdn_masked"] is None
 
 
 async def test_ticket_detail_shows_masked_profile_and_audits_it(env):

@@ -6,7 +6,7 @@ const API = "/console/api";
 const QUEUE_EVERY_MS = 3000;
 const TICKET_EVERY_MS = 2000;
 
-const state = { agent: null, ticket: null, lastMessageId: 0, timers: [] };
+const state = { agent: null, ticket: null, maskedPhone: null, lastMessageId: 0, timers: [] };
 const $ = (id) => document.getElementById(id);
 
 function el(tag, className, text) {
@@ -163,7 +163,8 @@ function renderTicket(t) {
   const status = $("ticket-status");
   status.textContent = t.status_label + (t.agent ? " (" + t.agent + ")" : "");
   status.className = "badge" + (t.urgent ? " urgent" : "");
-  const phone = t.msisdn_masked ? " · Số đã xác thực: " + t.msisdn_masked : "";
+  // The masked number comes with the (audited) detail view only; polls do not repeat it.
+  const phone = state.maskedPhone ? " · Số đã xác thực: " + state.maskedPhone : "";
   $("ticket-meta").textContent = t.channel_label + " · mở lúc " + timeText(t.created_at) +
     (t.closed_at ? "" : " · " + waitingText(t.waiting_seconds)) + phone;
   $("ticket-summary").textContent = t.summary;
@@ -184,6 +185,7 @@ async function openTicket(id) {
   let data;
   try { data = await call("GET", "/tickets/" + id); } catch (err) { notice(err.message, true); return; }
   state.lastMessageId = 0;
+  state.maskedPhone = data.ticket.msisdn_masked;
   $("transcript").replaceChildren();
   renderTicket(data.ticket);
   const rows = data.profile.map((p) => {
