@@ -110,6 +110,7 @@ class Stack:
     telegram: FakeTelegram
     logs: dict[str, Path]
     tmp: Path
+    db_url: str
 
     def log_tail(self) -> str:
         return "\n".join(f"--- {name} ---\n" + path.read_text(errors="replace")[-4000:]
@@ -157,7 +158,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
         "handoff": [str(BIN / "bot"), "handoff", "serve", "--port", str(console_port)],
     }
     procs: dict[str, subprocess.Popen] = {}
-    result = Stack(rasa_url, f"http://127.0.0.1:{console_port}", telegram, logs, tmp)
+    result = Stack(rasa_url, f"http://127.0.0.1:{console_port}", telegram, logs, tmp, db_url)
     try:
         for name, command in commands.items():
             with open(logs[name], "w") as out:
@@ -245,6 +246,19 @@ def _wait(driver: Any, condition: Callable[[Any], Any], what: str, stack: Stack,
         pytest.fail(f"console: {what} did not happen\n" + stack.log_tail())
 
 
+def _login(browser: Any, stack: Stack) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{stack.console_url}/console/")
+    _wait(browser, lambda d: d.find_element(By.ID, "login-name").is_displayed(),
+          "login form shown", stack)
+    browser.find_element(By.ID, "login-name").send_keys(AGENT)
+    browser.find_element(By.ID, "login-password").send_keys(PASSWORD)
+    browser.find_element(By.ID, "login-submit").click()
+    _wait(browser, lambda d: d.find_element(By.ID, "desk-view").is_displayed(),
+          "the desk after login", stack)
+
+
 def test_customer_to_agent_and_back(stack: Stack, browser):
     from selenium.webdriver.common.by import By
 
@@ -261,12 +275,7 @@ def test_customer_to_agent_and_back(stack: Stack, browser):
     time.sleep(3)
     assert len(customer.received()) == before, customer.received()[before:]
 
-    browser.get(f"{stack.console_url}/console/")
-    _wait(browser, lambda d: d.find_element(By.ID, "login-name").is_displayed(),
-          "login form shown", stack)
-    browser.find_element(By.ID, "login-name").send_keys(AGENT)
-    browser.find_element(By.ID, "login-password").send_keys(PASSWORD)
-    browser.find_element(By.ID, "login-submit").click()
+    _login(browser, stack)
     item = _wait(browser, lambda d: d.find_elements(
         By.CSS_SELECTOR, f"#queue .ticket-item[data-id='{ticket_id}']"), "ticket in queue",
         stack)[0]
@@ -309,7 +318,11 @@ def test_customer_to_agent_and_back(stack: Stack, browser):
     assert kinds.index("resume") > kinds.index("pause")
 
 
-def test_call_center_hands_customer_to_assistant(stack: Stack):
+def test_call_center_hands_customer_to_assistant(stack: Stack, browser):
+    from selenium.webdriver.common.by import By
+
+    from bot.backend.service import Backend
+
     customer = Customer(stack, chat_id=6160)
     customer.say("xin chào")  # the customer has a chat with the bot
     customer.wait_for(lambda t: len(t) >= 1, "a greeting")
@@ -332,3 +345,29 @@ def test_call_center_hands_customer_to_assistant(stack: Stack):
     intents = [e.get("parse_data", {}).get("intent", {}).get("name")
                for e in tracker["events"] if e["event"] == "user"]
     assert intents[-1] == "update_subscriber_info"
+
+    # The customer, verified by the call center, now asks for a person: the agent sees
+    # the masked profile, and that view is in the audit log.
+    customer.say("cho em gặp tổng đài viên")
+    texts = customer.wait_for(lambda t: any("mã yêu cầu #" in x for x in t[before:]),
+                              "the hand-off notice")
+    notice = next(x for x in texts[before:] if "mã yêu cầu #" in x)
+    ticket_id = int(notice.split("mã yêu cầu #", 1)[1].split(")", 1)[0])
+    _login(browser, stack)
+    _wait(browser, lambda d: d.find_elements(
+        By.CSS_SELECTOR, f"#queue .ticket-item[data-id='{ticket_id}']"), "ticket in queue",
+        stack)[0].click()
+    _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#profile tbody tr"),
+          "the masked profile", stack)
+    backend = Backend(stack.db_url)
+    try:
+        subscriber = backend.subscriber("0901000002")
+        page = browser.find_element(By.ID, "ticket").text
+        assert "090****002" in page
+        assert subscriber.full_name not in page and subscriber.id_number not in page
+        assert subscriber.id_number[-3:] in browser.find_element(By.ID, "profile").text
+        audit = [(a.actor, a.action, a.subscriber_id) for a in backend.audit_log()]
+        assert (f"agent:{AGENT}", "handoff_view_profile", subscriber.id) in audit
+        assert ("api:crm", "handoff_to_assistant", subscriber.id) in audit
+    finally:
+        backend.dispose()
