@@ -30,7 +30,7 @@ MIN_AGE, MAX_AGE = 14, 120
 # Missing Decree-49 item (backend code) -> slots of update_form that provide it.
 SLOTS_FOR_MISSING: dict[str, tuple[str, ...]] = {
     "full_name": ("upd_full_name",),
-    "name_match": ("upd_full_name", "upd_id_front_photo"),
+    "name_match": ("upd_full_name", "upd_id_number", "upd_id_front_photo"),
     "birth_date": ("upd_birth_date",),
     "gender": ("upd_gender",),
     "nationality": ("upd_nationality",),

@@ -170,7 +170,8 @@ def test_form_asks_only_for_what_is_missing(backend):
     assert required_update_slots("0901000002") == ["upd_portrait_photo", "upd_confirm"]
     assert required_update_slots("0901000003") == ["upd_id_front_photo", "upd_id_back_photo",
                                                    "upd_confirm"]
-    assert required_update_slots("0901000004")[:2] == ["upd_full_name", "upd_id_front_photo"]
+    assert required_update_slots("0901000004") == ["upd_full_name", "upd_id_number",
+                                                   "upd_id_front_photo", "upd_confirm"]
 
 
 async def _answer(domain, slot, value, msisdn="0901000004", slots=None, metadata=None):
@@ -184,7 +185,7 @@ async def _answer(domain, slot, value, msisdn="0901000004", slots=None, metadata
 async def test_update_form_validation(backend, domain):
     events, _ = await _answer(domain, "upd_full_name", "nguyễn văn  an")
     assert slot_events(events)["upd_full_name"] == "Nguyễn Văn An"
-    assert slot_events(events)["requested_slot"] == "upd_id_front_photo"
+    assert slot_events(events)["requested_slot"] == "upd_id_number"
     events, messages = await _answer(domain, "upd_full_name", "An")
     assert slot_events(events)["upd_full_name"] is None
     assert responses(messages) == ["utter_invalid_name"]
