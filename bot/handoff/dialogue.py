@@ -15,6 +15,7 @@ from bot.handoff.desk import DeskStatus
 from bot.handoff.tickets import REASONS
 
 FALLBACK_INTENT = "nlu_fallback"
+EXTERNAL_PREFIX = "EXTERNAL: "  # Rasa's text of an intent triggered through its API
 COMPLAINT_INTENTS = ("complaint", "file_complaint", "report_complaint")
 TRANSCRIPT_LIMIT = 60  # most recent user/bot messages copied into the ticket
 # `handoff_reason` slot values set by other actions, as intent names.
@@ -93,6 +94,13 @@ def transcript(events: Sequence[dict], limit: int = TRANSCRIPT_LIMIT) -> list[di
         text = (event.get("text") or "").strip()
         if kind not in ("user", "bot") or not text:
             continue
+        if kind == "user" and text.startswith(EXTERNAL_PREFIX):
+            # An intent triggered from outside (the call center), not the customer's words.
+            intent = text[len(EXTERNAL_PREFIX):].strip()
+            lines.append({"role": "system", "ts": event.get("timestamp"),
+                          "text": f"Tổng đài chuyển khách cho trợ lý ảo: "
+                                  f"{TOPICS.get(intent, intent)}."})
+            continue
         lines.append({"role": "customer" if kind == "user" else "bot", "text": text,
                       "ts": event.get("timestamp")})
     return lines[-limit:]
@@ -111,7 +119,8 @@ def summary(events: Sequence[dict], reason: str, slots: dict[str, Any]) -> str:
     if topics:
         parts.append("Khách đã hỏi: " + "; ".join(topics[-4:]) + ".")
     last = next((e.get("text") for e in reversed(session)
-                 if e.get("event") == "user" and (e.get("text") or "").strip()), None)
+                 if e.get("event") == "user" and (e.get("text") or "").strip()
+                 and not e["text"].startswith(EXTERNAL_PREFIX)), None)
     if last:
         last = " ".join(last.split())
         parts.append(f"Tin nhắn cuối: «{last[:200]}{'…' if len(last) > 200 else ''}».")

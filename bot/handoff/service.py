@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from bot.handoff.conversations import RASA_CHANNEL_NAMES, sender_id
+from bot.handoff.dialogue import EXTERNAL_PREFIX
 from bot.handoff.rasa_client import RasaClient, RasaError
 from bot.handoff.tickets import (
     CustomerMessage,
@@ -354,7 +355,7 @@ def customer_messages(events: list[dict[str, Any]], not_before: float, *,
         if until_resume and kind == "resume":
             break
         text = (event.get("text") or "").strip()
-        if kind != "user" or not text:
+        if kind != "user" or not text or text.startswith(EXTERNAL_PREFIX):
             continue
         items.append(CustomerMessage(source_key(ts), text,
                                      datetime.fromtimestamp(ts, timezone.utc), ts))

@@ -70,6 +70,16 @@ def test_reason_ignores_earlier_sessions():
     assert dialogue.derive_reason(events) == ("customer_request", 2)
 
 
+def test_intents_triggered_by_the_call_center_are_not_customer_words():
+    events = [user("EXTERNAL: update_subscriber_info", "update_subscriber_info", T0),
+              bot("Dạ em hướng dẫn ạ.", T0 + 1),
+              user("cho gặp nhân viên", "request_human", T0 + 2)]
+    lines = dialogue.transcript(events)
+    assert lines[0] == {"role": "system", "ts": T0, "text": "Tổng đài chuyển khách cho trợ "
+                        "lý ảo: cập nhật thông tin thuê bao (Nghị định 49)."}
+    assert "EXTERNAL" not in dialogue.summary(events[:2], "customer_request", {})
+
+
 def test_transcript_and_summary():
     lines = dialogue.transcript(LOST_SIM)
     assert [line["role"] for line in lines] == ["customer", "bot", "customer", "bot",

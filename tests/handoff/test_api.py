@@ -222,6 +222,7 @@ async def test_customer_messages_during_the_pause_reach_the_ticket(env):
     env.rasa.add("tg-42", {"event": "pause", "timestamp": 1_700_000_002.0})
     env.rasa.user("tg-42", "alo có ai không", ts=1_700_000_003.0)
     env.rasa.user("tg-42", "em cần khóa sim", ts=1_700_000_004.0)
+    env.rasa.user("tg-42", "EXTERNAL: check_balance", ts=1_700_000_004.5)  # not the customer
     url = f"/console/api/tickets/{ticket.id}"
     data = await (await env.an.get(url)).json()
     texts = [m["text"] for m in data["messages"] if m["role"] == "customer"]
