@@ -68,7 +68,8 @@ def derive_reason(events: Sequence[dict], reason_slot: Any = None) -> tuple[str,
     """(reason, priority) from the latest intents; an explicit `handoff_reason` slot wins.
 
     report_lost_sim -> lost_sim (urgent), complaint -> complaint, request_human ->
-    customer_request, nlu_fallback -> fallback; anything else is a customer request."""
+    customer_request, nlu_fallback (latest, or twice in the last three) -> fallback;
+    anything else is a customer request."""
     if isinstance(reason_slot, str):
         reason_slot = REASON_ALIASES.get(reason_slot, reason_slot)
         if reason_slot in REASONS:
@@ -79,8 +80,10 @@ def derive_reason(events: Sequence[dict], reason_slot: Any = None) -> tuple[str,
         reason = "lost_sim"
     elif latest in COMPLAINT_INTENTS:
         reason = "complaint"
-    elif latest == FALLBACK_INTENT:
-        reason = "fallback"
+    elif latest == "request_human":
+        reason = "customer_request"
+    elif latest == FALLBACK_INTENT or intents[-3:].count(FALLBACK_INTENT) >= 2:
+        reason = "fallback"  # e.g. two failed fallbacks with a "no" in between
     else:
         reason = "customer_request"
     return reason, REASONS[reason][0]
