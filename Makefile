@@ -19,7 +19,7 @@ RASA_PORT       ?= 5005
 TEST_MODELS   := .cache/models-test
 TEST_DB       := $(CURDIR)/.cache/story-test.db
 
-.PHONY: help install chat run train validate lint test test-stories test-py eval-nlu db clean
+.PHONY: help install chat run train validate lint test test-stories test-py eval-nlu db clean browser
 
 help: ## Show the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -73,7 +73,8 @@ $(TEST_MODELS)/.trained: $(STAMP) config.yml domain.yml $(shell find data -name 
 	@touch $@
 
 test-stories: $(TEST_MODELS)/.trained ## Rasa end-to-end test stories against a fresh demo database
-	@rm -f $(TEST_DB); export BOT_DB_URL=sqlite:///$(TEST_DB) BOT_ENV=test; \
+	@rm -f $(TEST_DB); export BOT_DB_URL=sqlite:///$(TEST_DB) BOT_ENV=test \
+	  BOT_OTP_FIXED_CODE=123456 BOT_FIXED_LOCAL_TIME=10:00; \
 	  $(BIN)/bot db upgrade && $(BIN)/bot db seed && \
 	  { $(BIN)/rasa run actions --actions actions --port $(ACTIONS_PORT) > .cache/actions-test.log 2>&1 & pid=$$!; \
 	    trap "kill $$pid 2>/dev/null" EXIT; \
@@ -82,8 +83,11 @@ test-stories: $(TEST_MODELS)/.trained ## Rasa end-to-end test stories against a 
 	      --endpoints endpoints.yml --out .cache/results --fail-on-prediction-errors; rc=$$?; \
 	    if [ $$rc -ne 0 ]; then cat .cache/results/failed_test_stories.yml 2>/dev/null | head -80; fi; exit $$rc; }
 
-test-py: $(STAMP) $(TEST_MODELS)/.trained ## pytest: backend (SQLite + PostgreSQL), actions, NLU, channels, hand-off
-	TEST_MODEL=$(CURDIR)/$(TEST_MODELS)/test.tar.gz $(BIN)/pytest -q
+browser: ## Debian's chromium + chromedriver for the agent-console browser test
+	@scripts/install-browser.sh
+
+test-py: $(STAMP) $(TEST_MODELS)/.trained browser ## pytest: backend (SQLite + PostgreSQL), actions, NLU, channels, hand-off
+	TEST_MODEL=$(CURDIR)/$(TEST_MODELS)/test.tar.gz $(BIN)/pytest -q -p no:cacheprovider
 
 test: lint test-stories test-py ## Install what is missing and run every test
 
