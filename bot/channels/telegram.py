@@ -321,8 +321,10 @@ class TelegramInput(InputChannel):
             text, verified = _contact_text(message)
             if verified:
                 metadata["verified_msisdn"] = verified
-        elif message.photo:
-            metadata["photos"] = [message.photo[-1].file_id]
+        elif message.photo or _is_image_document(message):
+            # An uncompressed photo ("send as file") arrives as an image document.
+            file_id = message.photo[-1].file_id if message.photo else message.document.file_id
+            metadata["photos"] = [file_id]
             text = message.caption or PHOTO_TEXT
         elif message.text is not None:
             text = message.text
@@ -361,6 +363,11 @@ class TelegramInput(InputChannel):
         await on_new_message(UserMessage(data, output, sender_id(TELEGRAM, chat_id),
                                          input_channel=self.name(), metadata=metadata))
         return "processed"
+
+
+def _is_image_document(message: Message) -> bool:
+    document = message.document
+    return document is not None and (document.mime_type or "").startswith("image/")
 
 
 def _contact_text(message: Message) -> tuple[str, str | None]:

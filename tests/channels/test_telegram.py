@@ -185,8 +185,14 @@ async def test_photo_goes_to_rasa_with_file_id(tg_channel):
     await tg_channel.handle_request(SECRET, raw(tg_message_update(photo=photo)), rec)
     await tg_channel.handle_request(SECRET, raw(tg_message_update(
         photo=photo, caption="ảnh chân dung")), rec)
-    assert [m.text for m in rec.messages] == ["/inform", "ảnh chân dung"]
+    await tg_channel.handle_request(SECRET, raw(tg_message_update(document={
+        "file_id": "doc-img", "file_unique_id": "d", "mime_type": "image/jpeg"})), rec)
+    await tg_channel.handle_request(SECRET, raw(tg_message_update(document={
+        "file_id": "doc-pdf", "file_unique_id": "p", "mime_type": "application/pdf"})), rec)
+    assert [m.text for m in rec.messages] == ["/inform", "ảnh chân dung", "/inform"]
     assert rec.messages[0].metadata["photos"] == ["large"]
+    assert rec.messages[2].metadata == {"channel": "telegram", "user_id": "42",
+                                        "photos": ["doc-img"]}
 
 
 async def test_huge_emoji_and_sticker_messages_get_polite_answers(tg_channel, telegram):
