@@ -14,6 +14,7 @@ export PYTHONHASHSEED         := 0
 RASA_AUTH_TOKEN ?= change-me
 ACTIONS_PORT    ?= 5055
 RASA_PORT       ?= 5005
+HANDOFF_PORT    ?= 5006
 
 # Test settings: a smaller NLU config trained into its own folder, a throw-away database.
 TEST_MODELS   := .cache/models-test
@@ -50,11 +51,14 @@ chat: db train ## Install, seed, train, then chat in the terminal (demo numbers 
 	  $(BIN)/bot db sms --follow & spid=$$!; trap "kill $$pid $$spid 2>/dev/null" EXIT; \
 	  $(BIN)/rasa shell --endpoints endpoints.yml --model models
 
-run: db train ## Production-style: action server + Rasa HTTP API (auth token) + channels
-	@$(BIN)/rasa run actions --actions actions --port $(ACTIONS_PORT) & pid=$$!; \
-	  trap "kill $$pid 2>/dev/null" EXIT; \
+run: db train ## Production-style: action server + Rasa HTTP API (auth token) + channels + agent console
+	@export RASA_AUTH_TOKEN="$(RASA_AUTH_TOKEN)"; \
+	  $(BIN)/rasa run actions --actions actions --port $(ACTIONS_PORT) & apid=$$!; \
+	  $(BIN)/bot handoff serve --port $(HANDOFF_PORT) & hpid=$$!; \
+	  trap "kill $$apid $$hpid 2>/dev/null" EXIT; \
+	  echo "Agent console: http://127.0.0.1:$(HANDOFF_PORT)/console/ (bot handoff add-agent NAME)"; \
 	  $(BIN)/rasa run --enable-api --auth-token "$(RASA_AUTH_TOKEN)" --port $(RASA_PORT) \
-	    --endpoints $${ENDPOINTS:-endpoints.yml} --credentials credentials.yml --model models --cors "*"
+	    --endpoints $${ENDPOINTS:-endpoints.yml} --credentials credentials.yml --model models
 
 validate: $(STAMP) ## Check stories, rules, domain and training data; explains what is broken
 	$(BIN)/rasa data validate --config config.yml --domain domain.yml --data data --fail-on-warnings
