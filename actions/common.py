@@ -121,6 +121,21 @@ def latest_intent(tracker: Tracker) -> str | None:
     return (tracker.latest_message.get("intent") or {}).get("name")
 
 
+def last_action_name(tracker: Tracker) -> str | None:
+    """The latest action in the events (Rasa does not send `latest_action_name`)."""
+    for event in reversed(tracker.events or []):
+        if event.get("event") == "action":
+            return event.get("name")
+    return None
+
+
+def answering_now(tracker: Tracker, slot: str) -> bool:
+    """True when a form runs right after the customer's message that answers `slot`
+    (not when the form asks again after a side question)."""
+    return (tracker.get_slot("requested_slot") == slot
+            and last_action_name(tracker) == "action_listen")
+
+
 MAX_INVALID_ANSWERS = 3
 FAILURES_SLOT = "validation_failures"
 

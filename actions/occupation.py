@@ -14,6 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import (
     RepeatedFailureFormValidation,
     actor,
+    answering_now,
     backend,
     local_now,
     parse_hhmm,
@@ -107,6 +108,16 @@ class ActionAskOccupationCode(Action):
 class ValidateOccupationForm(RepeatedFailureFormValidation):
     def name(self) -> str:
         return "validate_occupation_form"
+
+    async def extract_occupation_code(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                      domain: dict[str, Any]) -> dict[str, Any]:
+        """An answer that names an occupation is one, whatever intent the NLU saw in it
+        ("giáo viên" must not be taken for "nhân viên" = a human agent)."""
+        if not answering_now(tracker, "occupation_code"):
+            return {}
+        code = match_occupation(tracker.latest_message.get("text") or "",
+                                backend().occupations())
+        return {"occupation_code": str(code)} if code is not None else {}
 
     def validate_occupation_code(self, value: Any, dispatcher: CollectingDispatcher,
                                  tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:

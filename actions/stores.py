@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import RepeatedFailureFormValidation, backend, utter
+from actions.common import RepeatedFailureFormValidation, answering_now, backend, utter
 from bot.backend import StoreView
 
 
@@ -24,6 +24,14 @@ def format_stores(stores: list[StoreView]) -> str:
 class ValidateStoreForm(RepeatedFailureFormValidation):
     def name(self) -> str:
         return "validate_store_form"
+
+    async def extract_location(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                               domain: dict[str, Any]) -> dict[str, Any]:
+        """A place the store finder knows is an answer, whatever intent the NLU saw."""
+        if not answering_now(tracker, "location") or tracker.get_slot("location"):
+            return {}
+        text = (tracker.latest_message.get("text") or "").strip()
+        return {"location": text} if text and backend().find_stores(text, limit=1) else {}
 
     def validate_location(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                           domain: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import (
     RepeatedFailureFormValidation,
     actor,
+    answering_now,
     backend,
     channel_of,
     format_local,
@@ -140,12 +141,9 @@ class ValidateUpdateForm(RepeatedFailureFormValidation):
     # --- photos: from the channel's metadata (or an image link typed in a test channel)
     def _extract_photo(self, slot: str, dispatcher: CollectingDispatcher,
                        tracker: Tracker) -> dict[str, Any]:
-        if tracker.get_slot("requested_slot") != slot:
-            return {}
         # Only right after the customer's own message (not when the form resumes after a
         # digression), and not when that message was a digression itself.
-        if tracker.latest_action_name != "action_listen" or \
-                latest_intent(tracker) in DIGRESSIONS:
+        if not answering_now(tracker, slot) or latest_intent(tracker) in DIGRESSIONS:
             return {}
         ref = _photo_ref(tracker)
         if ref is None:

@@ -197,3 +197,21 @@ async def test_session_start_stop_and_lost_sim(domain):
     events, messages = await run(ActionReportLostSim(), make_tracker(), domain)
     assert slot_events(events) == {"lost_sim": True, "handoff_reason": "report_lost_sim"}
     assert messages[0]["hotline"] == "9090"
+
+
+async def test_answers_are_taken_whatever_intent_the_nlu_saw(backend, domain):
+    """'giáo viên' looked like 'nhân viên' (request_human), 'Cầu Giấy' like an FAQ: inside
+    the form they are still answers."""
+    tracker = make_tracker(slots=verified("0901000010"), intent="request_human",
+                           text="giáo viên", active_loop="occupation_form",
+                           requested_slot="occupation_code")
+    events, _ = await run(ValidateOccupationForm(), tracker, domain)
+    assert slot_events(events)["occupation_code"] == "10"
+    tracker = make_tracker(intent="faq", text="Cầu Giấy", active_loop="store_form",
+                           requested_slot="location")
+    events, _ = await run(ValidateStoreForm(), tracker, domain)
+    assert slot_events(events)["location"] == "Cầu Giấy"
+    # a real side question is left to the rules (the form rejects: no events)
+    tracker = make_tracker(intent="faq", text="nghị định 49 là gì", active_loop="store_form",
+                           requested_slot="location")
+    assert (await run(ValidateStoreForm(), tracker, domain))[0] == []

@@ -248,3 +248,13 @@ async def test_update_status(backend, domain):
     _, messages = await run(ActionCheckUpdateStatus(),
                             make_tracker(slots=verified("0901000001")), domain)
     assert responses(messages) == ["utter_update_status_none"]
+
+
+async def test_photo_is_not_asked_again_when_the_form_resumes(backend, domain):
+    tracker = make_tracker(slots=verified("0901000002"), intent="faq", text="bao lâu duyệt",
+                           active_loop="update_form", requested_slot="upd_portrait_photo",
+                           latest_action="utter_faq")
+    tracker.events.append({"event": "action", "name": "utter_faq"})
+    events, messages = await run(ValidateUpdateForm(), tracker, domain)
+    assert "upd_portrait_photo" not in slot_events(events)
+    assert messages == []
