@@ -45,19 +45,21 @@ class IntentFeatures:
     """Fits and applies the sparse feature extractors (plain sklearn, picklable)."""
 
     def __init__(self, config: dict[str, Any]) -> None:
-        lo, hi = config["char_ngram_range"]
         self.use_pyvi = config["tokenization"] == "pyvi"
         self.word = TfidfVectorizer(token_pattern=_WORD_PATTERN, ngram_range=(1, 2),
                                     sublinear_tf=True, min_df=1)
-        self.char = TfidfVectorizer(analyzer="char_wb", ngram_range=(lo, hi),
-                                    sublinear_tf=True, min_df=2)
+        char_range = config["char_ngram_range"]
+        self.char = (TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(char_range),
+                                     sublinear_tf=True, min_df=2) if char_range else None)
         self.accented = (TfidfVectorizer(token_pattern=_WORD_PATTERN, sublinear_tf=True)
                          if config["accented_words"] else None)
         self.segments = (TfidfVectorizer(token_pattern=r"(?u)[\w_]+", sublinear_tf=True)
                          if self.use_pyvi else None)
 
     def _views(self, folded: list[str], norm: list[str]) -> list[tuple[Any, list[str]]]:
-        views: list[tuple[Any, list[str]]] = [(self.word, folded), (self.char, folded)]
+        views: list[tuple[Any, list[str]]] = [(self.word, folded)]
+        if self.char is not None:
+            views.append((self.char, folded))
         if self.accented is not None:
             views.append((self.accented, norm))
         if self.segments is not None:

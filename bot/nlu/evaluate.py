@@ -52,8 +52,28 @@ def canonical_value(entity: str, value: Any) -> str:
         svc = find_service(text)
         return svc.code if svc else text.upper()
     if entity == "location":
-        return fold(re.sub(r"[^\w\s]", " ", text))
+        return canonical_place(text)
     return fold(text)
+
+
+_ADMIN_WORDS = ("thanh pho ", "tp ", "tinh ", "huyen ", "thi xa ", "tx ", "phuong ", "xa ",
+                "quan ")
+
+
+def canonical_place(text: str) -> str:
+    """'Quận Cầu Giấy' ~ 'cau giay', 'q3' ~ 'Quận 3', 'TP. HCM' ~ 'tp hcm' (as the store
+    finder resolves them)."""
+    from bot.backend.places import PROVINCE_ALIASES, normalize_place
+
+    key = normalize_place(text)
+    key = PROVINCE_ALIASES.get(key, key)
+    if key in PROVINCE_ALIASES.values():
+        return key
+    for prefix in _ADMIN_WORDS:
+        rest = key[len(prefix):]
+        if key.startswith(prefix) and rest and not rest.isdigit():
+            return PROVINCE_ALIASES.get(rest, rest)
+    return key
 
 
 def load_examples(path: str | Path) -> list[Example]:
