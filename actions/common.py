@@ -121,10 +121,11 @@ def latest_intent(tracker: Tracker) -> str | None:
     return (tracker.latest_message.get("intent") or {}).get("name")
 
 
-def last_action_name(tracker: Tracker) -> str | None:
-    """The latest action in the events (Rasa does not send `latest_action_name`)."""
+def last_action_name(tracker: Tracker, skip: str | None = None) -> str | None:
+    """The latest action in the events (Rasa does not send `latest_action_name`),
+    ignoring `skip` (a form sees its own run at the end of the events)."""
     for event in reversed(tracker.events or []):
-        if event.get("event") == "action":
+        if event.get("event") == "action" and event.get("name") != skip:
             return event.get("name")
     return None
 
@@ -132,8 +133,9 @@ def last_action_name(tracker: Tracker) -> str | None:
 def answering_now(tracker: Tracker, slot: str) -> bool:
     """True when a form runs right after the customer's message that answers `slot`
     (not when the form asks again after a side question)."""
+    form = (tracker.active_loop or {}).get("name")
     return (tracker.get_slot("requested_slot") == slot
-            and last_action_name(tracker) == "action_listen")
+            and last_action_name(tracker, skip=form) == "action_listen")
 
 
 MAX_INVALID_ANSWERS = 3

@@ -45,6 +45,8 @@ def make_tracker(*, slots: dict[str, Any] | None = None, intent: str | None = No
     events: list[dict[str, Any]] = [{"event": "action", "name": "action_listen"},
                                     {"event": "user", "text": text, "parse_data": latest,
                                      "metadata": metadata or {}}]
+    if active_loop:  # Rasa sends the form's own run, then the slot candidates
+        events.append({"event": "action", "name": active_loop})
     events += [{"event": "slot", "name": k, "value": v} for k, v in (set_after_user or {}).items()]
     return Tracker(sender_id, all_slots, latest, events, False, None,
                    {"name": active_loop} if active_loop else {}, latest_action)

@@ -254,7 +254,7 @@ async def test_photo_is_not_asked_again_when_the_form_resumes(backend, domain):
     tracker = make_tracker(slots=verified("0901000002"), intent="faq", text="bao lâu duyệt",
                            active_loop="update_form", requested_slot="upd_portrait_photo",
                            latest_action="utter_faq")
-    tracker.events.append({"event": "action", "name": "utter_faq"})
+    tracker.events.insert(-1, {"event": "action", "name": "utter_faq"})
     events, messages = await run(ValidateUpdateForm(), tracker, domain)
     assert "upd_portrait_photo" not in slot_events(events)
     assert messages == []
