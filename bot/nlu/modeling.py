@@ -34,6 +34,13 @@ def quiet_rasa() -> None:
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
     for name in ("rasa", "tensorflow", "absl", "alembic", "matplotlib", "urllib3"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    try:  # Rasa 3.6 logs every parsed message (text included) through structlog at debug
+        import structlog
+
+        structlog.configure(
+            wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    except ImportError:
+        pass
 
 
 def stock_config(epochs: int, language: str = "vi") -> dict[str, Any]:
