@@ -136,7 +136,11 @@ class TelegramOutput(OutputChannel):
             # The text and the "share my number" keyboard go out as one message.
             message = dict(message)
             message.pop("custom")
-            text = message.pop("text", None) or custom.get("text") or CONTACT_PROMPT
+            if message.get("buttons") or message.get("quick_replies"):
+                # The inline buttons keep the text; the keyboard comes with its own prompt.
+                text = custom.get("text") or CONTACT_PROMPT
+            else:
+                text = message.pop("text", None) or custom.get("text") or CONTACT_PROMPT
             await self.send_contact_request(recipient_id, text)
         await super().send_response(recipient_id, message)
 

@@ -301,3 +301,15 @@ async def test_unmigrated_database_answers_503_so_telegram_retries(tg_config, tm
     status, _ = await channel.handle_request(SECRET, raw(tg_message_update(text="hi")),
                                              recorder)
     assert status == 503 and recorder.messages == []
+
+
+async def test_request_contact_together_with_buttons(tg_channel, telegram):
+    output = tg_channel.get_output_channel()
+    await output.send_response("tg-42", {"text": "Anh/chị chọn giúp em",
+                                         "buttons": [{"title": "Dừng", "payload": "/stop"}],
+                                         "custom": {"request_contact": True}})
+    sent = [c.params for c in telegram.calls("sendMessage")]
+    assert len(sent) == 2
+    assert sent[0]["reply_markup"]["keyboard"][0][0]["request_contact"] is True
+    assert sent[1]["text"] == "Anh/chị chọn giúp em"
+    assert sent[1]["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "/stop"
