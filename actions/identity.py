@@ -98,6 +98,9 @@ class ValidateVerifyForm(RepeatedFailureFormValidation):
         if msisdn is None:
             utter(dispatcher, "utter_phone_invalid")
             return {"phone_number": None}
+        if tracker.get_slot("identity_verified") and tracker.get_slot("verified_msisdn") == msisdn:
+            # the channel verified this very number (Telegram contact): no OTP needed
+            return {"phone_number": msisdn, "otp_code": "verified"}
         return self._issue(dispatcher, tracker, msisdn)
 
     def validate_otp_code(self, value: Any, dispatcher: CollectingDispatcher,

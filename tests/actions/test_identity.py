@@ -136,3 +136,13 @@ async def test_identity_result(backend, domain):
     assert slot_events(events) == {"identity_verified": False, "pending_request": None,
                                    "otp_code": None}
     assert responses(messages) == ["utter_identity_failed"]
+
+
+async def test_shared_telegram_contact_completes_the_form_without_otp(backend, domain):
+    """The contact button sends /inform{"phone_number": ...} with metadata verified_msisdn;
+    the custom slot mapping already set the identity, so no OTP is sent."""
+    slots = {"identity_verified": True, "verified_msisdn": NUMBER}
+    events, messages = await _answer_phone(domain, NUMBER, slots=slots)
+    assert slot_events(events) == {"phone_number": NUMBER, "otp_code": "verified"}
+    assert messages == []
+    assert backend.sms_outbox(NUMBER) == []
