@@ -70,14 +70,27 @@ def write_config(cfg: dict[str, Any], path: Path) -> Path:
 
 def train_nlu(config: dict[str, Any], nlu_data: str | Path, out_dir: Path,
               name: str, domain: str | Path | None = None) -> tuple[Path, float]:
-    """Train an NLU model; returns (model archive, seconds)."""
+    """Train an NLU model from scratch; returns (model archive, seconds).
+
+    Rasa's training cache is switched off: its fingerprints do not cover our components'
+    source code (a cached, stale component would be reused) and the reported training
+    time must be a real one.
+    """
     quiet_rasa()
     from rasa.model_training import train_nlu as rasa_train_nlu
 
     cfg_path = write_config(config, out_dir / f"{name}-config.yml")
+    previous = os.environ.get("RASA_MAX_CACHE_SIZE")
+    os.environ["RASA_MAX_CACHE_SIZE"] = "0"
     t0 = time.perf_counter()
-    model = rasa_train_nlu(str(cfg_path), str(nlu_data), str(out_dir), fixed_model_name=name,
-                           domain=usable_domain(domain))
+    try:
+        model = rasa_train_nlu(str(cfg_path), str(nlu_data), str(out_dir),
+                               fixed_model_name=name, domain=usable_domain(domain))
+    finally:
+        if previous is None:
+            os.environ.pop("RASA_MAX_CACHE_SIZE", None)
+        else:
+            os.environ["RASA_MAX_CACHE_SIZE"] = previous
     seconds = time.perf_counter() - t0
     if not model:
         raise RuntimeError(f"NLU training produced no model (config {cfg_path})")
