@@ -46,7 +46,8 @@ class IntentFeatures:
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.use_pyvi = config["tokenization"] == "pyvi"
-        self.word = TfidfVectorizer(token_pattern=_WORD_PATTERN, ngram_range=(1, 2),
+        self.word = TfidfVectorizer(token_pattern=_WORD_PATTERN,
+                                    ngram_range=(1, config.get("word_ngram_max", 2)),
                                     sublinear_tf=True, min_df=1)
         char_range = config["char_ngram_range"]
         self.char = (TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(char_range),
@@ -109,6 +110,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             "C": 20.0,
             "max_iter": 2000,
             "char_ngram_range": [2, 5],
+            "word_ngram_max": 2,
             # word unigrams with diacritics as typed (after normalisation)
             "accented_words": True,
             # "syllables" (default) or "pyvi" (adds pyvi word segments as features)

@@ -27,6 +27,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "ours: LR, normalised + folded, syllables": {},
     "ours + pyvi word segments": {"tokenization": "pyvi"},
     "no normaliser (raw lower-case text)": {"raw": True},
+    "word 1-3-grams": {"word_ngram_max": 3},
     "no char n-grams": {"char_ngram_range": None},
     "no accented word view": {"accented_words": False},
     "LR C=5": {"C": 5.0},
