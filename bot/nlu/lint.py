@@ -96,7 +96,8 @@ def check_duplicates(items: Sequence[Item]) -> list[Problem]:
     seen: dict[str, set[str]] = defaultdict(set)
     where: dict[str, str] = {}
     for it in items:
-        key = fold(re.sub(r"[^\w\s]", " ", it.text))
+        # emoji / punctuation-only examples ("👍", "?") are compared as typed
+        key = fold(re.sub(r"[^\w\s]", " ", it.text)) or " ".join(it.text.split())
         seen[key].add(it.label)
         where.setdefault(key, it.text)
     return [Problem("duplicate",

@@ -47,6 +47,13 @@ def test_same_example_in_two_intents(tmp_path: Path) -> None:
     assert "cancel_service, stop" in str(problems[0])
 
 
+def test_emoji_only_examples_are_compared_as_typed(tmp_path: Path) -> None:
+    path = write_nlu(tmp_path, {"cancel_service": [*STYLED, "👍"], "stop": ["😡"]})
+    assert "duplicate" not in kinds(lint_paths([path], min_examples=1))
+    path = write_nlu(tmp_path, {"cancel_service": [*STYLED, "👍"], "stop": ["👍"]})
+    assert "duplicate" in kinds(lint_paths([path], min_examples=1))
+
+
 def test_too_few_examples_and_missing_styles(tmp_path: Path) -> None:
     path = write_nlu(tmp_path, {"greet": ["xin chào", "chào em"]})
     problems = lint_paths([path], min_examples=40)
