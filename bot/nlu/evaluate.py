@@ -105,6 +105,8 @@ class Scores:
     p95_ms: float = 0.0
     train_seconds: float = 0.0
     fallbacks: int = 0
+    unseen_accuracy: float = 0.0  # on hold-out texts not found in the training data
+    unseen_n: int = 0
     errors: list[tuple[str, str, str, str]] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
     gold: list[str] = field(default_factory=list)
@@ -119,8 +121,27 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[idx]
 
 
+def text_key(text: str) -> str:
+    """How hold-out and training texts are compared: folded, no punctuation."""
+    return " ".join(fold(re.sub(r"[^\w\s]", " ", text)).split())
+
+
+def training_keys(data: str | Path) -> set[str]:
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    paths = [p for p in Path(data).rglob("*.yml")] if Path(data).is_dir() else [Path(data)]
+    keys: set[str] = set()
+    for p in paths:
+        try:
+            td = load_data(str(p))
+        except Exception:  # noqa: BLE001 - stories/rules/domain files are not NLU data
+            continue
+        keys |= {text_key(m.get("text")) for m in td.training_examples if m.get("text")}
+    return keys
+
+
 def score(name: str, examples: list[Example], parsed: list[Parsed],
-          train_seconds: float = 0.0) -> Scores:
+          train_seconds: float = 0.0, seen: set[str] | None = None) -> Scores:
     from sklearn.metrics import f1_score
 
     gold = [e.intent for e in examples]
@@ -130,6 +151,9 @@ def score(name: str, examples: list[Example], parsed: list[Parsed],
     s.labels = sorted(set(gold))
     s.macro_f1 = float(f1_score(gold, pred, labels=s.labels, average="macro", zero_division=0))
     s.fallbacks = sum(p == "nlu_fallback" for p in pred)
+    unseen = [i for i, e in enumerate(examples) if seen is None or text_key(e.text) not in seen]
+    s.unseen_n = len(unseen)
+    s.unseen_accuracy = sum(gold[i] == pred[i] for i in unseen) / max(1, len(unseen))
     for style in sorted({e.style for e in examples}):
         idx = [i for i, e in enumerate(examples) if e.style == style]
         s.by_style[style] = (sum(gold[i] == pred[i] for i in idx) / len(idx), len(idx))
@@ -157,13 +181,13 @@ def score(name: str, examples: list[Example], parsed: list[Parsed],
 
 
 def evaluate_model(name: str, model: Path, examples: list[Example],
-                   train_seconds: float) -> Scores:
+                   train_seconds: float, seen: set[str] | None = None) -> Scores:
     parser = Parser(model)
     try:
         parsed = parser.parse_all(e.text for e in examples)
     finally:
         parser.close()
-    return score(name, examples, parsed, train_seconds)
+    return score(name, examples, parsed, train_seconds, seen)
 
 
 # --------------------------------------------------------------------------- report
@@ -172,6 +196,8 @@ def format_scores(s: Scores) -> str:
              f"- examples: {s.n}; NLU training time: {s.train_seconds:.0f} s",
              f"- intent accuracy: **{s.accuracy:.1%}**; macro F1: **{s.macro_f1:.3f}**; "
              f"fallbacks: {s.fallbacks}",
+             f"- accuracy on the {s.unseen_n} hold-out texts that are not training examples "
+             f"(folded): {s.unseen_accuracy:.1%}",
              f"- parse latency: p50 {s.p50_ms:.1f} ms, p95 {s.p95_ms:.1f} ms", "",
              "| style | accuracy | n |", "|---|---|---|"]
     lines += [f"| {k} | {a:.1%} | {n} |" for k, (a, n) in s.by_style.items()]
@@ -197,6 +223,9 @@ def comparison(ours: Scores, stock: Scores) -> str:
     for style in ours.by_style:
         a, b = ours.by_style[style][0], stock.by_style.get(style, (0.0, 0))[0]
         rows.append((f"accuracy {style}", f"{a:.1%}", f"{b:.1%}", ratio(a, b)))
+    rows.append((f"accuracy on unseen texts (n={ours.unseen_n})", f"{ours.unseen_accuracy:.1%}",
+                 f"{stock.unseen_accuracy:.1%}",
+                 ratio(ours.unseen_accuracy, stock.unseen_accuracy)))
     for ent in ENTITY_TYPES:
         a, b = ours.entities[ent][2], stock.entities[ent][2]
         rows.append((f"F1 {ent}", f"{a:.1%}", f"{b:.1%}", ratio(a, b)))
@@ -212,6 +241,8 @@ def comparison(ours: Scores, stock: Scores) -> str:
 def print_summary(s: Scores) -> None:
     print(f"\n== {s.name}: intent accuracy {s.accuracy:.1%}, macro F1 {s.macro_f1:.3f}, "
           f"p50 {s.p50_ms:.1f} ms, p95 {s.p95_ms:.1f} ms, training {s.train_seconds:.0f} s")
+    print(f"   on the {s.unseen_n} hold-out texts not in the training data: "
+          f"{s.unseen_accuracy:.1%}")
     print("   per style: " + ", ".join(f"{k} {a:.1%} (n={n})" for k, (a, n) in s.by_style.items()))
     for ent, (p, r, f, n) in s.entities.items():
         print(f"   {ent:<13} P {p:.1%}  R {r:.1%}  F1 {f:.1%}  (n={n})")
@@ -272,16 +303,17 @@ def run_eval(config: str, data: str, holdout: str, report_dir: str, stock_epochs
              with_stock: bool, domain: str | None = "domain.yml",
              work_dir: str | None = None) -> tuple[Scores, Scores | None]:
     examples = load_examples(holdout)
+    seen = training_keys(data)
     with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
         out = Path(tmp)
         model, secs = train_nlu(nlu_only_config(config), data, out, "ours", domain)
-        ours = evaluate_model("ours (config.yml)", model, examples, secs)
+        ours = evaluate_model("ours (config.yml)", model, examples, secs, seen)
         print_summary(ours)
         stock = None
         if with_stock:
             model, secs = train_nlu(stock_config(stock_epochs), data, out, "stock", domain)
             stock = evaluate_model(f"stock Rasa 3.6 (epochs={stock_epochs})", model,
-                                   examples, secs)
+                                   examples, secs, seen)
             print_summary(stock)
     path = write_report(Path(report_dir), ours, stock, stock_epochs, holdout)
     print(f"\nReport: {path}")
