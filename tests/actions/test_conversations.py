@@ -1,0 +1,152 @@
+"""Whole conversations through the trained test model and a real action server on a
+seeded database: what `rasa test core` cannot check (it never runs the actions).
+
+Needs TEST_MODEL (set by `make test-py`); skipped otherwise. Marked slow.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+OTP = "123456"
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def bot(tmp_path_factory) -> Iterator[Any]:
+    model = os.environ.get("TEST_MODEL")
+    if not model:
+        pytest.skip("TEST_MODEL is not set (run `make test-py`, which trains and exports it)")
+    if not Path(model).is_file():
+        pytest.skip(f"TEST_MODEL={model} does not exist (run `make .cache/models-test/.trained`)")
+    import asyncio
+
+    from rasa.core.agent import Agent
+    from rasa.utils.endpoints import EndpointConfig
+
+    tmp = tmp_path_factory.mktemp("conversations")
+    db_url = f"sqlite:///{tmp / 'subscribers.db'}"
+    env = {**os.environ, "BOT_ENV": "test", "BOT_OTP_FIXED_CODE": OTP, "BOT_DB_URL": db_url,
+           "BOT_FIXED_LOCAL_TIME": "10:00", "RASA_TELEMETRY_ENABLED": "false"}
+    for args in (["db", "upgrade"], ["db", "seed"]):
+        subprocess.run([str(BIN / "bot"), *args], env=env, cwd=REPO, check=True,
+                       capture_output=True)
+    port = _free_port()
+    log = open(tmp / "actions.log", "w")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen([str(BIN / "rasa"), "run", "actions", "--actions", "actions",
+                             "--port", str(port)], env=env, cwd=REPO, stdout=log,
+                            stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("the action server did not start:\n" +
+                                (tmp / "actions.log").read_text()[-3000:])
+                time.sleep(0.5)
+        agent = Agent.load(model, action_endpoint=EndpointConfig(
+            f"http://127.0.0.1:{port}/webhook"))
+        from bot.backend.service import Backend
+        yield _Bot(agent, asyncio.new_event_loop(), Backend(db_url))
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        log.close()
+
+
+class _Bot:
+    def __init__(self, agent: Any, loop: Any, backend: Any) -> None:
+        self.agent, self.loop, self.backend = agent, loop, backend
+
+    def say(self, sender: str, text: str, metadata: dict | None = None) -> list[dict]:
+        from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+
+        channel = CollectingOutputChannel()
+        self.loop.run_until_complete(self.agent.handle_message(
+            UserMessage(text, channel, sender, metadata=metadata)))
+        return channel.messages
+
+    def texts(self, sender: str, text: str, metadata: dict | None = None) -> str:
+        return "\n".join(m.get("text") or "" for m in self.say(sender, text, metadata))
+
+
+def test_otp_then_balance_then_no_second_otp(bot):
+    assert "xác minh" in bot.texts("c1", "Tài khoản của tôi còn bao nhiêu tiền?")
+    assert "Em đã gửi mã OTP đến số 090***0001" in bot.texts("c1", "0901000001")
+    answer = bot.texts("c1", OTP)
+    assert "xác minh thành công" in answer and "125.000 đ" in answer
+    assert "090***0001" in bot.texts("c1", "lịch sử nạp tiền")  # verified for the session
+
+
+def test_wrong_otp_five_times(bot):
+    bot.texts("c2", "kiểm tra thông tin thuê bao")
+    bot.texts("c2", "0901000013")
+    for left in (4, 3, 2, 1):
+        assert f"còn {left} lần" in bot.texts("c2", "000000")
+    answer = bot.texts("c2", "000000")
+    assert "sai mã OTP 5 lần" in answer and "chưa xác minh được" in answer
+    assert not any(a.action == "view_masked_profile" for a in bot.backend.audit_log())
+
+
+def test_list_then_cancel_from_the_list(bot):
+    meta = {"channel": "telegram", "user_id": "2", "verified_msisdn": "0901000002"}
+    messages = bot.say("tg-2", "Sao tự nhiên tôi bị trừ tiền?", meta)
+    assert "Truyền hình MobiTV: 50.000 đ / 30 ngày" in messages[0]["text"]
+    assert "không sử dụng Nhạc chờ FunRing" in bot.texts("tg-2", "hủy dịch vụ nhạc chờ")
+    assert "xác nhận hủy Truyền hình MobiTV" in bot.texts(
+        "tg-2", '/cancel_service{"service": "MOBITV"}')
+    assert "đã hủy thành công Truyền hình MobiTV" in bot.texts("tg-2", "/affirm")
+    assert [s.code for s in bot.backend.active_subscriptions("0901000002")] == ["KHOGAME"]
+
+
+def test_in_chat_update_with_a_question_in_the_middle(bot):
+    meta = {"channel": "telegram", "user_id": "4", "verified_msisdn": "0901000004"}
+    assert "Anh/chị muốn cách nào" in bot.texts("tg-4", "cập nhật thông tin thuê bao thế nào",
+                                                meta)
+    assert "họ và tên" in bot.texts("tg-4", '/update_subscriber_info{"update_method": "chat"}')
+    assert "Số giấy tờ" in bot.texts("tg-4", "Nguyễn Văn An")
+    assert "chưa hợp lệ" in bot.texts("tg-4", "12345")
+    assert "MẶT TRƯỚC" in bot.texts("tg-4", "079203001234")
+    answer = bot.texts("tg-4", "bao lâu thì được duyệt")
+    assert "48 giờ" in answer and "MẶT TRƯỚC" in answer  # answered, then the form resumes
+    assert "Nguyễn Văn An" in bot.texts("tg-4", "/inform", {"photos": ["tg-file-9"]})
+    assert "trong vòng 48 giờ" in bot.texts("tg-4", "/affirm")
+    assert bot.backend.latest_update_request("0901000004").status == "pending"
+
+
+def test_expired_registration_and_start_again(bot):
+    meta = {"channel": "telegram", "user_id": "8", "verified_msisdn": "0901000008"}
+    assert "hết hạn" in bot.texts("tg-8", "xác nhận đăng ký gói C90N", meta)
+    assert "XÁC NHẬN LẦN 2" in bot.texts("tg-8", '/register_service{"service": "C90N"}')
+    assert "kích hoạt thành công" in bot.texts("tg-8", "/affirm")
+    assert "C90N" in {s.code for s in bot.backend.active_subscriptions("0901000008")}
+
+
+def test_occupation_offer_and_answer_in_words(bot):
+    meta = {"channel": "telegram", "user_id": "10", "verified_msisdn": "0901000010"}
+    assert "nghề nghiệp" in bot.texts("tg-10", "Kiểm tra số dư tài khoản chính", meta)
+    bot.texts("tg-10", "/update_occupation")
+    assert "Giáo dục, giảng dạy" in bot.texts("tg-10", "giáo viên")
+    assert bot.backend.subscriber("0901000010").occupation_code == 10
