@@ -13,12 +13,12 @@ from actions.common import (
     backend,
     channel_of,
     format_local,
-    format_vnd,
     mask_msisdn,
     utter,
     verified_msisdn,
 )
 from actions.occupation import offer_occupation
+from bot.backend import format_vnd
 
 _APP_RESPONSES = {
     "installed": "utter_app_installed",

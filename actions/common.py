@@ -4,6 +4,7 @@ invalid answers."""
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from abc import abstractmethod
@@ -19,6 +20,10 @@ from rasa_sdk.forms import FormValidationAction
 from bot import settings
 from bot.backend import Backend, get_backend
 from bot.brand import operator
+from bot.channels.store import ChannelStore
+from bot.handoff.conversations import parse_sender_id
+
+logger = logging.getLogger(__name__)
 
 # Slots that hold the operator profile (filled by action_session_start).
 BRAND_SLOTS = ("brand", "hotline", "hotline_free", "app_name", "app_link", "info_sms_code",
@@ -53,15 +58,32 @@ def utter(dispatcher: CollectingDispatcher, response: str, **variables: Any) -> 
     dispatcher.utter_message(response=response, **{**brand_vars(), **variables})
 
 
-def channel_of(tracker: Tracker) -> str:
-    """The channel name from the message metadata, else from the sender id prefix."""
+def channel_and_user(tracker: Tracker) -> tuple[str | None, str | None]:
+    """(channel, user id) from the latest message's metadata (set by every channel), else
+    from the sender id prefix (`tg-…`, `zalo-…`); (None, None) for the shell/REST."""
     metadata = tracker.latest_message.get("metadata") or {}
-    if metadata.get("channel"):
-        return str(metadata["channel"])
-    sender = tracker.sender_id or ""
-    if "-" in sender and sender.split("-", 1)[0] in ("tg", "zalo"):
-        return {"tg": "telegram", "zalo": "zalo"}[sender.split("-", 1)[0]]
-    return "chat"
+    channel, user_id = metadata.get("channel"), metadata.get("user_id")
+    if channel and user_id:
+        return str(channel), str(user_id)
+    return parse_sender_id(tracker.sender_id or "")
+
+
+def link_chat_to_number(tracker: Tracker, msisdn: str) -> None:
+    """Remember that this chat proved `msisdn`, so the call center can find the chat by
+    the number later. Best effort: a failure never blocks the customer."""
+    channel, user_id = channel_and_user(tracker)
+    if not (channel and user_id):
+        return
+    try:
+        ChannelStore(backend().engine).touch_link(channel, user_id, msisdn)
+    except Exception as exc:  # noqa: BLE001 - the link is a convenience, not a requirement
+        logger.warning("could not link the %s chat to its number: %s", channel,
+                       type(exc).__name__)
+
+
+def channel_of(tracker: Tracker) -> str:
+    """The channel name, 'chat' when the conversation has none (shell, REST)."""
+    return channel_and_user(tracker)[0] or "chat"
 
 
 def verified_msisdn(tracker: Tracker) -> str | None:
@@ -99,11 +121,6 @@ def local_now(now: datetime | None = None) -> datetime:
 def parse_hhmm(value: str) -> time:
     hours, minutes = value.split(":")
     return time(int(hours), int(minutes))
-
-
-def format_vnd(amount: int) -> str:
-    """125000 -> '125.000 đ'."""
-    return f"{amount:,}".replace(",", ".") + " đ"
 
 
 def format_local(moment: datetime | None) -> str:

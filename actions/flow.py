@@ -5,10 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
+from rasa_sdk.events import (
+    ActionExecuted,
+    ConversationPaused,
+    EventType,
+    SessionStarted,
+    SlotSet,
+)
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import brand_vars, utter
+from bot.handoff.tickets import is_with_human
 
 # Slots of the task flows; `stop` clears them (identity stays verified for the session).
 FLOW_SLOTS = (
@@ -32,6 +39,9 @@ class ActionSessionStart(Action):
         events: list[EventType] = [SessionStarted()]
         events += [SlotSet(name, value) for name, value in brand_vars().items()]
         events.append(ActionExecuted("action_listen"))
+        if is_with_human(tracker.sender_id):
+            # Rasa un-pauses a conversation at a new session: a human still owns this one.
+            events.append(ConversationPaused())
         return events
 
 

@@ -16,9 +16,10 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ConversationPaused, EventType
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.common import channel_and_user
 from bot.channels.store import ChannelStore
 from bot.handoff import dialogue
-from bot.handoff.conversations import known_channels, parse_sender_id
+from bot.handoff.conversations import known_channels
 from bot.handoff.desk import desk_status
 from bot.handoff.tickets import TicketStore, get_store
 
@@ -27,15 +28,6 @@ logger = logging.getLogger(__name__)
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def _channel_and_user(tracker: Tracker) -> tuple[str | None, str | None]:
-    """From the latest message's metadata (set by every channel), else the sender id."""
-    metadata = tracker.latest_message.get("metadata") or {}
-    channel, user_id = metadata.get("channel"), metadata.get("user_id")
-    if channel and user_id:
-        return str(channel), str(user_id)
-    return parse_sender_id(tracker.sender_id)
 
 
 class ActionHandoffToHuman(Action):
@@ -48,7 +40,7 @@ class ActionHandoffToHuman(Action):
                   domain: dict[str, Any]) -> list[EventType]:
         events = tracker.events or []
         reason, priority = dialogue.derive_reason(events, tracker.get_slot("handoff_reason"))
-        channel, user_id = _channel_and_user(tracker)
+        channel, user_id = channel_and_user(tracker)
         verified = tracker.get_slot("verified_msisdn") or None
         slots = {name: tracker.get_slot(name) for name in ("service", "location")}
         slots["verified_msisdn"] = verified

@@ -16,6 +16,7 @@ from actions.common import (
     backend,
     channel_of,
     latest_intent,
+    link_chat_to_number,
     mask_msisdn,
     utter,
 )
@@ -118,6 +119,7 @@ class ValidateVerifyForm(RepeatedFailureFormValidation):
         check = backend().verify_otp(msisdn, code)
         if check.status == "ok":
             backend().audit(actor(tracker), "identity_verified_otp", msisdn)
+            link_chat_to_number(tracker, msisdn)
             return {"otp_code": "verified", "verified_msisdn": msisdn,
                     "identity_verified": True}
         if check.status == "wrong":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rasa_sdk.events import SlotSet
+from sqlalchemy import select
 
 from actions.identity import (
     ActionExtractVerifiedMsisdn,
@@ -10,6 +11,7 @@ from actions.identity import (
     ActionRequireIdentity,
     ValidateVerifyForm,
 )
+from bot.channels.models import ChannelLink
 from tests.actions.conftest import make_tracker, responses, run, slot_events
 
 NUMBER = "0901000002"
@@ -88,6 +90,11 @@ async def test_correct_otp_verifies_and_is_audited(backend, domain):
                                    "identity_verified": True}
     assert messages == []
     assert backend.audit_log(1)[0].action == "identity_verified_otp"
+    # the chat (sender tg-1001) is now linked to the proven number for the call center
+    with backend.engine.connect() as conn:
+        link = conn.execute(select(ChannelLink.channel, ChannelLink.user_id,
+                                   ChannelLink.verified_msisdn)).all()
+    assert link == [("telegram", "1001", NUMBER)]
 
 
 async def test_wrong_otp_five_times_stops_the_form(backend, domain):
