@@ -18,7 +18,6 @@ HANDOFF_PORT    ?= 5006
 
 # Test settings: a smaller NLU config trained into its own folder, a throw-away database.
 TEST_MODELS   := .cache/models-test
-TEST_DB       := $(CURDIR)/.cache/story-test.db
 
 .PHONY: help install chat run train validate lint test test-stories test-py eval-nlu db clean browser
 
@@ -76,16 +75,10 @@ $(TEST_MODELS)/.trained: $(STAMP) config.yml domain.yml $(shell find data -name 
 	$(BIN)/rasa train --config .cache/config-test.yml --domain domain.yml --data data --out $(TEST_MODELS) --fixed-model-name test
 	@touch $@
 
-test-stories: $(TEST_MODELS)/.trained ## Rasa end-to-end test stories against a fresh demo database
-	@rm -f $(TEST_DB); export BOT_DB_URL=sqlite:///$(TEST_DB) BOT_ENV=test \
-	  BOT_OTP_FIXED_CODE=123456 BOT_FIXED_LOCAL_TIME=10:00; \
-	  $(BIN)/bot db upgrade && $(BIN)/bot db seed && \
-	  { $(BIN)/rasa run actions --actions actions --port $(ACTIONS_PORT) > .cache/actions-test.log 2>&1 & pid=$$!; \
-	    trap "kill $$pid 2>/dev/null" EXIT; \
-	    $(BIN)/python -m bot.cli wait-port $(ACTIONS_PORT) || { cat .cache/actions-test.log; exit 1; }; \
-	    $(BIN)/rasa test core --model $(TEST_MODELS)/test.tar.gz --stories tests/stories \
-	      --endpoints endpoints.yml --out .cache/results --fail-on-prediction-errors; rc=$$?; \
-	    if [ $$rc -ne 0 ]; then cat .cache/results/failed_test_stories.yml 2>/dev/null | head -80; fi; exit $$rc; }
+test-stories: $(TEST_MODELS)/.trained ## Rasa end-to-end test stories (tests/stories): user text -> intents, entities, actions
+	@$(BIN)/rasa test core --model $(TEST_MODELS)/test.tar.gz --stories tests/stories \
+	  --out .cache/results --e2e --fail-on-prediction-errors; rc=$$?; \
+	  if [ $$rc -ne 0 ]; then cat .cache/results/failed_test_stories.yml 2>/dev/null | head -80; fi; exit $$rc
 
 browser: ## Debian's chromium + chromedriver for the agent-console browser test
 	@scripts/install-browser.sh
