@@ -17,9 +17,13 @@ from bot.nlu.modeling import nlu_only_config, train_nlu
 ROOT = Path(__file__).resolve().parents[2]
 HOLDOUT = ROOT / "tests" / "nlu" / "holdout.yml"
 
-INTENT_ACCURACY_FLOOR = 0.93
-STYLE_ACCURACY_FLOOR = 0.90
-ENTITY_F1_FLOOR = {"phone_number": 0.95, "otp_code": 0.95, "service": 0.90}
+# Measured with the test config (03:40 UTC, 1,790 examples): accuracy 97.8%; styles
+# 96.5-98.3%; F1 phone 100%, otp 100%, id 100%, service 98.8%, location 88.5%; p50 8 ms;
+# NLU training 25 s.
+INTENT_ACCURACY_FLOOR = 0.945
+STYLE_ACCURACY_FLOOR = 0.93
+ENTITY_F1_FLOOR = {"phone_number": 0.97, "otp_code": 0.97, "id_number": 0.97,
+                   "service": 0.95, "location": 0.85}
 P50_MS_CEILING = 60.0  # target 30 ms; the shared CI machine is noisy
 
 
