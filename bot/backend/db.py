@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
+
+if TYPE_CHECKING:  # Alembic is imported only when migrating: it logs on import
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -50,6 +52,8 @@ def _sqlite_begin(conn) -> None:
 
 def alembic_config(db_url: str) -> Config:
     """The alembic.ini equivalent, in code."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("sqlalchemy.url", db_url.replace("%", "%%"))
@@ -60,27 +64,24 @@ def alembic_config(db_url: str) -> Config:
 def upgrade(db_url: str, revision: str = "heads") -> None:
     """`alembic upgrade heads` for this database. Other packages (channels, hand-off) add
     their revisions to this chain; "heads" also covers sibling branches off one parent."""
-    engine = make_engine(db_url, pooled=False)
-    try:
-        with engine.begin() as conn:
-            cfg = alembic_config(db_url)
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, revision)
-    finally:
-        engine.dispose()
+    _migrate(db_url, "upgrade", revision)
 
 
 def downgrade(db_url: str, revision: str = "base") -> None:
+    _migrate(db_url, "downgrade", revision)
+
+
+def _migrate(db_url: str, direction: str, revision: str) -> None:
+    from alembic import command
+
     engine = make_engine(db_url, pooled=False)
     try:
         with engine.begin() as conn:
             cfg = alembic_config(db_url)
             cfg.attributes["connection"] = conn
-            command.downgrade(cfg, revision)
+            getattr(command, direction)(cfg, revision)
     finally:
         engine.dispose()
-
-
 def drop_all(db_url: str) -> None:
     """Drop every table the migrations made, whoever owns it, and the Alembic version
     table (tests, `bot db reset`)."""
