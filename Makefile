@@ -86,7 +86,7 @@ browser: ## Debian's chromium + chromedriver for the agent-console browser test
 test-py: $(STAMP) $(TEST_MODELS)/.trained browser ## pytest: backend (SQLite + PostgreSQL), actions, NLU, channels, hand-off
 	TEST_MODEL=$(CURDIR)/$(TEST_MODELS)/test.tar.gz $(BIN)/pytest -q -p no:cacheprovider
 
-test: lint test-stories test-py ## Install what is missing and run every test
+test: lint validate test-stories test-py ## Install what is missing and run every test (lint, data validation, stories, pytest)
 
 clean: ## Remove models, caches and local databases (keeps .venv)
 	rm -rf models .cache $(DATA_DIR) reports
