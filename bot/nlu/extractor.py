@@ -16,7 +16,7 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
-from rasa.shared.nlu.constants import ENTITIES, INTENT, TEXT
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -127,6 +127,31 @@ class VietnameseEntityExtractor(GraphComponent, EntityExtractorMixin):
             if not isinstance(text, str) or not text:
                 continue
             intent = (message.get(INTENT) or {}).get("name")
+            place = bare_place(text, self.places)
+            if place is not None and intent not in self.config["location_intents"]:
+                # A message that is only a place name answers "where?": an `inform`.
+                intent = "inform"
+                message.set(INTENT, {"name": intent, "confidence": 1.0}, add_to_output=True)
+                ranking = [r for r in message.get(INTENT_RANKING_KEY) or []
+                           if r.get("name") != intent]
+                message.set(INTENT_RANKING_KEY, [{"name": intent, "confidence": 1.0}, *ranking],
+                            add_to_output=True)
             entities = self.extract(text, intent)
             message.set(ENTITIES, message.get(ENTITIES, []) + entities, add_to_output=True)
         return messages
+
+
+# Words around a bare answer that do not change its meaning ("Cầu Giấy ạ", "ở q3 nhé").
+_FILLERS = {"a", "ah", "nhe", "nha", "nhá", "ne", "o", "tai", "khu", "em", "minh", "toi",
+            "chi", "anh", "dang", "song", "ben"}
+
+
+def bare_place(text: str, places: Any) -> Entity | None:
+    """The location entity when the message is nothing but a place (and filler words)."""
+    found = [e for e in extract_all(text, {}, places) if e.entity == "location"]
+    if len(found) != 1:
+        return None
+    ent = found[0]
+    rest = fold(text[:ent.start] + " " + text[ent.end:])
+    words = [w for w in "".join(c if c.isalnum() else " " for c in rest).split()]
+    return ent if all(w in _FILLERS for w in words) else None

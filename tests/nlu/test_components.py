@@ -118,3 +118,29 @@ def test_components_accept_empty_text(text: str) -> None:
     msg = Message.build(text=text)
     VietnameseNormalizer({}).process([msg])
     assert msg.get(TEXT_NORM) in (None, "")
+
+
+@pytest.mark.parametrize(("text", "place"), [("Cầu Giấy", "Cầu Giấy"), ("cau giay a", "cau giay"),
+                                             ("em ở quận 3 nhé", "quận 3")])
+def test_a_bare_place_is_an_answer_whatever_the_classifier_said(tmp_path: Path, text: str,
+                                                                place: str) -> None:
+    ext = VietnameseEntityExtractor.create({}, LocalModelStorage(tmp_path), Resource("e"),
+                                           CONTEXT)
+    msg = Message.build(text=text)
+    msg.set("intent", {"name": "faq", "confidence": 0.4})
+    msg.set("intent_ranking", [{"name": "faq", "confidence": 0.4},
+                               {"name": "inform", "confidence": 0.2}])
+    ext.process([msg])
+    assert msg.get("intent") == {"name": "inform", "confidence": 1.0}
+    assert [r["name"] for r in msg.get("intent_ranking")] == ["inform", "faq"]
+    assert [(e["entity"], e["value"]) for e in msg.get("entities")] == [("location", place)]
+
+
+@pytest.mark.parametrize("text", ["Đà Lạt có mưa không", "tôi muốn hủy nhạc chờ", "Hà Nội và Huế"])
+def test_a_place_inside_a_sentence_does_not_change_the_intent(tmp_path: Path, text: str) -> None:
+    ext = VietnameseEntityExtractor.create({}, LocalModelStorage(tmp_path), Resource("e"),
+                                           CONTEXT)
+    msg = Message.build(text=text)
+    msg.set("intent", {"name": "out_of_scope", "confidence": 0.9})
+    ext.process([msg])
+    assert msg.get("intent")["name"] == "out_of_scope"
