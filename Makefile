@@ -19,7 +19,7 @@ HANDOFF_PORT    ?= 5006
 # Test settings: a smaller NLU config trained into its own folder, a throw-away database.
 TEST_MODELS   := .cache/models-test
 
-.PHONY: help install chat run train validate lint test test-stories test-py eval-nlu db clean browser
+.PHONY: help install chat run train validate lint test test-stories test-py eval-nlu db clean browser bench
 
 help: ## Show the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -62,6 +62,9 @@ run: db train ## Production-style: action server + Rasa HTTP API (auth token) + 
 validate: $(STAMP) ## Check stories, rules, domain and training data; explains what is broken
 	$(BIN)/rasa data validate --config config.yml --domain domain.yml --data data --fail-on-warnings
 	$(BIN)/bot nlu lint
+
+bench: $(STAMP) ## Speed and memory benchmark (parse latency, model memory, backend calls; BENCH_ARGS=--train)
+	$(BIN)/python scripts/benchmark.py --model models $(BENCH_ARGS)
 
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check bot actions tests scripts

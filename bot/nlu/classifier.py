@@ -160,9 +160,16 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             self.features.transform(folded, norm))
 
     def process(self, messages: list[Message]) -> list[Message]:
-        if self.model is None:
-            return messages
-        todo = [m for m in messages if m.get(TEXT)]
+        todo = []
+        for message in messages:
+            text = message.get(TEXT)
+            if self.model is not None and isinstance(text, str) and text.strip():
+                todo.append(message)
+            else:
+                # Empty or blank message: no intent, confidence 0 (as Rasa's own classifiers
+                # do), so the FallbackClassifier turns it into nlu_fallback.
+                message.set(INTENT, {"name": None, "confidence": 0.0}, add_to_output=True)
+                message.set("intent_ranking", [], add_to_output=True)
         if not todo:
             return messages
         labels, probas = self.predict_proba(todo)

@@ -144,3 +144,14 @@ def test_a_place_inside_a_sentence_does_not_change_the_intent(tmp_path: Path, te
     msg.set("intent", {"name": "out_of_scope", "confidence": 0.9})
     ext.process([msg])
     assert msg.get("intent")["name"] == "out_of_scope"
+
+
+@pytest.mark.parametrize("text", ["", "   "])
+def test_classifier_gives_blank_text_no_intent(tmp_path: Path, text: str) -> None:
+    clf = LinearIntentClassifier.create(LinearIntentClassifier.get_default_config(),
+                                        LocalModelStorage(tmp_path), Resource("c"), CONTEXT)
+    clf.train(TrainingData(training_examples=preprocess(training_data().training_examples)))
+    msg = Message.build(text=text)
+    clf.process(preprocess([msg]))
+    assert msg.get("intent") == {"name": None, "confidence": 0.0}
+    assert msg.get("intent_ranking") == []

@@ -41,3 +41,16 @@ def test_entities_are_normalised(parser) -> None:
 def test_low_confidence_becomes_fallback(parser) -> None:
     result = parser.parse("xq zk wp").raw
     assert result["intent"]["name"] in ("nlu_fallback", "out_of_scope")
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n"])
+def test_empty_or_blank_message_is_a_fallback_not_a_crash(parser, text: str) -> None:
+    result = parser.parse(text).raw
+    assert result["intent"]["name"] == "nlu_fallback"
+    assert result["entities"] == []
+
+
+@pytest.mark.parametrize("text", ["😀😀😀", "???", "xin chào " * 300])
+def test_emoji_garbage_and_huge_messages_parse(parser, text: str) -> None:
+    result = parser.parse(text).raw
+    assert result["intent"]["name"] in {"out_of_scope", "nlu_fallback", "greet"}
