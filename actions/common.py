@@ -176,13 +176,18 @@ class RepeatedFailureFormValidation(FormValidationAction):
     def name(self) -> str:  # pragma: no cover - abstract
         """validate_<form name>"""
 
+    def counts_failure(self, slot: str, dispatcher: CollectingDispatcher) -> bool:
+        """Whether this answer for `slot` takes part in the count (after validation ran,
+        so the responses it sent are in `dispatcher.messages`)."""
+        return slot not in self.uncounted_slots
+
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         requested = tracker.get_slot("requested_slot")
         counts = dict(tracker.get_slot(FAILURES_SLOT) or {})
         events = await super().run(dispatcher, tracker, domain)
         answers = [e for e in events if e.get("event") == "slot" and e.get("name") == requested]
-        if requested is None or not answers or requested in self.uncounted_slots:
+        if requested is None or not answers or not self.counts_failure(requested, dispatcher):
             return events
         failed = answers[-1].get("value") is None
         stopped = any(e.get("event") == "slot" and e.get("name") == "requested_slot"

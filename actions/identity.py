@@ -75,16 +75,25 @@ class ValidateVerifyForm(RepeatedFailureFormValidation):
     def name(self) -> str:
         return "validate_verify_form"
 
+    def counts_failure(self, slot: str, dispatcher: CollectingDispatcher) -> bool:
+        # Wrong codes are counted by the backend (5 tries, then locked); text that is no
+        # code at all is counted here, so the customer is offered help instead of a loop.
+        if slot == "otp_code":
+            return any(m.get("response") == "utter_otp_format" for m in dispatcher.messages)
+        return super().counts_failure(slot, dispatcher)
+
     def _issue(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-               msisdn: str) -> dict[str, Any]:
+               msisdn: str, had_code: bool = True) -> dict[str, Any]:
         issue = backend().issue_otp(msisdn, channel_of(tracker))
         masked = mask_msisdn(msisdn)
         if issue.status == "sent":
             utter(dispatcher, "utter_otp_sent", masked_msisdn=masked)
             return {"phone_number": msisdn}
         if issue.status == "cooldown":
-            utter(dispatcher, "utter_otp_cooldown", masked_msisdn=masked,
-                  seconds=str(issue.retry_after_s))
+            # had_code=False: the last code was already used (e.g. in another chat), so
+            # "the code was just sent" would leave the customer waiting for nothing.
+            response = "utter_otp_cooldown" if had_code else "utter_otp_used_wait"
+            utter(dispatcher, response, masked_msisdn=masked, seconds=str(issue.retry_after_s))
             return {"phone_number": msisdn}
         if issue.status == "locked":
             minutes = str(max(1, -(-issue.retry_after_s // 60)))
@@ -132,7 +141,7 @@ class ValidateVerifyForm(RepeatedFailureFormValidation):
             utter(dispatcher, "utter_otp_too_many")
             return {"otp_code": None, "requested_slot": None}
         # no_challenge: the code was never sent (or already used): send a fresh one
-        result = self._issue(dispatcher, tracker, msisdn)
+        result = self._issue(dispatcher, tracker, msisdn, had_code=False)
         return {**result, "otp_code": None}
 
 

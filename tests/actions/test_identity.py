@@ -24,9 +24,10 @@ async def _answer_phone(domain, value, slots=None):
     return await run(ValidateVerifyForm(), tracker, domain)
 
 
-async def _answer_otp(domain, code, intent="inform"):
+async def _answer_otp(domain, code, intent="inform", slots=None):
     tracker = make_tracker(intent=intent, text=code, active_loop="verify_form",
-                           requested_slot="otp_code", slots={"phone_number": NUMBER},
+                           requested_slot="otp_code", slots={"phone_number": NUMBER,
+                                                             **(slots or {})},
                            set_after_user={"otp_code": code})
     return await run(ValidateVerifyForm(), tracker, domain)
 
@@ -153,3 +154,28 @@ async def test_shared_telegram_contact_completes_the_form_without_otp(backend, d
     assert slot_events(events) == {"phone_number": NUMBER, "otp_code": "verified"}
     assert messages == []
     assert backend.sms_outbox(NUMBER) == []
+
+
+async def test_text_that_is_no_code_three_times_offers_help(backend, domain):
+    # "tiếp", "xong"... typed at the OTP question used to loop on utter_otp_format forever
+    await _answer_phone(domain, NUMBER)
+    events, messages = await _answer_otp(domain, "000000")  # a wrong code: backend counts it
+    assert responses(messages) == ["utter_otp_wrong"]
+    assert "validation_failures" not in slot_events(events)
+    failures = {}
+    for text in ("tiếp", "xong", "em bị lỗi"):
+        events, messages = await _answer_otp(domain, text, slots={"validation_failures": failures})
+        failures = slot_events(events)["validation_failures"]
+    assert responses(messages) == ["utter_otp_format", "utter_explain_otp_code",
+                                   "utter_need_more_help"]
+    assert failures == {"otp_code": 0}
+
+
+async def test_code_already_used_elsewhere_says_so_during_the_cooldown(backend, domain):
+    # the number was verified in another chat a moment ago: its code is used up, and no
+    # new one can be sent for 60 s; "the code was just sent" would be untrue
+    await _answer_phone(domain, NUMBER)
+    await _answer_otp(domain, "123456")
+    events, messages = await _answer_otp(domain, "123456")
+    assert responses(messages) == ["utter_otp_used_wait"]
+    assert slot_events(events)["otp_code"] is None
