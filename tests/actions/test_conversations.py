@@ -150,3 +150,12 @@ def test_occupation_offer_and_answer_in_words(bot):
     bot.texts("tg-10", "/update_occupation")
     assert "Giáo dục, giảng dạy" in bot.texts("tg-10", "giáo viên")
     assert bot.backend.subscriber("0901000010").occupation_code == 10
+
+
+def test_bare_number_first_then_the_request(bot):
+    # a customer who starts with their number is asked what they need (was "em vẫn chưa
+    # hiểu"), and the number is not asked for again
+    assert "cần em hỗ trợ gì cho số thuê bao này" in bot.texts("c3", "0901000003")
+    answer = bot.texts("c3", "kiểm tra thông tin thuê bao")
+    assert "Em đã gửi mã OTP đến số 090***0003" in answer
+    assert "xác minh thành công" in bot.texts("c3", OTP)
