@@ -25,3 +25,10 @@ async def test_new_session_stays_paused_while_a_human_owns_the_chat(backend, dom
     # another customer's new session is not paused
     other, _ = await run(ActionSessionStart(), make_tracker(sender_id="tg-503"), domain)
     assert all(e["event"] != "pause" for e in other)
+
+
+def test_default_fallback_does_not_say_still(domain):
+    # utter_default is also the core fallback for the FIRST message no rule expects (e.g. a
+    # code typed after the OTP lock), so "vẫn chưa hiểu" (still not understood) was wrong
+    text = domain["responses"]["utter_default"][0]["text"]
+    assert "vẫn" not in text and text.startswith("Dạ, em xin lỗi")
