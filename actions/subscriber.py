@@ -102,7 +102,8 @@ class ActionAskAppGuideDone(Action):
 
 
 class ValidateAppGuideForm(FormValidationAction):
-    """next -> following step; error -> help for this step; done -> form complete."""
+    """next or done -> following step ("xong" = this step is done); error -> help for this
+    step; next or done at the last step (submit) -> walkthrough complete."""
 
     def name(self) -> str:
         return "validate_app_guide_form"
@@ -110,12 +111,10 @@ class ValidateAppGuideForm(FormValidationAction):
     def validate_app_guide_done(self, value: Any, dispatcher: CollectingDispatcher,
                                 tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
         step = min(max(int(tracker.get_slot("app_step") or 1), 1), APP_STEPS)
-        if value == "done":
-            return {"app_guide_done": "done"}
         if value == "error":
             utter(dispatcher, f"utter_app_step_error_{step}")
             return {"app_guide_done": None, "app_guide_last": "error"}
-        if step >= APP_STEPS:  # "next" after the last step means finished
+        if step >= APP_STEPS:  # the last step (confirm and submit) is done: finished
             return {"app_guide_done": "done"}
         return {"app_guide_done": None, "app_step": step + 1, "app_guide_last": None}
 

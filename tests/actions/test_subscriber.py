@@ -130,8 +130,12 @@ async def test_app_walkthrough_steps(backend, domain):
     assert slot_events(events) == {"app_guide_done": None, "app_guide_last": "error"}
     events, _ = await _guide(domain, "next", 5)
     assert slot_events(events) == {"app_guide_done": "done"}
-    events, _ = await _guide(domain, "done", 2)
+    events, _ = await _guide(domain, "done", 5)
     assert slot_events(events) == {"app_guide_done": "done"}
+    # "xong" before the submit step means this step is done, not the whole update
+    events, _ = await _guide(domain, "done", 2)
+    assert slot_events(events) == {"app_guide_done": None, "app_step": 3,
+                                   "app_guide_last": None}
 
 
 async def test_app_walkthrough_shows_one_step_per_message(backend, domain):
