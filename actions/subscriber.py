@@ -15,6 +15,7 @@ from actions.common import actor, backend, format_local, mask_msisdn, utter, ver
 from actions.occupation import offer_occupation
 from actions.stores import format_stores
 from bot.backend import UpdatePath
+from bot.text import fold
 
 APP_STEPS = 5
 _STORE_RESPONSES = {
@@ -49,6 +50,21 @@ class ActionCheckSubscriberInfo(Action):
         return []
 
 
+# Typed answers to "which way do you want to update?" (the buttons send update_method).
+_TYPED_METHODS = (("app", ("ung dung", "app", "my mobifone")),
+                  ("chat", ("tai day", "o day", "trong chat", "qua chat", "gui luon",
+                            "gui thong tin", "nhap o day", "nhan tin")))
+
+
+def typed_method(text: str | None) -> str | None:
+    """'Gửi thông tin ngay tại đây' -> 'chat'; 'hướng dẫn trên ứng dụng' -> 'app'."""
+    folded = f" {fold(text or '')} "
+    for method, phrases in _TYPED_METHODS:
+        if any(f" {phrase} " in folded for phrase in phrases):
+            return method
+    return None
+
+
 class ActionUpdateInfo(Action):
     """The decision tree (backend.update_path) -> `update_route` (rules pick the form)."""
 
@@ -59,7 +75,8 @@ class ActionUpdateInfo(Action):
                   domain: dict[str, Any]) -> list[EventType]:
         msisdn = verified_msisdn(tracker)
         path = backend().update_path(msisdn) if msisdn else None
-        method = tracker.get_slot("update_method")
+        method = tracker.get_slot("update_method") or typed_method(
+            tracker.latest_message.get("text"))
         events: list[EventType] = [SlotSet("update_method", None)]
         if path is None or path == UpdatePath.COMPLETE:
             utter(dispatcher, "utter_update_not_needed")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.occupation import offer_occupation
@@ -112,6 +113,21 @@ async def test_update_path_complete_and_online_choice(backend, domain):
     assert slot_events(events) == {"update_method": None, "update_route": "app", "app_step": 1,
                                    "app_guide_done": None, "app_guide_last": None}
     assert messages == []
+
+
+@pytest.mark.parametrize(("text", "route", "first"), [
+    ("Gửi thông tin ngay tại đây", "chat", ["utter_update_chat_intro"]),
+    ("gui luon o day cho nhanh", "chat", ["utter_update_chat_intro"]),
+    ("Hướng dẫn cập nhật trên ứng dụng", "app", []),
+    ("cap nhat qua app the nao", "app", []),
+    ("cập nhật thông tin giúp em", "choose", ["utter_update_choose_method"]),
+])
+async def test_update_method_typed_instead_of_tapped(backend, domain, text, route, first):
+    tracker = make_tracker(slots=verified("0901000003"), intent="update_subscriber_info",
+                           text=text)
+    events, messages = await run(ActionUpdateInfo(), tracker, domain)
+    assert slot_events(events)["update_route"] == route
+    assert responses(messages) == first
 
 
 async def _guide(domain, value, step, last=None):
