@@ -7,7 +7,6 @@ Needs TEST_MODEL (set by `make test-py`); skipped otherwise. Marked slow.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,17 +17,13 @@ from typing import Any
 
 import pytest
 
+from tests.servers import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 OTP = "123456"
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +45,7 @@ def bot(tmp_path_factory) -> Iterator[Any]:
     for args in (["db", "upgrade"], ["db", "seed"]):
         subprocess.run([str(BIN / "bot"), *args], env=env, cwd=REPO, check=True,
                        capture_output=True)
-    port = _free_port()
+    port = free_port()
     log = open(tmp / "actions.log", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen([str(BIN / "rasa"), "run", "actions", "--actions", "actions",
                              "--port", str(port)], env=env, cwd=REPO, stdout=log,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import pytest
 
 from tests.channels.conftest import APP_ID, APP_SECRET, OA_SECRET, zalo_signed
 from tests.channels.fakes import FakeTelegram, FakeZalo
+from tests.servers import free_port, wait_http
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -40,25 +40,6 @@ TURN_TIMEOUT_S = 60.0
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_http(url: str, proc: subprocess.Popen, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return False
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status == 200:
-                    return True
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(1)
-    return False
 
 
 @dataclass
@@ -93,7 +74,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
     for args in (["db", "upgrade"], ["db", "seed"]):
         subprocess.run([str(BIN / "bot"), *args], env=env, cwd=REPO, check=True,
                        capture_output=True)
-    actions_port, rasa_port = _free_port(), _free_port()
+    actions_port, rasa_port = free_port(), free_port()
     (tmp / "credentials.yml").write_text(json.dumps({
         "bot.channels.telegram.TelegramInput": {
             "token": telegram.token, "secret_token": SECRET, "base_url": telegram.base_url},
@@ -119,8 +100,8 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
                  "--endpoints", str(tmp / "endpoints.yml")],
                 env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT))
         result = Stack(f"http://127.0.0.1:{rasa_port}", telegram, zalo, db_url, logs)
-        if not (_wait_http(f"http://127.0.0.1:{actions_port}/health", procs[0], 120)
-                and _wait_http(f"{result.rasa_url}/webhooks/telegram_ptb/", procs[1], 420)):
+        if not (wait_http(f"http://127.0.0.1:{actions_port}/health", procs[0], 120)
+                and wait_http(f"{result.rasa_url}/webhooks/telegram_ptb/", procs[1], 420)):
             pytest.fail("rasa or the action server did not start:\n" + result.log_tail())
         yield result
     finally:

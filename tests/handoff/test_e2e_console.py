@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ from typing import Any
 import pytest
 
 from tests.channels.fakes import FakeTelegram
+from tests.servers import free_port, wait_http
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -44,12 +44,6 @@ AGENT, PASSWORD = "lan", "mat-khau-cua-lan"
 WAIT_S = 60.0
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _http(url: str, body: Any = None, headers: dict[str, str] | None = None,
@@ -70,19 +64,6 @@ def _http(url: str, body: Any = None, headers: dict[str, str] | None = None,
             return exc.code, raw.decode(errors="replace")
 
 
-def _wait_http(url: str, proc: subprocess.Popen, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return False
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status == 200:
-                    return True
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.5)
-    return False
 
 
 def _requirements() -> str:
@@ -126,7 +107,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("handoff-e2e")
     telegram = FakeTelegram().start()
     db_url = f"sqlite:///{tmp / 'bot.db'}"
-    actions_port, rasa_port, console_port = _free_port(), _free_port(), _free_port()
+    actions_port, rasa_port, console_port = free_port(), free_port(), free_port()
     rasa_url = f"http://127.0.0.1:{rasa_port}"
     env = {**{k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "ZALO_"))},
            "BOT_ENV": "test", "BOT_OTP_FIXED_CODE": "123456", "BOT_DB_URL": db_url,
@@ -164,9 +145,9 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
             with open(logs[name], "w") as out:
                 procs[name] = subprocess.Popen(command, env=env, cwd=REPO, stdout=out,
                                                stderr=subprocess.STDOUT)
-        ready = (_wait_http(f"http://127.0.0.1:{actions_port}/health", procs["actions"], 120)
-                 and _wait_http(f"{result.console_url}/healthz", procs["handoff"], 60)
-                 and _wait_http(f"{rasa_url}/status?token={RASA_TOKEN}", procs["rasa"], 420))
+        ready = (wait_http(f"http://127.0.0.1:{actions_port}/health", procs["actions"], 120)
+                 and wait_http(f"{result.console_url}/healthz", procs["handoff"], 60)
+                 and wait_http(f"{rasa_url}/status?token={RASA_TOKEN}", procs["rasa"], 420))
         if not ready:
             pytest.fail("a server did not start:\n" + result.log_tail())
         yield result
