@@ -18,7 +18,8 @@ import pytest
 
 from tests.channels.conftest import APP_ID, APP_SECRET, OA_SECRET, zalo_signed
 from tests.channels.fakes import FakeTelegram, FakeZalo
-from tests.channels.test_e2e import REPO, _free_port, _post, _wait_http
+from tests.channels.test_e2e import REPO, _post
+from tests.servers import free_port, wait_http
 
 BIN = Path(sys.executable).parent
 SMOKE = Path(__file__).with_name("rasa_smoke")
@@ -50,7 +51,7 @@ def rasa(tmp_path_factory) -> Iterator[dict]:
             "access_token": "expired-token", "refresh_token": zalo.refresh_token,
             "api_base_url": zalo.url, "oauth_base_url": zalo.url}}))
     (tmp / "endpoints.yml").write_text("{}\n")  # in-memory tracker store, no action server
-    port = _free_port()
+    port = free_port()
     log = tmp / "rasa.log"
     with open(log, "w") as out:
         proc = subprocess.Popen(
@@ -60,7 +61,7 @@ def rasa(tmp_path_factory) -> Iterator[dict]:
              "--auth-token", TOKEN], env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}"
-        if not _wait_http(f"{url}/webhooks/zalo/", proc, 300):
+        if not wait_http(f"{url}/webhooks/zalo/", proc, 300):
             pytest.fail("rasa run did not start:\n" + log.read_text()[-3000:])
         yield {"url": url, "telegram": telegram, "zalo": zalo}
     finally:
