@@ -182,6 +182,21 @@ class SmsOutbox(Base):
     created_at = Column(UTCDateTime, nullable=False)
 
 
+class IdentityVerification(Base):
+    """The identity ledger: a server-side fact that a conversation proved it owns a number
+    (OTP typed back, a Telegram contact shared by its owner, a call-center transfer).
+    Only these rows say who a conversation is; message metadata and slots never do."""
+
+    __tablename__ = "identity_verifications"
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(160), nullable=False, index=True)
+    msisdn = Column(String(10), nullable=False)
+    method = Column(String(20), nullable=False)  # otp | telegram_contact | call_center
+    verified_at = Column(UTCDateTime, nullable=False)
+    expires_at = Column(UTCDateTime, nullable=False)
+
+
 class Store(Base):
     __tablename__ = "stores"
     __table_args__ = (UniqueConstraint("name", name="uq_stores_name"),)

@@ -21,6 +21,7 @@ from bot.backend.db import make_engine
 from bot.backend.models import (
     AppConsultation,
     AuditLog,
+    IdentityVerification,
     OtpChallenge,
     PendingRegistration,
     Service,
@@ -73,6 +74,10 @@ APP_SMS = ("{brand}: Quý khách tải ứng dụng {app} tại {link} để tra
            "quản lý dịch vụ và cập nhật thông tin thuê bao. Hỗ trợ: {hotline}.")
 REGISTRATION_SMS = ("{brand}: Quý khách vừa yêu cầu đăng ký {name} ({price}). Vui lòng xác "
                     "nhận trong 12 giờ để kích hoạt; quá thời hạn yêu cầu sẽ bị hủy.")
+
+# How a conversation may prove it owns a number (the identity ledger's `method`).
+VERIFICATION_METHODS = ("otp", "telegram_contact", "call_center")
+CONVERSATION_ID_MAX = 160
 
 _SUBSCRIBER_FIELDS = tuple(f for f in SubscriberView.__dataclass_fields__)
 # Fields an approved update request may change, and photo keys -> subscriber flags.
@@ -187,6 +192,64 @@ class Backend:
                 return False
             sub.occupation_code = int(code)
             return True
+
+    # ------------------------------------------------------------------ identity ledger
+    @staticmethod
+    def _conversation(conversation_id: str) -> str:
+        if not isinstance(conversation_id, str) or not conversation_id.strip() \
+                or len(conversation_id) > CONVERSATION_ID_MAX:
+            raise ValueError(f"conversation_id must be 1..{CONVERSATION_ID_MAX} characters")
+        return conversation_id
+
+    @staticmethod
+    def verified_ttl() -> timedelta:
+        """How long a proof of identity lasts (operator.yml identity.verified_ttl_minutes)."""
+        return timedelta(minutes=float(operator()["identity"]["verified_ttl_minutes"]))
+
+    def _record_verification(self, s: Session, conversation_id: str, msisdn: str,
+                             method: str, now: datetime) -> None:
+        s.add(IdentityVerification(conversation_id=conversation_id, msisdn=msisdn,
+                                   method=method, verified_at=now,
+                                   expires_at=now + self.verified_ttl()))
+
+    def record_verification(self, conversation_id: str, msisdn: str, method: str) -> None:
+        """Record that `conversation_id` proved it owns `msisdn` (method `otp`,
+        `telegram_contact` or `call_center`); valid for identity.verified_ttl_minutes.
+        ValueError for an unknown method, a malformed number or conversation id."""
+        if method not in VERIFICATION_METHODS:
+            raise ValueError(f"method must be one of {', '.join(VERIFICATION_METHODS)}")
+        conversation = self._conversation(conversation_id)
+        number = self._norm(msisdn)
+        if number is None:
+            raise ValueError("not a Vietnamese mobile number")
+        with self.session() as s, s.begin():
+            self._record_verification(s, conversation, number, method, self.now())
+
+    def verified_number(self, conversation_id: str) -> str | None:
+        """The number this conversation proved it owns (latest unexpired record), else None."""
+        if not isinstance(conversation_id, str) or not conversation_id:
+            return None
+        now = self.now()
+        with self.session() as s:
+            return s.execute(
+                select(IdentityVerification.msisdn)
+                .where(IdentityVerification.conversation_id == conversation_id,
+                       IdentityVerification.expires_at > now)
+                .order_by(IdentityVerification.verified_at.desc(),
+                          IdentityVerification.id.desc()).limit(1)
+            ).scalar_one_or_none()
+
+    def clear_verification(self, conversation_id: str) -> None:
+        """End every proof of this conversation now (log-out, "not my number", hand-back).
+        The rows stay as history, expired."""
+        if not isinstance(conversation_id, str) or not conversation_id:
+            return
+        now = self.now()
+        with self.session() as s, s.begin():
+            s.execute(update(IdentityVerification)
+                      .where(IdentityVerification.conversation_id == conversation_id,
+                             IdentityVerification.expires_at > now)
+                      .values(expires_at=now))
 
     # ------------------------------------------------------------------ OTP
     def issue_otp(self, msisdn: str, channel: str) -> OtpIssue:

@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 # The backend's own tables (channels and hand-off share Base: their tables are theirs).
 OWN_TABLES = {"subscribers", "services", "subscriptions", "pending_registrations", "topups",
               "update_requests", "otp_challenges", "app_consultations", "sms_outbox", "stores",
-              "audit_log"}
+              "audit_log", "identity_verifications"}
 
 
 def _schema_diff(url: str) -> list:
