@@ -11,7 +11,9 @@ export TRACKER_DB_PATH   ?= $(CURDIR)/$(DATA_DIR)/tracker.db
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL   := 3
 export PYTHONHASHSEED         := 0
-RASA_AUTH_TOKEN ?= change-me
+# Secrets (RASA_AUTH_TOKEN, RASA_JWT_SECRET, ACTION_SERVER_TOKEN): from the environment, or
+# created once in .data/secrets.env (0600) by `bot secrets env` (docs/security.md).
+SECRETS = exports=$$($(BIN)/bot secrets env) && eval "$$exports"
 ACTIONS_PORT    ?= 5055
 RASA_PORT       ?= 5005
 HANDOFF_PORT    ?= 5006
@@ -43,21 +45,23 @@ train: $(STAMP) ## Train the model (skipped when data and config did not change)
 	$(BIN)/rasa train --config config.yml --domain domain.yml --data data --out models
 
 chat: db train ## Install, seed, train, then chat in the terminal (demo numbers in README)
-	@$(BIN)/rasa run actions --actions actions --port $(ACTIONS_PORT) > $(DATA_DIR)/actions.log 2>&1 & \
+	@$(SECRETS) || exit 1; \
+	  $(BIN)/bot serve actions --port $(ACTIONS_PORT) > $(DATA_DIR)/actions.log 2>&1 & \
 	  pid=$$!; trap "kill $$pid 2>/dev/null" EXIT; \
 	  $(BIN)/python -m bot.cli wait-port $(ACTIONS_PORT) || { cat $(DATA_DIR)/actions.log; exit 1; }; \
-	  echo "Action server running (log: $(DATA_DIR)/actions.log; demo OTP codes appear there)."; \
+	  echo "Action server running (log: $(DATA_DIR)/actions.log)."; \
 	  $(BIN)/bot db sms --follow & spid=$$!; trap "kill $$pid $$spid 2>/dev/null" EXIT; \
-	  $(BIN)/rasa shell --endpoints endpoints.yml --model models
+	  $(BIN)/bot serve shell --endpoints endpoints.yml --model models
 
-run: db train ## Production-style: action server + Rasa HTTP API (auth token) + channels + agent console
-	@export RASA_AUTH_TOKEN="$(RASA_AUTH_TOKEN)"; \
-	  $(BIN)/rasa run actions --actions actions --port $(ACTIONS_PORT) & apid=$$!; \
+run: db train ## Production-style: action server + Rasa HTTP API (token + JWT) + channels + agent console
+	@$(SECRETS) || exit 1; \
+	  $(BIN)/bot serve actions --port $(ACTIONS_PORT) & apid=$$!; \
 	  $(BIN)/bot handoff serve --port $(HANDOFF_PORT) & hpid=$$!; \
 	  trap "kill $$apid $$hpid 2>/dev/null" EXIT; \
 	  echo "Agent console: http://127.0.0.1:$(HANDOFF_PORT)/console/ (bot handoff add-agent NAME)"; \
-	  $(BIN)/rasa run --enable-api --auth-token "$(RASA_AUTH_TOKEN)" --port $(RASA_PORT) \
-	    --endpoints $${ENDPOINTS:-endpoints.yml} --credentials credentials.yml --model models
+	  echo "Rasa API: http://127.0.0.1:$(RASA_PORT) (token: RASA_AUTH_TOKEN in .data/secrets.env)"; \
+	  $(BIN)/bot serve rasa --port $(RASA_PORT) --endpoints $${ENDPOINTS:-endpoints.yml} \
+	    --credentials $${CREDENTIALS:-credentials.yml} --model models
 
 validate: $(STAMP) ## Check stories, rules, domain and training data; explains what is broken
 	$(BIN)/rasa data validate --config config.yml --domain domain.yml --data data --fail-on-warnings
@@ -79,7 +83,7 @@ $(TEST_MODELS)/.trained: $(STAMP) config.yml domain.yml $(shell find data -name 
 	@touch $@
 
 test-stories: $(TEST_MODELS)/.trained ## Rasa end-to-end test stories (tests/stories): user text -> intents, entities, actions
-	@$(BIN)/rasa test core --model $(TEST_MODELS)/test.tar.gz --stories tests/stories \
+	@$(SECRETS) || exit 1; $(BIN)/rasa test core --model $(TEST_MODELS)/test.tar.gz --stories tests/stories \
 	  --out .cache/results --e2e --fail-on-prediction-errors; rc=$$?; \
 	  if [ $$rc -ne 0 ]; then cat .cache/results/failed_test_stories.yml 2>/dev/null | head -80; fi; exit $$rc
 

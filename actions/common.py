@@ -22,12 +22,14 @@ from bot.backend import Backend, get_backend
 from bot.brand import operator
 from bot.channels.store import ChannelStore
 from bot.handoff.conversations import parse_sender_id
+from bot.privacy import mask_msisdn as mask_msisdn  # re-exported for the actions
 
 logger = logging.getLogger(__name__)
 
 # Slots that hold the operator profile (filled by action_session_start).
 BRAND_SLOTS = ("brand", "hotline", "hotline_free", "app_name", "app_link", "info_sms_code",
-               "info_sms_to", "approval_hours", "confirm_hours")
+               "info_sms_to", "approval_hours", "confirm_hours", "otp_minutes",
+               "otp_max_attempts", "otp_lock_minutes")
 
 FIXED_TIME_ENV = "BOT_FIXED_LOCAL_TIME"
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -50,6 +52,9 @@ def brand_vars() -> dict[str, str]:
         "info_sms_to": op["info_sms"]["to"],
         "approval_hours": str(op["approval_hours"]),
         "confirm_hours": str(op["registration_confirm_hours"]),
+        "otp_minutes": str(op["otp"]["ttl_minutes"]),
+        "otp_max_attempts": str(op["otp"]["max_attempts"]),
+        "otp_lock_minutes": str(op["otp"]["lock_minutes"]),
     }
 
 
@@ -59,12 +64,9 @@ def utter(dispatcher: CollectingDispatcher, response: str, **variables: Any) -> 
 
 
 def channel_and_user(tracker: Tracker) -> tuple[str | None, str | None]:
-    """(channel, user id) from the latest message's metadata (set by every channel), else
-    from the sender id prefix (`tg-…`, `zalo-…`); (None, None) for the shell/REST."""
-    metadata = tracker.latest_message.get("metadata") or {}
-    channel, user_id = metadata.get("channel"), metadata.get("user_id")
-    if channel and user_id:
-        return str(channel), str(user_id)
+    """(channel, user id) of this conversation, from its id (`tg-…`, `zalo-…`) as the
+    channel code set it; (None, None) for the shell/REST. Never from message metadata,
+    which a client of the REST channel can write."""
     return parse_sender_id(tracker.sender_id or "")
 
 
@@ -87,17 +89,12 @@ def channel_of(tracker: Tracker) -> str:
 
 
 def verified_msisdn(tracker: Tracker) -> str | None:
-    """The number proven to belong to the customer in this session (OTP or channel)."""
-    if tracker.get_slot("identity_verified"):
-        return tracker.get_slot("verified_msisdn") or None
-    return None
-
-
-def mask_msisdn(msisdn: str | None) -> str:
-    """'0901000002' -> '090***0002'."""
-    if not msisdn or len(msisdn) < 7:
-        return msisdn or ""
-    return msisdn[:3] + "***" + msisdn[-4:]
+    """The number proven to belong to the customer in this conversation, from the
+    server-side identity ledger (an OTP the backend checked for this conversation, a
+    Telegram contact the channel recorded, a call-center transfer through the authenticated
+    API). The `verified_msisdn` / `identity_verified` slots only mirror it: a slot set from
+    outside proves nothing."""
+    return backend().verified_number(tracker.sender_id)
 
 
 def actor(tracker: Tracker) -> str:

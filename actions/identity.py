@@ -1,5 +1,8 @@
-"""Proving the number is the customer's: OTP by SMS (verify_form) or a channel-verified
-contact (metadata `verified_msisdn`). Verified once per session (slot `verified_msisdn`)."""
+"""Proving the number is the customer's: an OTP by SMS (verify_form), a Telegram contact the
+channel recorded, or a call-center transfer. Every proof is recorded server-side in the
+backend's identity ledger for this conversation; the `verified_msisdn` / `identity_verified`
+slots only mirror the ledger (a slot, entity or metadata value sent from outside proves
+nothing)."""
 
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from actions.common import (
     link_chat_to_number,
     mask_msisdn,
     utter,
+    verified_msisdn,
 )
 from bot.text import normalize_msisdn
 
@@ -33,23 +37,26 @@ _NON_DIGITS = re.compile(r"\D")
 
 
 class ActionExtractVerifiedMsisdn(Action):
-    """Custom slot mapping: a channel that verified the customer's own number (Telegram
-    contact) sends it as metadata `verified_msisdn`; that counts as proof of ownership."""
+    """Custom slot mapping, run after every customer message: the identity slots mirror the
+    ledger. A proof recorded for this conversation (Telegram contact, call-center transfer)
+    sets them; slots that claim a proof the ledger does not hold (set from outside, or
+    expired) are cleared."""
 
     def name(self) -> str:
         return "action_extract_verified_msisdn"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        metadata = tracker.latest_message.get("metadata") or {}
-        raw = metadata.get("verified_msisdn")
-        msisdn = normalize_msisdn(str(raw)) if raw else None
-        if not msisdn or msisdn == tracker.get_slot("verified_msisdn"):
-            return []
-        if not backend().is_subscriber(msisdn):
-            return []
-        return [SlotSet("verified_msisdn", msisdn), SlotSet("identity_verified", True),
-                SlotSet("phone_number", msisdn)]
+        msisdn = verified_msisdn(tracker)
+        claimed = tracker.get_slot("verified_msisdn")
+        if msisdn:
+            if claimed == msisdn and tracker.get_slot("identity_verified"):
+                return []
+            return [SlotSet("verified_msisdn", msisdn), SlotSet("identity_verified", True),
+                    SlotSet("phone_number", msisdn)]
+        if claimed or tracker.get_slot("identity_verified"):
+            return [SlotSet("verified_msisdn", None), SlotSet("identity_verified", False)]
+        return []
 
 
 class ActionRequireIdentity(Action):
@@ -84,7 +91,7 @@ class ValidateVerifyForm(RepeatedFailureFormValidation):
 
     def _issue(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                msisdn: str, had_code: bool = True) -> dict[str, Any]:
-        issue = backend().issue_otp(msisdn, channel_of(tracker))
+        issue = backend().issue_otp(msisdn, channel_of(tracker), tracker.sender_id)
         masked = mask_msisdn(msisdn)
         if issue.status == "sent":
             utter(dispatcher, "utter_otp_sent", masked_msisdn=masked)
@@ -99,6 +106,11 @@ class ValidateVerifyForm(RepeatedFailureFormValidation):
             minutes = str(max(1, -(-issue.retry_after_s // 60)))
             utter(dispatcher, "utter_otp_locked", masked_msisdn=masked, minutes=minutes)
             return {"phone_number": msisdn, "requested_slot": None}
+        if issue.status == "limited":
+            minutes = str(max(1, -(-issue.retry_after_s // 60)))
+            utter(dispatcher, "utter_otp_limited", masked_msisdn=masked, minutes=minutes)
+            return {"phone_number": msisdn, "requested_slot": None}
+        # not_operator_number: outside the operator's published number ranges
         utter(dispatcher, "utter_phone_not_subscriber", masked_msisdn=masked)
         return {"phone_number": None}
 
@@ -108,8 +120,8 @@ class ValidateVerifyForm(RepeatedFailureFormValidation):
         if msisdn is None:
             utter(dispatcher, "utter_phone_invalid")
             return {"phone_number": None}
-        if tracker.get_slot("identity_verified") and tracker.get_slot("verified_msisdn") == msisdn:
-            # the channel verified this very number (Telegram contact): no OTP needed
+        if verified_msisdn(tracker) == msisdn:
+            # this conversation already proved this very number (e.g. Telegram contact)
             return {"phone_number": msisdn, "otp_code": "verified"}
         return self._issue(dispatcher, tracker, msisdn)
 
@@ -125,7 +137,7 @@ class ValidateVerifyForm(RepeatedFailureFormValidation):
         if len(code) != 6:
             utter(dispatcher, "utter_otp_format")
             return {"otp_code": None}
-        check = backend().verify_otp(msisdn, code)
+        check = backend().verify_otp(msisdn, code, tracker.sender_id)
         if check.status == "ok":
             backend().audit(actor(tracker), "identity_verified_otp", msisdn)
             link_chat_to_number(tracker, msisdn)
@@ -154,8 +166,8 @@ class ActionIdentityResult(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        msisdn = tracker.get_slot("verified_msisdn")
-        if tracker.get_slot("identity_verified") and msisdn:
+        msisdn = verified_msisdn(tracker)
+        if msisdn:
             utter(dispatcher, "utter_identity_ok", masked_msisdn=mask_msisdn(msisdn))
             return [SlotSet("identity_verified", True), SlotSet("otp_code", None)]
         utter(dispatcher, "utter_identity_failed")

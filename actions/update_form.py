@@ -17,6 +17,7 @@ from actions.common import (
     actor,
     answering_now,
     backend,
+    channel_and_user,
     channel_of,
     format_local,
     latest_intent,
@@ -115,6 +116,10 @@ def required_update_slots(msisdn: str | None) -> list[str]:
 
 
 def _photo_ref(tracker: Tracker) -> str | None:
+    """The photo the channel delivered with the latest message (metadata `photos`, set by
+    the Telegram / Zalo channel code from real media). A typed link or file name is text on
+    those channels; only the shell and the development REST channel, which cannot send
+    media, accept a typed image link."""
     metadata = tracker.latest_message.get("metadata") or {}
     photos = metadata.get("photos") or []
     if isinstance(photos, (str, dict)):
@@ -126,6 +131,8 @@ def _photo_ref(tracker: Tracker) -> str | None:
             ref = photo
         if ref:
             return str(ref)
+    if channel_and_user(tracker)[0] is not None:
+        return None
     match = _IMAGE_REF.search(tracker.latest_message.get("text") or "")
     return match.group(1) if match else None
 

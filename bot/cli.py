@@ -4,6 +4,8 @@
     bot nlu eval|benchmark|lint    (bot.nlu.cli)
     bot telegram poll ...          (bot.channels.cli)
     bot handoff ...                (bot.handoff.cli)
+    bot serve rasa|shell|actions   (bot.serve: the servers, secrets checked, loopback)
+    bot secrets env                (bot.serve: development secrets as `export` lines)
     bot wait-port PORT             wait until a local TCP port accepts connections
 """
 
@@ -17,7 +19,8 @@ import time
 from collections.abc import Sequence
 
 # Modules that define `register(subparsers)`; a missing one is skipped.
-_COMMAND_MODULES = ("bot.backend.cli", "bot.nlu.cli", "bot.channels.cli", "bot.handoff.cli")
+_COMMAND_MODULES = ("bot.backend.cli", "bot.nlu.cli", "bot.channels.cli", "bot.handoff.cli",
+                    "bot.serve")
 
 
 def wait_port(port: int, host: str = "127.0.0.1", timeout: float = 120.0) -> bool:
@@ -60,7 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    rasa_mode = getattr(args, "rasa_mode", None)
+    if rasa_mode:  # `bot serve rasa|shell`: unknown options go on to Rasa's own CLI
+        from bot.serve import serve_rasa
+
+        return serve_rasa(args, extra, shell=rasa_mode == "shell")
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     return int(args.func(args) or 0)
 
 
