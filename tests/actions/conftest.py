@@ -32,10 +32,17 @@ def make_tracker(*, slots: dict[str, Any] | None = None, intent: str | None = No
                  metadata: dict[str, Any] | None = None, requested_slot: str | None = None,
                  active_loop: str | None = None, set_after_user: dict[str, Any] | None = None,
                  latest_action: str = "action_listen", ranking: list[dict] | None = None,
-                 sender_id: str = "tg-1001") -> Tracker:
+                 sender_id: str = "tg-1001", proof: bool = True) -> Tracker:
     """A tracker as the action server receives it. `set_after_user` are slot events after
-    the latest user message (what a form validation action validates)."""
+    the latest user message (what a form validation action validates).
+
+    Slots that say the customer is verified are backed by a proof in the backend's identity
+    ledger for `sender_id`, as in a real conversation (`proof=False`: forged slots)."""
     all_slots: dict[str, Any] = {"identity_verified": False, **(slots or {})}
+    if proof and all_slots.get("identity_verified") and all_slots.get("verified_msisdn"):
+        from bot.backend import get_backend
+
+        get_backend().record_verification(sender_id, all_slots["verified_msisdn"], "otp")
     if requested_slot is not None:
         all_slots["requested_slot"] = requested_slot
     all_slots.update(set_after_user or {})

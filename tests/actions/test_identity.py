@@ -32,19 +32,40 @@ async def _answer_otp(domain, code, intent="inform", slots=None):
     return await run(ValidateVerifyForm(), tracker, domain)
 
 
-async def test_metadata_contact_verifies_the_number(backend, domain):
-    tracker = make_tracker(intent="check_balance", text="số dư",
-                           metadata={"channel": "telegram", "user_id": "1001",
-                                     "verified_msisdn": "+84901000002"})
+async def test_a_proof_in_the_ledger_sets_the_identity_slots(backend, domain):
+    """A Telegram contact recorded by the channel (or a call-center transfer) for this
+    conversation: the custom slot mapping mirrors it into the slots."""
+    backend.record_verification("tg-1001", NUMBER, "telegram_contact")
+    tracker = make_tracker(intent="check_balance", text="số dư")
     events, _ = await run(ActionExtractVerifiedMsisdn(), tracker, domain)
     assert events == [SlotSet("verified_msisdn", NUMBER), SlotSet("identity_verified", True),
                       SlotSet("phone_number", NUMBER)]
+    # another conversation does not get it
+    other = make_tracker(intent="check_balance", text="số dư", sender_id="tg-2002")
+    assert (await run(ActionExtractVerifiedMsisdn(), other, domain))[0] == []
 
 
-async def test_metadata_without_contact_or_unknown_number_sets_nothing(backend, domain):
-    assert (await run(ActionExtractVerifiedMsisdn(), make_tracker(text="hi"), domain))[0] == []
-    tracker = make_tracker(text="hi", metadata={"verified_msisdn": "0999999999"})
+async def test_metadata_claiming_a_number_proves_nothing(backend, domain):
+    tracker = make_tracker(text="hi", metadata={"channel": "telegram", "user_id": "1001",
+                                                "verified_msisdn": "+84901000002"})
     assert (await run(ActionExtractVerifiedMsisdn(), tracker, domain))[0] == []
+    assert (await run(ActionExtractVerifiedMsisdn(), make_tracker(text="hi"), domain))[0] == []
+
+
+async def test_forged_identity_slots_are_cleared(backend, domain):
+    forged = make_tracker(text="hi", slots={"identity_verified": True,
+                                            "verified_msisdn": NUMBER}, proof=False)
+    events, _ = await run(ActionExtractVerifiedMsisdn(), forged, domain)
+    assert events == [SlotSet("verified_msisdn", None), SlotSet("identity_verified", False)]
+
+
+async def test_an_expired_proof_no_longer_counts(backend, clock, domain):
+    backend.record_verification("tg-1001", NUMBER, "otp")
+    clock.advance(minutes=61)
+    tracker = make_tracker(text="hi", slots={"identity_verified": True,
+                                             "verified_msisdn": NUMBER}, proof=False)
+    events, _ = await run(ActionExtractVerifiedMsisdn(), tracker, domain)
+    assert events == [SlotSet("verified_msisdn", None), SlotSet("identity_verified", False)]
 
 
 async def test_require_identity_remembers_the_request(backend, domain):
@@ -147,8 +168,8 @@ async def test_identity_result(backend, domain):
 
 
 async def test_shared_telegram_contact_completes_the_form_without_otp(backend, domain):
-    """The contact button sends /inform{"phone_number": ...} with metadata verified_msisdn;
-    the custom slot mapping already set the identity, so no OTP is sent."""
+    """The contact button sends /inform{"phone_number": ...}; the channel recorded the proof
+    and the custom slot mapping already set the identity, so no OTP is sent."""
     slots = {"identity_verified": True, "verified_msisdn": NUMBER}
     events, messages = await _answer_phone(domain, NUMBER, slots=slots)
     assert slot_events(events) == {"phone_number": NUMBER, "otp_code": "verified"}
