@@ -55,23 +55,22 @@ def _cmd_sms(args: argparse.Namespace) -> int:
             print("Not a Vietnamese mobile number.", file=sys.stderr)
             return 2
     backend = Backend(_url(args))
-    last_id = 0
     try:
-        existing = backend.sms_outbox(number)
-        last_id = existing[-1].id if existing else 0
-        # --follow alone shows only what arrives from now on; --last N shows N before.
-        shown = existing[-args.last:] if args.last else ([] if args.follow else existing)
-        for row in shown:
-            _print_sms(row)
-        while args.follow:
-            time.sleep(args.interval)
-            new = backend.sms_outbox(number, after_id=last_id)
-            if not new and last_id and backend.last_sms_id() < last_id:
-                last_id = 0  # the database was re-seeded: ids start again
-                new = backend.sms_outbox(number)
-            for row in new:
+        if not args.follow:
+            # A listing: pending messages as they are, sent ones with their codes masked.
+            rows = backend.sms_outbox(number)
+            for row in rows[-args.last:] if args.last else rows:
                 _print_sms(row)
-                last_id = row.id
+            return 0
+        # The demo gateway: --last N first shows N messages already sent (codes masked),
+        # then every pending message is "sent" by printing it, readable, exactly once;
+        # dispatch_sms then masks the code in the stored copy.
+        if args.last:
+            for row in backend.sms_outbox(number, status="sent")[-args.last:]:
+                _print_sms(row)
+        while True:
+            if not backend.dispatch_sms(_print_sms, msisdn=number):
+                time.sleep(args.interval)
     except KeyboardInterrupt:
         pass
     finally:
@@ -105,10 +104,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sd.set_defaults(func=_cmd_seed)
 
     sms = sub.add_parser("sms", help="print the SMS outbox (demo OTP codes)")
-    sms.add_argument("--follow", "-f", action="store_true", help="keep printing new messages")
+    sms.add_argument("--follow", "-f", action="store_true",
+                     help="demo SMS gateway: print each pending message once (readable), "
+                          "then mark it sent with its code masked")
     sms.add_argument("--number", "-n", help="only this phone number")
     sms.add_argument("--last", type=int, default=0,
-                     help="show only the last N messages (with --follow: before new ones)")
+                     help="show only the last N messages (with --follow: N already sent, "
+                          "before new ones)")
     sms.add_argument("--interval", type=float, default=1.0, help=argparse.SUPPRESS)
     sms.set_defaults(func=_cmd_sms)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,9 +17,11 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
 def make_engine(db_url: str, *, pooled: bool = True) -> Engine:
-    """A 2.0-style (`future=True`) engine; SQLite files get their folder, FKs and a busy wait."""
+    """A 2.0-style (`future=True`) engine; SQLite files get their folder, FKs and a busy wait.
+    SQL parameters are hidden from error messages and echo (`hide_parameters`): a failing
+    statement never puts a number, a name or an ID into a log line."""
     url = make_url(db_url)
-    kwargs: dict = {"future": True}
+    kwargs: dict = {"future": True, "hide_parameters": True}
     if url.get_backend_name() == "sqlite":
         database = url.database or ""
         if database and database != ":memory:":
@@ -29,10 +32,34 @@ def make_engine(db_url: str, *, pooled: bool = True) -> Engine:
     if not pooled:
         kwargs["poolclass"] = NullPool
     engine = create_engine(db_url, **kwargs)
+    event.listen(engine, "handle_error", _scrub_error)
     if url.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+# A value the database quotes back in its own message: `... for type integer: "abc"`.
+_QUOTED_VALUE = re.compile(r':\s*"[^"]*"\s*$')
+
+
+def _scrub_message(message: str) -> str:
+    """The database's own message without the values it quotes: PostgreSQL adds
+    `DETAIL: Key (msisdn)=(0901...) already exists.` / `Failing row contains (...)` on
+    further lines, which `hide_parameters` does not cover. First line kept, values masked."""
+    from bot.privacy import redact_text
+
+    lines = message.split("\n")
+    first = _QUOTED_VALUE.sub(': "***"', lines[0])
+    return redact_text(first) + ("\n" if len(lines) > 1 else "")
+
+
+def _scrub_error(context) -> None:
+    # Both the DBAPI exception (shown as "the direct cause" in tracebacks) and SQLAlchemy's
+    # wrapper are scrubbed in place, so their classes (IntegrityError...) stay the same.
+    for exc in (context.original_exception, context.sqlalchemy_exception):
+        if exc is not None and exc.args and isinstance(exc.args[0], str):
+            exc.args = (_scrub_message(exc.args[0]), *exc.args[1:])
 
 
 def _sqlite_connect(dbapi_conn, _record) -> None:

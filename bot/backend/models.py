@@ -147,12 +147,22 @@ class UpdateRequest(Base):
 
 
 class OtpChallenge(Base):
+    """One code asked for by one conversation for one number. `subscriber_id` is None for a
+    number in the operator's ranges that is not a subscriber: such a challenge is recorded
+    (same cool-down and limits, so a stranger cannot tell) but no SMS is sent and it never
+    verifies."""
+
     __tablename__ = "otp_challenges"
-    __table_args__ = (Index("ix_otp_subscriber_issued", "subscriber_id", "issued_at"),)
+    __table_args__ = (Index("ix_otp_subscriber_issued", "subscriber_id", "issued_at"),
+                      Index("ix_otp_msisdn_issued", "msisdn", "issued_at"),
+                      Index("ix_otp_conversation_issued", "conversation_id", "issued_at"),
+                      Index("ix_otp_issued", "issued_at"))
 
     id = Column(Integer, primary_key=True)
     subscriber_id = Column(Integer, ForeignKey("subscribers.id", ondelete="CASCADE"),
-                           nullable=False)
+                           nullable=True)
+    msisdn = Column(String(10), nullable=False)
+    conversation_id = Column(String(160), nullable=False)
     channel = Column(String(20), nullable=False)
     code_hash = Column(String(64), nullable=False)
     salt = Column(String(32), nullable=False)
@@ -161,6 +171,19 @@ class OtpChallenge(Base):
     attempts = Column(Integer, nullable=False, default=0)
     max_attempts = Column(Integer, nullable=False, default=5)
     status = Column(String(12), nullable=False)  # open | verified | superseded | exhausted
+
+
+class OtpWrongCode(Base):
+    """One wrong code typed for a number (any of its codes, any conversation): the rolling
+    per-number daily limit counts these."""
+
+    __tablename__ = "otp_wrong_codes"
+    __table_args__ = (Index("ix_otp_wrong_msisdn_at", "msisdn", "at"),)
+
+    id = Column(Integer, primary_key=True)
+    msisdn = Column(String(10), nullable=False)
+    conversation_id = Column(String(160), nullable=False)
+    at = Column(UTCDateTime, nullable=False)
 
 
 class AppConsultation(Base):
@@ -174,12 +197,20 @@ class AppConsultation(Base):
 
 
 class SmsOutbox(Base):
+    """SMS waiting for (`pending`) or handed to (`sent`) the gateway. A message carrying a
+    secret (an OTP) keeps its masked form in `redacted_text`; once sent, `text` is replaced
+    by it, so no readable code stays at rest."""
+
     __tablename__ = "sms_outbox"
+    __table_args__ = (Index("ix_sms_outbox_status_id", "status", "id"),)
 
     id = Column(Integer, primary_key=True)
     msisdn = Column(String(10), nullable=False, index=True)
     text = Column(Text, nullable=False)
     created_at = Column(UTCDateTime, nullable=False)
+    status = Column(String(10), nullable=False, default="pending")  # pending | sent
+    sent_at = Column(UTCDateTime, nullable=True)
+    redacted_text = Column(Text, nullable=True)  # None: nothing secret in `text`
 
 
 class IdentityVerification(Base):

@@ -21,6 +21,7 @@ from bot.backend.models import (
     AuditLog,
     IdentityVerification,
     OtpChallenge,
+    OtpWrongCode,
     PendingRegistration,
     Service,
     SmsOutbox,
@@ -49,8 +50,9 @@ GENERATED_COUNT = 185
 DEMO_PREFIX = "09010000"
 
 # Child tables first.
-_TABLES = (AuditLog, IdentityVerification, SmsOutbox, OtpChallenge, AppConsultation,
-           UpdateRequest, Topup, PendingRegistration, Subscription, Subscriber, Store, Service)
+_TABLES = (AuditLog, IdentityVerification, SmsOutbox, OtpWrongCode, OtpChallenge,
+           AppConsultation, UpdateRequest, Topup, PendingRegistration, Subscription,
+           Subscriber, Store, Service)
 TOPUP_CHANNELS = ("thẻ cào", "ứng dụng", "ngân hàng", "ví điện tử", "cửa hàng")
 TOPUP_AMOUNTS = (10000, 20000, 30000, 50000, 100000, 200000, 500000)
 CCCD_ISSUER = "Cục Cảnh sát quản lý hành chính về trật tự xã hội"

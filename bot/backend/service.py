@@ -9,10 +9,12 @@ import math
 import os
 import secrets
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import settings
@@ -23,6 +25,7 @@ from bot.backend.models import (
     AuditLog,
     IdentityVerification,
     OtpChallenge,
+    OtpWrongCode,
     PendingRegistration,
     Service,
     SmsOutbox,
@@ -33,6 +36,7 @@ from bot.backend.models import (
     UpdateRequest,
 )
 from bot.backend.places import PlaceIndex
+from bot.backend.sms import render as sms_text
 from bot.backend.views import (
     AppConsult,
     AuditView,
@@ -58,22 +62,47 @@ from bot.text import normalize_msisdn
 
 Clock = Callable[[], datetime]
 
-OTP_DIGITS = 6
-OTP_TTL = timedelta(minutes=5)
-OTP_MAX_ATTEMPTS = 5
-OTP_RESEND_COOLDOWN = timedelta(seconds=60)
-# After the 5 tries of a code are used up, no new code for this long (from that code's issue).
-OTP_LOCK = timedelta(minutes=15)
 REGISTRATION_TTL = timedelta(hours=12)
 UPDATE_REVIEW_TIME = timedelta(hours=48)
 APP_CONSULT_WINDOW = timedelta(hours=24)
+HOUR, DAY = timedelta(hours=1), timedelta(days=1)
+REDACTED_CODE = "******"
 
-OTP_SMS = ("Mã xác thực của quý khách là {code}, có hiệu lực 5 phút. "
-           "Không chia sẻ mã này cho bất kỳ ai.")
-APP_SMS = ("{brand}: Quý khách tải ứng dụng {app} tại {link} để tra cứu cước, nạp tiền, "
-           "quản lý dịch vụ và cập nhật thông tin thuê bao. Hỗ trợ: {hotline}.")
-REGISTRATION_SMS = ("{brand}: Quý khách vừa yêu cầu đăng ký {name} ({price}). Vui lòng xác "
-                    "nhận trong 12 giờ để kích hoạt; quá thời hạn yêu cầu sẽ bị hủy.")
+
+@dataclass(frozen=True)
+class OtpPolicy:
+    """Every OTP number, from the `otp:` section of bot/operator.yml (the one place)."""
+
+    digits: int
+    ttl: timedelta
+    max_attempts: int  # wrong codes per code
+    resend_cooldown: timedelta
+    lock: timedelta  # no new code this long after a code's tries are used up (from its issue)
+    per_number_sms_per_hour: int
+    per_number_sms_per_day: int
+    per_number_wrong_per_day: int
+    per_conversation_sms_per_hour: int
+    global_sms_per_hour: int
+
+    @classmethod
+    def from_operator(cls) -> OtpPolicy:
+        cfg = operator()["otp"]
+        return cls(
+            digits=int(cfg["digits"]),
+            ttl=timedelta(minutes=float(cfg["ttl_minutes"])),
+            max_attempts=int(cfg["max_attempts"]),
+            resend_cooldown=timedelta(seconds=float(cfg["resend_cooldown_seconds"])),
+            lock=timedelta(minutes=float(cfg["lock_minutes"])),
+            per_number_sms_per_hour=int(cfg["per_number_sms_per_hour"]),
+            per_number_sms_per_day=int(cfg["per_number_sms_per_day"]),
+            per_number_wrong_per_day=int(cfg["per_number_wrong_per_day"]),
+            per_conversation_sms_per_hour=int(cfg["per_conversation_sms_per_hour"]),
+            global_sms_per_hour=int(cfg["global_sms_per_hour"]),
+        )
+
+    @property
+    def ttl_minutes(self) -> int:
+        return _ceil_seconds(self.ttl) // 60
 
 # How a conversation may prove it owns a number (the identity ledger's `method`).
 VERIFICATION_METHODS = ("otp", "telegram_contact", "call_center")
@@ -96,11 +125,23 @@ def _hash_code(code: str, salt: str) -> str:
     return hashlib.sha256(f"{salt}:{code}".encode()).hexdigest()
 
 
-def _new_otp_code() -> str:
+def _new_otp_code(digits: int) -> str:
     fixed = os.environ.get("BOT_OTP_FIXED_CODE", "")
-    if settings.env() == "test" and fixed.isdigit() and len(fixed) == OTP_DIGITS:
+    if settings.env() == "test" and fixed.isdigit() and len(fixed) == digits:
         return fixed
-    return f"{secrets.randbelow(10 ** OTP_DIGITS):0{OTP_DIGITS}d}"
+    return f"{secrets.randbelow(10 ** digits):0{digits}d}"
+
+
+def _in_operator_ranges(msisdn: str | None) -> bool:
+    """A 10-digit number whose prefix the operator publishes (operator.yml number_prefixes)."""
+    if not msisdn or len(msisdn) != 10 or not msisdn.isdigit():
+        return False
+    return any(msisdn.startswith(str(p)) for p in operator()["number_prefixes"])
+
+
+def _lock_key(name: str) -> int:
+    """A stable signed 64-bit key for a PostgreSQL advisory lock."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
 def _ceil_seconds(delta: timedelta) -> int:
@@ -110,9 +151,11 @@ def _ceil_seconds(delta: timedelta) -> int:
 class Backend:
     """Subscriber backend service; `Backend(db_url, clock=None)`."""
 
-    def __init__(self, db_url: str, clock: Clock | None = None) -> None:
+    def __init__(self, db_url: str, clock: Clock | None = None, *,
+                 otp_policy: OtpPolicy | None = None) -> None:
         self.db_url = db_url
         self.clock: Clock = clock or utc_now
+        self.otp_policy = otp_policy or OtpPolicy.from_operator()
         self.engine = make_engine(db_url)
         self._sessions = sessionmaker(bind=self.engine, future=True, expire_on_commit=False)
 
@@ -148,8 +191,22 @@ class Backend:
     def _view(sub: Subscriber) -> SubscriberView:
         return SubscriberView(**{f: getattr(sub, f) for f in _SUBSCRIBER_FIELDS})
 
-    def _outbox(self, s: Session, msisdn: str, text: str) -> None:
-        s.add(SmsOutbox(msisdn=msisdn, text=text, created_at=self.now()))
+    def _outbox(self, s: Session, msisdn: str, text: str,
+                redacted_text: str | None = None) -> None:
+        """Queue an SMS for the gateway (`dispatch_sms`). `redacted_text`: the same text
+        with its secret masked, which replaces `text` once the message is sent."""
+        s.add(SmsOutbox(msisdn=msisdn, text=text, created_at=self.now(), status="pending",
+                        redacted_text=redacted_text))
+
+    def _serialise(self, s: Session, *names: str) -> None:
+        """Serialise read-modify-write on these names across processes. PostgreSQL:
+        transaction-scoped advisory locks, always taken in the order given (number, then
+        conversation), so they cannot deadlock; SQLite: BEGIN IMMEDIATE already serialises
+        every write transaction (bot.backend.db)."""
+        if s.get_bind().dialect.name != "postgresql":
+            return
+        for name in names:
+            s.execute(sql_text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(name)})
 
     # ------------------------------------------------------------------ subscriber
     def subscriber(self, msisdn: str) -> SubscriberView | None:
@@ -252,45 +309,108 @@ class Backend:
                       .values(expires_at=now))
 
     # ------------------------------------------------------------------ OTP
-    def issue_otp(self, msisdn: str, channel: str) -> OtpIssue:
-        """Send a 6-digit code (5 min, 5 tries) to the SMS outbox; 60 s resend cool-down."""
-        now = self.now()
-        with self.session() as s, s.begin():
-            sub = self._sub(s, msisdn, lock=True)
-            if sub is None:
-                return OtpIssue("unknown_number")
-            last = s.execute(
-                select(OtpChallenge).where(OtpChallenge.subscriber_id == sub.id)
-                .order_by(OtpChallenge.issued_at.desc(), OtpChallenge.id.desc()).limit(1)
-            ).scalar_one_or_none()
-            if last is not None:
-                if last.status == "exhausted" and now < last.issued_at + OTP_LOCK:
-                    return OtpIssue("locked", _ceil_seconds(last.issued_at + OTP_LOCK - now))
-                if now < last.issued_at + OTP_RESEND_COOLDOWN:
-                    return OtpIssue("cooldown",
-                                    _ceil_seconds(last.issued_at + OTP_RESEND_COOLDOWN - now))
-            s.execute(update(OtpChallenge)
-                      .where(OtpChallenge.subscriber_id == sub.id, OtpChallenge.status == "open")
-                      .values(status="superseded"))
-            code, salt = _new_otp_code(), secrets.token_hex(16)
-            expires = now + OTP_TTL
-            s.add(OtpChallenge(subscriber_id=sub.id, channel=channel,
-                               code_hash=_hash_code(code, salt), salt=salt, issued_at=now,
-                               expires_at=expires, attempts=0, max_attempts=OTP_MAX_ATTEMPTS,
-                               status="open"))
-            self._outbox(s, sub.msisdn, OTP_SMS.format(code=code))
-            return OtpIssue("sent", int(OTP_RESEND_COOLDOWN.total_seconds()), expires)
+    @staticmethod
+    def _window_wait(s: Session, column, conditions: Iterable[Any], limit: int,
+                     window: timedelta, now: datetime) -> timedelta | None:
+        """None while fewer than `limit` events (`column` times matching `conditions`) fall
+        in the rolling `window`; else how long until one of them leaves it."""
+        conds = (*conditions, column > now - window)
+        count = s.execute(select(func.count()).where(*conds)).scalar_one()
+        if count < limit:
+            return None
+        freeing = s.execute(select(column).where(*conds).order_by(column)
+                            .offset(count - limit).limit(1)).scalar_one()
+        return freeing + window - now
 
-    def verify_otp(self, msisdn: str, code: str) -> OtpCheck:
-        """ok | wrong (attempts_left) | expired | too_many (5th wrong try and after) |
-        no_challenge. A verified code cannot be used twice."""
-        now = self.now()
+    def _otp_limit_wait(self, s: Session, number: str, conversation: str,
+                        now: datetime) -> timedelta | None:
+        """How long until every rolling OTP limit this request hits frees up (None: none)."""
+        p = self.otp_policy
+        at, wrong_at = OtpChallenge.issued_at, OtpWrongCode.at
+        waits = [
+            self._window_wait(s, at, [OtpChallenge.msisdn == number],
+                              p.per_number_sms_per_hour, HOUR, now),
+            self._window_wait(s, at, [OtpChallenge.msisdn == number],
+                              p.per_number_sms_per_day, DAY, now),
+            self._window_wait(s, wrong_at, [OtpWrongCode.msisdn == number],
+                              p.per_number_wrong_per_day, DAY, now),
+            self._window_wait(s, at, [OtpChallenge.conversation_id == conversation],
+                              p.per_conversation_sms_per_hour, HOUR, now),
+            self._window_wait(s, at, [], p.global_sms_per_hour, HOUR, now),
+        ]
+        hit = [w for w in waits if w is not None]
+        return max(hit) if hit else None
+
+    def _wrong_today(self, s: Session, number: str, now: datetime) -> int:
+        return s.execute(select(func.count()).where(
+            OtpWrongCode.msisdn == number, OtpWrongCode.at > now - DAY)).scalar_one()
+
+    def issue_otp(self, msisdn: str, channel: str, conversation_id: str) -> OtpIssue:
+        """Send a code for `msisdn`, bound to `conversation_id`, to the SMS outbox.
+
+        `sent` (retry_after_s = resend cool-down) | `cooldown` | `locked` (a code's tries
+        were used up) | `limited` (a rolling limit: per number per hour / day, wrong codes
+        per number per day, per conversation per hour, global per hour) |
+        `not_operator_number` (outside operator.yml number_prefixes, or not a number).
+        A number in the ranges that is not a subscriber answers exactly like a subscriber
+        (same statuses and accounting) but no SMS is written."""
+        p, now = self.otp_policy, self.now()
+        conversation = self._conversation(conversation_id)
+        number = self._norm(msisdn)
+        if not _in_operator_ranges(number):
+            return OtpIssue("not_operator_number")
         with self.session() as s, s.begin():
-            sub = self._sub(s, msisdn, lock=True)
-            if sub is None:
-                return OtpCheck("no_challenge")
+            self._serialise(s, f"otp:number:{number}", f"otp:conversation:{conversation}")
+            sub = self._sub(s, number)
+            recent = s.execute(
+                select(OtpChallenge.issued_at, OtpChallenge.status)
+                .where(OtpChallenge.msisdn == number,
+                       OtpChallenge.issued_at > now - max(p.lock, p.resend_cooldown))
+            ).all()
+            locks = [at + p.lock for at, status in recent if status == "exhausted"
+                     and now < at + p.lock]
+            if locks:
+                return OtpIssue("locked", _ceil_seconds(max(locks) - now))
+            limited = self._otp_limit_wait(s, number, conversation, now)
+            if limited is not None:
+                return OtpIssue("limited", _ceil_seconds(limited))
+            cooling = [at + p.resend_cooldown for at, _ in recent
+                       if now < at + p.resend_cooldown]
+            if cooling:
+                return OtpIssue("cooldown", _ceil_seconds(max(cooling) - now))
+            s.execute(update(OtpChallenge)
+                      .where(OtpChallenge.msisdn == number,
+                             OtpChallenge.conversation_id == conversation,
+                             OtpChallenge.status == "open")
+                      .values(status="superseded"))
+            code, salt = _new_otp_code(p.digits), secrets.token_hex(16)
+            expires = now + p.ttl
+            s.add(OtpChallenge(subscriber_id=sub.id if sub else None, msisdn=number,
+                               conversation_id=conversation, channel=channel,
+                               code_hash=_hash_code(code, salt), salt=salt, issued_at=now,
+                               expires_at=expires, attempts=0, max_attempts=p.max_attempts,
+                               status="open"))
+            if sub is not None:
+                self._outbox(s, number, sms_text("otp", code=code, minutes=p.ttl_minutes),
+                             sms_text("otp", code=REDACTED_CODE, minutes=p.ttl_minutes))
+            return OtpIssue("sent", _ceil_seconds(p.resend_cooldown), expires)
+
+    def verify_otp(self, msisdn: str, code: str, conversation_id: str) -> OtpCheck:
+        """Check a code typed in `conversation_id` against the code that conversation asked
+        for: ok (the ledger records the number for this conversation, method `otp`, in the
+        same transaction) | wrong (attempts_left) | expired | too_many (the code's last
+        try, or the number's wrong codes of the last 24 h used up) | no_challenge (none
+        asked for in this conversation). A verified code cannot be used twice."""
+        p, now = self.otp_policy, self.now()
+        conversation = self._conversation(conversation_id)
+        number = self._norm(msisdn)
+        if not _in_operator_ranges(number):
+            return OtpCheck("no_challenge")
+        with self.session() as s, s.begin():
+            self._serialise(s, f"otp:number:{number}", f"otp:conversation:{conversation}")
             ch = s.execute(
-                select(OtpChallenge).where(OtpChallenge.subscriber_id == sub.id,
+                select(OtpChallenge).where(OtpChallenge.msisdn == number,
+                                           OtpChallenge.conversation_id == conversation,
                                            OtpChallenge.status.in_(("open", "exhausted")))
                 .order_by(OtpChallenge.issued_at.desc(), OtpChallenge.id.desc()).limit(1)
             ).scalar_one_or_none()
@@ -298,16 +418,24 @@ class Backend:
                 return OtpCheck("no_challenge")
             if ch.status == "exhausted" or ch.attempts >= ch.max_attempts:
                 return OtpCheck("too_many", 0)
+            wrong_today = self._wrong_today(s, number, now)
+            if wrong_today >= p.per_number_wrong_per_day:
+                return OtpCheck("too_many", 0)
             if now >= ch.expires_at:
                 return OtpCheck("expired", 0)
             typed = "".join(ch_ for ch_ in str(code) if ch_.isdigit())
-            if hmac.compare_digest(_hash_code(typed, ch.salt), ch.code_hash):
+            matches = hmac.compare_digest(_hash_code(typed, ch.salt), ch.code_hash)
+            if matches and ch.subscriber_id is not None:  # no SMS went out: never ok
                 ch.status = "verified"
+                self._record_verification(s, conversation, number, "otp", now)
                 return OtpCheck("ok", ch.max_attempts - ch.attempts)
             ch.attempts += 1
-            left = ch.max_attempts - ch.attempts
-            if left <= 0:
+            s.add(OtpWrongCode(msisdn=number, conversation_id=conversation, at=now))
+            left = min(ch.max_attempts - ch.attempts,
+                       p.per_number_wrong_per_day - wrong_today - 1)
+            if ch.attempts >= ch.max_attempts:
                 ch.status = "exhausted"
+            if left <= 0:
                 return OtpCheck("too_many", 0)
             return OtpCheck("wrong", left)
 
@@ -362,8 +490,7 @@ class Backend:
                 return CancelResult("not_subscribed", svc.code)
             for row in rows:
                 row.status, row.cancelled_at = "cancelled", now
-            self._outbox(s, sub.msisdn, f"{operator()['name']}: Quý khách đã hủy thành công "
-                                        f"{svc.name}. Cảm ơn quý khách đã sử dụng dịch vụ.")
+            self._outbox(s, sub.msisdn, sms_text("cancellation", name=svc.name))
             return CancelResult("cancelled", svc.code)
 
     def _expire_pending(self, s: Session, subscriber_id: int, now: datetime) -> None:
@@ -399,8 +526,9 @@ class Backend:
             s.add(PendingRegistration(subscriber_id=sub.id, service_code=svc.code,
                                       channel=channel, requested_at=now, expires_at=expires,
                                       status="pending"))
-            self._outbox(s, sub.msisdn, REGISTRATION_SMS.format(
-                brand=operator()["name"], name=svc.name, price=svc.price_label))
+            self._outbox(s, sub.msisdn, sms_text(
+                "registration_request", name=svc.name, price=svc.price_label,
+                hours=_ceil_seconds(REGISTRATION_TTL) // 3600))
             return Registration("pending", expires, svc.code)
 
     def pending_registrations(self, msisdn: str) -> list[PendingView]:
@@ -453,8 +581,7 @@ class Backend:
                 s.add(Subscription(subscriber_id=sub.id, service_code=latest.service_code,
                                    status="active", channel=latest.channel, started_at=now))
             name = s.get(Service, latest.service_code).name
-            self._outbox(s, sub.msisdn, f"{operator()['name']}: Quý khách đã đăng ký thành "
-                                        f"công {name}.")
+            self._outbox(s, sub.msisdn, sms_text("registration_activated", name=name))
             return Confirmation("activated", latest.service_code)
 
     # ------------------------------------------------------------------ account
@@ -499,8 +626,8 @@ class Backend:
                 return AppConsult(status, max(1, hours))
             brand = operator()
             s.add(AppConsultation(msisdn=sub.msisdn, channel=channel, at=now))
-            self._outbox(s, sub.msisdn, APP_SMS.format(
-                brand=brand["name"], app=brand["app_name"], link=brand["app_link"],
+            self._outbox(s, sub.msisdn, sms_text(
+                "app_link", app=brand["app_name"], link=brand["app_link"],
                 hotline=brand["hotline"]))
             return AppConsult("sms_sent")
 
@@ -590,11 +717,10 @@ class Backend:
                 _apply_update(sub, req.fields or {}, req.photos or {})
                 if sub.status == "one_way_blocked" and reference.decree49(self._view(sub)).complete:
                     sub.status = "active"
-                text = "đã được duyệt"
+                template = "update_approved"
             else:
-                text = "chưa được duyệt, vui lòng kiểm tra lại ảnh và thông tin"
-            self._outbox(s, sub.msisdn, f"{operator()['name']}: Yêu cầu cập nhật thông tin "
-                                        f"thuê bao của quý khách {text}.")
+                template = "update_rejected"
+            self._outbox(s, sub.msisdn, sms_text(template))
             return self._request_view(req)
 
     # ------------------------------------------------------------------ SMS and audit
@@ -605,21 +731,54 @@ class Backend:
         with self.session() as s, s.begin():
             self._outbox(s, number, text)
 
+    @staticmethod
+    def _sms_view(r: SmsOutbox) -> SmsView:
+        return SmsView(r.id, r.msisdn, r.text, r.created_at, r.status, r.sent_at)
+
     def sms_outbox(self, msisdn: str | None = None, after_id: int = 0,
-                   limit: int | None = None) -> list[SmsView]:
-        """Outbox rows with id > after_id, oldest first (the demo reads OTPs from here)."""
+                   limit: int | None = None, status: str | None = None) -> list[SmsView]:
+        """Outbox rows with id > after_id, oldest first. Pending rows hold the readable
+        text (tests read codes there); sent rows hold it with any code masked."""
         query = select(SmsOutbox).where(SmsOutbox.id > after_id)
         if msisdn:
             number = self._norm(msisdn)
             if number is None:
                 return []
             query = query.where(SmsOutbox.msisdn == number)
+        if status:
+            query = query.where(SmsOutbox.status == status)
         query = query.order_by(SmsOutbox.id)
         if limit:
             query = query.limit(limit)
         with self.session() as s:
-            return [SmsView(r.id, r.msisdn, r.text, r.created_at)
-                    for r in s.execute(query).scalars()]
+            return [self._sms_view(r) for r in s.execute(query).scalars()]
+
+    def dispatch_sms(self, send: Callable[[SmsView], None], limit: int = 100, *,
+                     msisdn: str | None = None) -> int:
+        """Hand each pending outbox row (oldest first, at most `limit`, only `msisdn`'s when
+        given) to the gateway callable `send`, then mark it `sent` and mask its code. One
+        transaction per message: a row is marked sent only after `send` returned; if `send`
+        raises, that row stays pending and the exception propagates. On PostgreSQL, rows
+        another dispatcher holds are skipped. Returns how many were sent."""
+        number = self._norm(msisdn) if msisdn else None
+        if msisdn and number is None:
+            return 0
+        sent = 0
+        while sent < limit:
+            with self.session() as s, s.begin():
+                query = select(SmsOutbox).where(SmsOutbox.status == "pending")
+                if number:
+                    query = query.where(SmsOutbox.msisdn == number)
+                row = s.execute(query.order_by(SmsOutbox.id).limit(1)
+                                .with_for_update(skip_locked=True)).scalar_one_or_none()
+                if row is None:
+                    break
+                send(self._sms_view(row))
+                row.status, row.sent_at = "sent", self.now()
+                if row.redacted_text is not None:
+                    row.text, row.redacted_text = row.redacted_text, None
+            sent += 1
+        return sent
 
     def last_sms_id(self) -> int:
         """Id of the newest outbox message (0 when empty)."""

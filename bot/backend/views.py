@@ -76,7 +76,8 @@ class UpdatePath(str, enum.Enum):
 
 @dataclass(frozen=True)
 class OtpIssue:
-    status: str  # sent | cooldown | unknown_number | locked
+    # sent | cooldown | locked | limited | not_operator_number
+    status: str
     retry_after_s: int = 0
     expires_at: datetime | None = None
 
@@ -182,8 +183,10 @@ class UpdateRequestView:
 class SmsView:
     id: int
     msisdn: str
-    text: str
+    text: str = field(repr=False)  # may hold a readable code while pending
     created_at: datetime
+    status: str = "pending"  # pending | sent
+    sent_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 # The backend's own tables (channels and hand-off share Base: their tables are theirs).
 OWN_TABLES = {"subscribers", "services", "subscriptions", "pending_registrations", "topups",
               "update_requests", "otp_challenges", "app_consultations", "sms_outbox", "stores",
-              "audit_log", "identity_verifications"}
+              "audit_log", "identity_verifications", "otp_wrong_codes"}
 
 
 def _schema_diff(url: str) -> list:
@@ -126,14 +126,16 @@ def test_cli_upgrade_seed_sms_reset(tmp_path, capsys, monkeypatch):
     try:
         monkeypatch.setenv("BOT_ENV", "test")
         monkeypatch.setenv("BOT_OTP_FIXED_CODE", "654321")
-        assert backend.issue_otp("0901000002", "telegram").status == "sent"
+        assert backend.issue_otp("0901000002", "telegram", "telegram:1").status == "sent"
         backend.send_sms("0901000003", "tin khác")
         assert main(["db", "--db-url", url, "sms", "--number", "090 100 0002"]) == 0
         out = capsys.readouterr().out
-        assert "-> 0901000002] Mã xác thực của quý khách là 654321" in out
+        assert "-> 0901000002] MobiFone: Mã xác thực 654321 để xác minh" in out
         assert "tin khác" not in out
         assert main(["db", "--db-url", url, "sms"]) == 0
         assert "tin khác" in capsys.readouterr().out
+        # A listing is read-only: both messages are still pending.
+        assert [r.status for r in backend.sms_outbox()] == ["pending", "pending"]
         assert main(["db", "--db-url", url, "sms", "--number", "12"]) == 2
         assert main(["db", "--db-url", url, "reset"]) == 0
         assert backend.sms_outbox() == []
@@ -144,11 +146,56 @@ def test_cli_upgrade_seed_sms_reset(tmp_path, capsys, monkeypatch):
         backend.dispose()
 
 
-def test_cli_sms_follow_prints_new_messages(seeded_db_url):
+def test_cli_sms_follow_prints_new_messages(seeded_db_url, monkeypatch):
+    """`bot db sms --follow` is the demo gateway: each pending message printed once,
+    readable, then stored as sent with its code masked."""
+    monkeypatch.setenv("BOT_ENV", "test")
+    monkeypatch.setenv("BOT_OTP_FIXED_CODE", "654321")
     env = {**os.environ, "BOT_DB_URL": seeded_db_url}
     backend = Backend(seeded_db_url)
     assert backend.sms_outbox() == []
-    # --last 1: a message that arrives before the follower is ready still shows.
+    # Queued before the follower is ready: still sent (printed) once.
+    backend.send_sms("0901000004", "Tin trước khi bắt đầu")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "db", "sms", "--follow", "--interval", "0.2"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout],
+                     daemon=True).start()
+    try:
+        assert "-> 0901000004] Tin trước khi bắt đầu" in lines.get(timeout=20)
+        assert backend.issue_otp("0901000005", "telegram", "telegram:5").status == "sent"
+        line = lines.get(timeout=20)
+        assert "-> 0901000005] MobiFone: Mã xác thực 654321 để xác minh" in line
+        _wait_for(lambda: backend.sms_outbox("0901000005")[-1].status == "sent")
+        stored = backend.sms_outbox("0901000005")[-1]
+        assert "654321" not in stored.text and "Mã xác thực ****** để xác minh" in stored.text
+        # A re-seed empties the outbox and ids start again: the follower keeps up.
+        from bot.backend.seed import seed
+
+        seed(backend)
+        assert backend.last_sms_id() == 0
+        backend.send_sms("0901000007", "Sau khi nạp lại dữ liệu")
+        assert "-> 0901000007] Sau khi nạp lại dữ liệu" in lines.get(timeout=20)
+        time.sleep(0.5)
+        assert lines.empty(), "a message was printed twice"
+    finally:
+        proc.kill()
+        proc.wait()
+        backend.dispose()
+
+
+def test_cli_sms_follow_last_shows_sent_messages_masked(seeded_db_url, monkeypatch):
+    monkeypatch.setenv("BOT_ENV", "test")
+    monkeypatch.setenv("BOT_OTP_FIXED_CODE", "654321")
+    backend = Backend(seeded_db_url)
+    try:
+        backend.issue_otp("0901000002", "telegram", "telegram:2")
+        assert backend.dispatch_sms(lambda _sms: None) == 1
+        backend.send_sms("0901000003", "đang chờ")
+    finally:
+        backend.dispose()
+    env = {**os.environ, "BOT_DB_URL": seeded_db_url}
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "db", "sms", "--follow", "--last", "1",
          "--interval", "0.2"],
@@ -157,20 +204,61 @@ def test_cli_sms_follow_prints_new_messages(seeded_db_url):
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout],
                      daemon=True).start()
     try:
-        time.sleep(0.5)
-        backend.send_sms("0901000005", "Mã xác thực thử nghiệm")
-        assert "-> 0901000005] Mã xác thực thử nghiệm" in lines.get(timeout=20)
-        backend.send_sms("0901000006", "Tin nhắn thứ hai")
-        assert "-> 0901000006] Tin nhắn thứ hai" in lines.get(timeout=20)
-        # A re-seed empties the outbox and ids start again: the follower keeps up.
-        from bot.backend.seed import seed
-
-        seed(backend)
-        assert backend.last_sms_id() == 0
-        time.sleep(0.6)
-        backend.send_sms("0901000007", "Sau khi nạp lại dữ liệu")
-        assert "-> 0901000007] Sau khi nạp lại dữ liệu" in lines.get(timeout=20)
+        first = lines.get(timeout=20)
+        assert "-> 0901000002] MobiFone: Mã xác thực ****** để xác minh" in first
+        assert "-> 0901000003] đang chờ" in lines.get(timeout=20)
     finally:
         proc.kill()
         proc.wait()
-        backend.dispose()
+
+
+def _wait_for(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_upgrade_keeps_old_challenges_and_masks_old_codes(tmp_path):
+    """0005_otp_guard on a database that already has OTP rows of the old schema."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    db.upgrade(url, "0004_identity")
+    db.upgrade(url, "0003_handoff")
+    db.upgrade(url, "0002_channels")
+    engine = create_engine(url, future=True)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO subscribers (id, msisdn, subscription_type, status, full_name, "
+                "has_id_front_photo, has_id_back_photo, has_portrait_photo, name_mismatch, "
+                "is_premium_number, premium_commitment, device, balance_vnd, created_at) "
+                "VALUES (7, '0901000002', 'prepaid', 'active', '', 0, 0, 0, 0, 0, 0, "
+                "'smartphone', 0, '2025-06-01 00:00:00')"))
+            conn.execute(text(
+                "INSERT INTO otp_challenges (subscriber_id, channel, code_hash, salt, "
+                "issued_at, expires_at, attempts, max_attempts, status) VALUES "
+                "(7, 'zalo', 'h', 's', '2025-06-01 00:00:00', '2025-06-01 00:05:00', 1, 5, "
+                "'open')"))
+            conn.execute(text(
+                "INSERT INTO sms_outbox (msisdn, text, created_at) VALUES "
+                "('0901000002', 'Mã xác thực của quý khách là 482913, có hiệu lực 5 phút. "
+                "Không chia sẻ mã này cho bất kỳ ai.', '2025-06-01 00:00:00'), "
+                "('0901000002', 'MobiFone: Quý khách đã hủy thành công Nhạc chờ "
+                "(15.000đ/tháng).', '2025-06-01 00:01:00')"))
+        db.upgrade(url)
+        assert db.current_heads(url) == db.script_heads()
+        with engine.connect() as conn:
+            ch = conn.execute(text("SELECT msisdn, conversation_id, status, subscriber_id "
+                                   "FROM otp_challenges")).one()
+            sms = conn.execute(text("SELECT text, status, sent_at, created_at FROM sms_outbox "
+                                    "ORDER BY id")).all()
+        assert tuple(ch) == ("0901000002", "", "superseded", 7)
+        assert "482913" not in sms[0].text and "******" in sms[0].text
+        assert sms[1].text.endswith("Nhạc chờ (15.000đ/tháng).")  # nothing secret: as it was
+        assert [(r.status, r.sent_at) for r in sms] == [("sent", r.created_at) for r in sms]
+        db.downgrade(url, "0004_identity")
+        with engine.connect() as conn:
+            cols = {c["name"] for c in inspect(conn).get_columns("otp_challenges")}
+        assert "conversation_id" not in cols and "msisdn" not in cols
+    finally:
+        engine.dispose()

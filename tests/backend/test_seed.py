@@ -148,13 +148,19 @@ def _snapshot(backend):
 def test_seed_is_idempotent(backend):
     before = _snapshot(backend)
     backend.cancel_subscription("0901000001", "FUNRING", "telegram")
-    backend.issue_otp("0901000001", "telegram")
+    backend.issue_otp("0901000001", "telegram", "telegram:1")
+    backend.verify_otp("0901000001", "000000", "telegram:1")
+    backend.record_verification("zalo:2", "0901000002", "telegram_contact")
     backend.audit("bot:test", "view_profile", "0901000001")
     report = seed(backend)
     assert report.subscribers == 200 and report.services == 8
     assert _snapshot(backend) == before
     assert _codes(backend, "0901000001") == ["FUNRING", "MCA"]
     assert backend.sms_outbox() == [] and backend.audit_log() == []
+    assert backend.verified_number("zalo:2") is None
+    # OTP history is gone too: the number gets a fresh code and a full count of tries.
+    assert backend.issue_otp("0901000001", "telegram", "telegram:1").status == "sent"
+    assert backend.verify_otp("0901000001", "000000", "telegram:1").attempts_left == 4
     # New rows after a re-seed get fresh ids (sequences follow the fixed ids).
     assert backend.submit_update_request("0901000001", {}, {}, "zalo").id > 1
 

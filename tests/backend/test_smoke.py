@@ -25,5 +25,6 @@ def test_pg_backend_fixture(pg_backend, clock):
     from bot.backend import get_backend
 
     assert get_backend() is pg_backend
-    assert pg_backend.issue_otp("0901000002", "telegram").status == "sent"
-    assert pg_backend.verify_otp("0901000002", "123456").status == "ok"
+    assert pg_backend.issue_otp("0901000002", "telegram", "telegram:1").status == "sent"
+    assert pg_backend.verify_otp("0901000002", "123456", "telegram:1").status == "ok"
+    assert pg_backend.verified_number("telegram:1") == "0901000002"
