@@ -5,8 +5,15 @@
     /api/v1/assistant-handoffs     call center -> assistant (Bearer token per caller)
     /api/v1/goals, /api/v1/openapi.yaml, /healthz
 
-A separate process from the Rasa server: it talks to Rasa's HTTP API with the auth token
-(see docs/handoff.md for why).
+A separate process from the Rasa server: it talks to Rasa's HTTP API with a short-lived
+JWT (see docs/handoff.md for why).
+
+Security (docs/handoff.md, "Security"): every state-changing console call needs a JSON body
+(a cross-site form cannot send one); failed logins are throttled per (client address,
+name) and per address, the client address being the socket peer or, only from a trusted
+proxy, the configured forwarding header; request bodies are capped
+(`limits.max_request_bytes`); agents see personal data masked and every view of a
+transcript or profile is audited.
 """
 
 from __future__ import annotations
@@ -14,21 +21,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import ipaddress
 import json
 import logging
 import os
 import time
-from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from bot.handoff.accounts import AgentAccounts, AgentView
+from bot.brand import operator
+from bot.handoff.accounts import NAME_MAX, AgentAccounts, AgentView
+from bot.handoff.redact import for_agent
 from bot.handoff.service import GOALS, HandoffService, ServiceError
 from bot.handoff.tickets import MessageView, TicketConflict, TicketNotFound, TicketView
+from bot.privacy import mask_msisdn
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +47,11 @@ HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
 OPENAPI_FILE = HERE / "openapi.yaml"
 COOKIE = "handoff_session"
-MAX_BODY = 64 * 1024
-LOGIN_WINDOW_S, LOGIN_MAX_FAILURES = 300, 5
+# Failed logins: per (client address, agent name) and per client address, in a rolling
+# window; the table of failures holds at most LOGIN_MAX_ENTRIES keys of each kind.
+LOGIN_WINDOW_S, LOGIN_MAX_FAILURES, LOGIN_MAX_PER_ADDRESS = 300, 5, 20
+LOGIN_MAX_ENTRIES = 10_000
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 STATUS_LABELS = {"waiting": "Đang chờ", "open": "Đang xử lý", "resolved": "Đã xử lý xong",
                  "handed_back": "Đã trả lại trợ lý"}
@@ -47,6 +61,11 @@ SERVICE_KEY = web.AppKey("service", HandoffService)
 ACCOUNTS_KEY = web.AppKey("accounts", AgentAccounts)
 TOKENS_KEY = web.AppKey("api_tokens", dict)
 SETTINGS_KEY = web.AppKey("settings", dict)
+
+
+def max_request_bytes() -> int:
+    """Cap of every request body (`limits.max_request_bytes` in bot/operator.yml)."""
+    return int(operator()["limits"]["max_request_bytes"])
 
 
 # ------------------------------------------------------------------ helpers
@@ -79,13 +98,10 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(timezone.utc).isoformat() if value else None
 
 
-def mask_msisdn(msisdn: str | None) -> str | None:
-    return f"{msisdn[:3]}****{msisdn[-3:]}" if msisdn and len(msisdn) >= 7 else None
-
-
 def ticket_json(ticket: TicketView, now: datetime, *, detail: bool = False) -> dict[str, Any]:
     """A ticket for the console. The masked number only in the detail view, whose
-    personal data is audited (the queue shows none)."""
+    personal data is audited (the queue shows none). The summary is redacted again on the
+    way out (tickets stored before redaction existed)."""
     end = ticket.closed_at or now
     return {
         "id": ticket.id, "conversation_id": ticket.conversation_id,
@@ -94,9 +110,9 @@ def ticket_json(ticket: TicketView, now: datetime, *, detail: bool = False) -> d
         "reason": ticket.reason, "reason_label": ticket.reason_label,
         "priority": ticket.priority, "urgent": ticket.priority == 0,
         "status": ticket.status, "status_label": STATUS_LABELS.get(ticket.status, ticket.status),
-        "agent": ticket.agent, "version": ticket.version, "summary": ticket.summary,
+        "agent": ticket.agent, "version": ticket.version, "summary": for_agent(ticket.summary),
         "verified": bool(ticket.verified_msisdn),
-        "msisdn_masked": mask_msisdn(ticket.verified_msisdn) if detail else None,
+        "msisdn_masked": (mask_msisdn(ticket.verified_msisdn) or None) if detail else None,
         "created_at": _iso(ticket.created_at), "claimed_at": _iso(ticket.claimed_at),
         "closed_at": _iso(ticket.closed_at), "last_customer_at": _iso(ticket.last_customer_at),
         "waiting_seconds": max(0, int((end - ticket.created_at).total_seconds())),
@@ -104,8 +120,11 @@ def ticket_json(ticket: TicketView, now: datetime, *, detail: bool = False) -> d
 
 
 def message_json(message: MessageView) -> dict[str, Any]:
+    """A transcript line for the console; what the customer or the assistant wrote is
+    redacted (again) on the way out, the agent's own replies are shown as typed."""
+    text = message.text if message.role == "agent" else for_agent(message.text)
     return {"id": message.id, "role": message.role, "author": message.author,
-            "text": message.text, "at": _iso(message.at), "delivery": message.delivery}
+            "text": text, "at": _iso(message.at), "delivery": message.delivery}
 
 
 def _error(status: int, code: str, message: str, **extra: Any) -> web.Response:
@@ -122,16 +141,31 @@ def conflict_message(exc: TicketConflict) -> str:
     return f"Yêu cầu {number} vừa được thay đổi. Vui lòng tải lại rồi thử lại."
 
 
+def _json_required() -> web.HTTPUnsupportedMediaType:
+    return web.HTTPUnsupportedMediaType(
+        text=json.dumps({"error": "json_required",
+                         "message": "Content-Type must be application/json"}),
+        content_type="application/json")
+
+
+def _too_large() -> web.HTTPRequestEntityTooLarge:
+    limit = max_request_bytes()
+    return web.HTTPRequestEntityTooLarge(
+        max_size=limit, actual_size=0,
+        text=json.dumps({"error": "too_large",
+                         "message": f"request body larger than {limit} bytes"}),
+        content_type="application/json")
+
+
 async def read_json(request: web.Request) -> dict[str, Any]:
     """The JSON object body; JSON content type is required (also blocks cross-site form
     posts against the console)."""
     if request.content_type != "application/json":
-        raise web.HTTPUnsupportedMediaType(
-            text=json.dumps({"error": "json_required",
-                             "message": "Content-Type must be application/json"}),
-            content_type="application/json")
+        raise _json_required()
     try:
         body = await request.json()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise _too_large() from exc
     except (ValueError, UnicodeDecodeError):
         body = None
     if not isinstance(body, dict):
@@ -170,18 +204,52 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 
 @web.middleware
+async def body_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse a declared body over `limits.max_request_bytes` before reading it (a chunked
+    body is cut at the same size by aiohttp's `client_max_size` when read)."""
+    if request.content_length is not None and request.content_length > max_request_bytes():
+        raise _too_large()
+    return await handler(request)
+
+
+@web.middleware
+async def console_csrf(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every state-changing console call (login and logout included) carries a JSON body:
+    a cross-site HTML form can only send urlencoded, multipart or text/plain, and a
+    cross-site script cannot send JSON without a CORS preflight, which this server never
+    grants. Browsers that say the call comes from another site are refused outright."""
+    if request.method in UNSAFE_METHODS and request.path.startswith("/console/api/"):
+        if request.headers.get("Sec-Fetch-Site", "").lower() in ("cross-site", "same-site"):
+            raise web.HTTPForbidden(
+                text=json.dumps({"error": "cross_site",
+                                 "message": "cross-site requests are refused"}),
+                content_type="application/json")
+        if request.content_type != "application/json":
+            raise _json_required()
+    return await handler(request)
+
+
+@web.middleware
 async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    response = await handler(request)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
-    response.headers.setdefault(
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:  # 4xx raised by a middleware or read_json
+        _set_security_headers(request, exc.headers)
+        raise
+    _set_security_headers(request, response.headers)
+    return response
+
+
+def _set_security_headers(request: web.Request, headers: Any) -> None:
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault(
         "Content-Security-Policy",
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         "connect-src 'self'; frame-ancestors 'none'; form-action 'self'")
     if request.path.startswith(("/console/api", "/api/")):
-        response.headers.setdefault("Cache-Control", "no-store")
-    return response
+        headers.setdefault("Cache-Control", "no-store")
 
 
 # ------------------------------------------------------------ console auth
@@ -196,31 +264,149 @@ async def current_agent(request: web.Request) -> AgentView:
     return agent
 
 
-class LoginLimiter:
-    """At most LOGIN_MAX_FAILURES failed logins per name and per address in the window."""
+class FailureTable:
+    """Failure times per key in a rolling window, bounded: at most `max_keys` keys (when
+    full, expired keys are pruned, then the keys whose last failure is oldest are
+    evicted) and at most `max_per_key` times per key."""
 
-    def __init__(self) -> None:
-        self.failures: dict[str, deque[float]] = defaultdict(deque)
+    def __init__(self, window_s: float, max_per_key: int, max_keys: int,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.window_s, self.max_per_key, self.max_keys = window_s, max_per_key, max_keys
+        self.clock = clock
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()  # oldest first
 
-    def _recent(self, key: str) -> deque[float]:
-        window = self.failures[key]
-        while window and window[0] < time.monotonic() - LOGIN_WINDOW_S:
+    def __len__(self) -> int:
+        return len(self._failures)
+
+    def count(self, key: str) -> int:
+        window = self._failures.get(key)
+        if window is None:
+            return 0
+        cutoff = self.clock() - self.window_s
+        while window and window[0] <= cutoff:
             window.popleft()
-        return window
+        if not window:
+            del self._failures[key]
+        return len(window)
 
-    def blocked(self, *keys: str) -> bool:
-        return any(len(self._recent(k)) >= LOGIN_MAX_FAILURES for k in keys)
+    def add(self, key: str) -> None:
+        window = self._failures.get(key)
+        if window is None:
+            if len(self._failures) >= self.max_keys:
+                self.prune()
+            while len(self._failures) >= self.max_keys:
+                self._failures.popitem(last=False)
+            window = self._failures[key] = deque(maxlen=self.max_per_key)
+        window.append(self.clock())
+        self._failures.move_to_end(key)
 
-    def fail(self, *keys: str) -> None:
-        for key in keys:
-            self._recent(key).append(time.monotonic())
+    def reset(self, key: str) -> None:
+        self._failures.pop(key, None)
 
-    def reset(self, *keys: str) -> None:
-        for key in keys:
-            self.failures.pop(key, None)
+    def prune(self) -> None:
+        """Drop the keys whose last failure left the window (they are kept in order of
+        their last failure, so this stops at the first live key)."""
+        cutoff = self.clock() - self.window_s
+        while self._failures:
+            key, window = next(iter(self._failures.items()))
+            if window and window[-1] > cutoff:
+                break
+            del self._failures[key]
+
+
+class LoginLimiter:
+    """Failed logins: at most LOGIN_MAX_FAILURES per (client address, name) and
+    LOGIN_MAX_PER_ADDRESS per client address in LOGIN_WINDOW_S. Nothing is counted per
+    name alone, so typing an agent's name from elsewhere cannot lock the agent out; an
+    address that guesses many names is stopped by the per-address cap."""
+
+    def __init__(self, *, window_s: float = LOGIN_WINDOW_S,
+                 max_failures: int = LOGIN_MAX_FAILURES,
+                 max_per_address: int = LOGIN_MAX_PER_ADDRESS,
+                 max_entries: int = LOGIN_MAX_ENTRIES,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.pairs = FailureTable(window_s, max_failures, max_entries, clock)
+        self.addresses = FailureTable(window_s, max_per_address, max_entries, clock)
+        self.max_failures, self.max_per_address = max_failures, max_per_address
+
+    def __len__(self) -> int:
+        return len(self.pairs) + len(self.addresses)
+
+    @staticmethod
+    def _pair(address: str, name: str) -> str:
+        return f"{address}\n{name.strip().lower()[:NAME_MAX]}"
+
+    def blocked(self, address: str, name: str) -> bool:
+        return (self.pairs.count(self._pair(address, name)) >= self.max_failures
+                or self.addresses.count(address) >= self.max_per_address)
+
+    def fail(self, address: str, name: str) -> None:
+        self.pairs.add(self._pair(address, name))
+        self.addresses.add(address)
+
+    def succeeded(self, address: str, name: str) -> None:
+        self.pairs.reset(self._pair(address, name))
 
 
 LIMITER_KEY = web.AppKey("login_limiter", LoginLimiter)
+
+
+# ------------------------------------------------------------ client address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_trusted_proxies(raw: str | None) -> tuple[Network, ...]:
+    """`HANDOFF_TRUSTED_PROXIES="10.0.0.5,10.1.0.0/16"` -> networks (ValueError if bad)."""
+    networks = []
+    for item in (raw or "").split(","):
+        item = item.strip()
+        if item:
+            try:
+                networks.append(ipaddress.ip_network(item, strict=False))
+            except ValueError as exc:
+                raise ValueError(f"HANDOFF_TRUSTED_PROXIES: not an address or network: "
+                                 f"{item!r}") from exc
+    return tuple(networks)
+
+
+def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    value = value.strip().strip('"')
+    if value.startswith("[") and "]" in value:  # [v6]:port
+        value = value[1:value.index("]")]
+    elif value.count(":") == 1:  # v4:port
+        value = value.split(":", 1)[0]
+    try:
+        return ipaddress.ip_address(value)
+    except ValueError:
+        return None
+
+
+def _trusted(ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None,
+             networks: Iterable[Network]) -> bool:
+    return ip is not None and any(ip in network for network in networks)
+
+
+def client_address(request: web.Request) -> str:
+    """The address a request comes from: the socket peer; when the peer is one of the
+    trusted proxies (HANDOFF_TRUSTED_PROXIES) and a header is configured
+    (HANDOFF_TRUSTED_PROXY_HEADER, e.g. X-Forwarded-For), the right-most address in that
+    header that is not itself a trusted proxy. The header is ignored from anyone else."""
+    settings = request.app[SETTINGS_KEY]
+    peer = request.remote or "unknown"
+    header, networks = settings["trusted_proxy_header"], settings["trusted_proxies"]
+    if not header or not _trusted(_ip(peer), networks):
+        return peer
+    hops = [hop for value in request.headers.getall(header, [])
+            for hop in value.split(",") if hop.strip()]
+    address = peer
+    for hop in reversed(hops):
+        ip = _ip(hop)
+        if ip is None:
+            break  # garbage left of what our proxies wrote: not believed
+        address = str(ip)
+        if not _trusted(ip, networks):
+            break
+    return address
 
 
 async def login(request: web.Request) -> web.Response:
@@ -229,16 +415,16 @@ async def login(request: web.Request) -> web.Response:
     if not isinstance(name, str) or not isinstance(password, str) or not name or not password:
         return _error(422, "invalid", "Vui lòng nhập tên đăng nhập và mật khẩu.")
     limiter = request.app[LIMITER_KEY]
-    keys = (f"name:{name.strip().lower()}", f"ip:{request.remote}")
-    if limiter.blocked(*keys):
+    address = client_address(request)
+    if limiter.blocked(address, name):
         return _error(429, "too_many_attempts",
                       "Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau 5 phút.")
     accounts = request.app[ACCOUNTS_KEY]
     agent = await asyncio.to_thread(accounts.authenticate, name, password)
     if agent is None:
-        limiter.fail(*keys)
+        limiter.fail(address, name)
         return _error(401, "bad_credentials", "Sai tên đăng nhập hoặc mật khẩu.")
-    limiter.reset(keys[0])
+    limiter.succeeded(address, name)
     token = await asyncio.to_thread(accounts.start_session, agent)
     response = web.json_response({"agent": agent.name})
     response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", path="/",
@@ -249,6 +435,7 @@ async def login(request: web.Request) -> web.Response:
 
 
 async def logout(request: web.Request) -> web.Response:
+    await read_json(request)  # a JSON body: no logout by a cross-site form
     await asyncio.to_thread(request.app[ACCOUNTS_KEY].end_session, request.cookies.get(COOKIE))
     response = web.json_response({"ok": True})
     response.del_cookie(COOKIE, path="/")
@@ -275,7 +462,7 @@ async def queue(request: web.Request) -> web.Response:
 async def ticket_detail(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     detail = await request.app[SERVICE_KEY].ticket_detail(_ticket_id(request), agent.name)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(timezone.utc)  # the service wrote the audit rows of this view
     return web.json_response({
         "ticket": ticket_json(detail["ticket"], now, detail=True),
         "messages": [message_json(m) for m in detail["messages"]],
@@ -285,12 +472,13 @@ async def ticket_detail(request: web.Request) -> web.Response:
 
 
 async def ticket_messages(request: web.Request) -> web.Response:
-    await current_agent(request)
+    agent = await current_agent(request)
     try:
         after = int(request.query.get("after", "0"))
     except ValueError:
         return _error(422, "invalid", "after must be an integer")
-    ticket, messages = await request.app[SERVICE_KEY].new_messages(_ticket_id(request), after)
+    ticket, messages = await request.app[SERVICE_KEY].new_messages(_ticket_id(request), after,
+                                                                   agent=agent.name)
     return web.json_response({"ticket": ticket_json(ticket, datetime.now(timezone.utc)),
                               "messages": [message_json(m) for m in messages]})
 
@@ -399,14 +587,22 @@ async def _stop_background(app: web.Application) -> None:
 
 
 def create_app(service: HandoffService, accounts: AgentAccounts, api_tokens: dict[str, str],
-               *, cookie_secure: bool = False, sync_interval: float = 3.0) -> web.Application:
-    app = web.Application(middlewares=[security_headers, errors_middleware],
-                          client_max_size=MAX_BODY)
+               *, cookie_secure: bool = False, sync_interval: float = 3.0,
+               trusted_proxy_header: str | None = None,
+               trusted_proxies: Iterable[Network] | str = (),
+               login_limiter: LoginLimiter | None = None) -> web.Application:
+    app = web.Application(middlewares=[security_headers, body_limit, errors_middleware,
+                                       console_csrf],
+                          client_max_size=max_request_bytes())
     app[SERVICE_KEY] = service
     app[ACCOUNTS_KEY] = accounts
     app[TOKENS_KEY] = api_tokens
-    app[LIMITER_KEY] = LoginLimiter()
-    app[SETTINGS_KEY] = {"cookie_secure": cookie_secure, "sync_interval": sync_interval}
+    app[LIMITER_KEY] = login_limiter or LoginLimiter()
+    if isinstance(trusted_proxies, str):
+        trusted_proxies = parse_trusted_proxies(trusted_proxies)
+    app[SETTINGS_KEY] = {"cookie_secure": cookie_secure, "sync_interval": sync_interval,
+                         "trusted_proxy_header": (trusted_proxy_header or "").strip() or None,
+                         "trusted_proxies": tuple(trusted_proxies)}
     app.on_startup.append(_start_background)
     app.on_cleanup.append(_stop_background)
     r = app.router
@@ -440,4 +636,6 @@ def app_from_env() -> web.Application:
     return create_app(service, AgentAccounts(),
                       parse_api_tokens(os.environ.get("HANDOFF_API_TOKENS")),
                       cookie_secure=os.environ.get("HANDOFF_COOKIE_SECURE", "0") == "1",
-                      sync_interval=float(os.environ.get("HANDOFF_SYNC_INTERVAL", "3")))
+                      sync_interval=float(os.environ.get("HANDOFF_SYNC_INTERVAL", "3")),
+                      trusted_proxy_header=os.environ.get("HANDOFF_TRUSTED_PROXY_HEADER"),
+                      trusted_proxies=os.environ.get("HANDOFF_TRUSTED_PROXIES", ""))

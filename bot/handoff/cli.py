@@ -4,7 +4,7 @@
     bot handoff set-password NAME [--password-stdin]
     bot handoff disable-agent NAME
     bot handoff agents
-    bot handoff serve [--host 127.0.0.1] [--port 5006]
+    bot handoff serve [--host 127.0.0.1] [--port 5006]   (loopback unless configured)
     bot handoff queue
 """
 
@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import ipaddress
 import logging
 import os
 import sys
+
+DEFAULT_HOST = "127.0.0.1"
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -79,18 +82,49 @@ def _queue(args: argparse.Namespace) -> int:
     return 0
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
+    from bot import settings
     from bot.handoff.app import app_from_env
+    from bot.handoff.rasa_client import QUERY_TOKEN_ENVS
+    from bot.privacy import install_log_redaction
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
                                                    "%(message)s")
+    install_log_redaction()
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    if not os.environ.get("RASA_AUTH_TOKEN"):
-        print("Cảnh báo: RASA_AUTH_TOKEN chưa được đặt; Rasa phải chạy với --auth-token.",
+    if not os.environ.get("RASA_JWT_SECRET"):
+        if settings.env() not in QUERY_TOKEN_ENVS:
+            print("Lỗi: RASA_JWT_SECRET chưa được đặt. Rasa phải chạy với --jwt-secret và "
+                  "máy chủ hand-off xác thực bằng JWT (docs/handoff.md).", file=sys.stderr)
+            return 2
+        if not os.environ.get("RASA_AUTH_TOKEN"):
+            print("Cảnh báo: chưa đặt RASA_JWT_SECRET lẫn RASA_AUTH_TOKEN; Rasa sẽ từ chối.",
+                  file=sys.stderr)
+        else:
+            print(f"Cảnh báo: RASA_JWT_SECRET chưa được đặt; dùng RASA_AUTH_TOKEN trong URL "
+                  f"(chỉ cho phép khi BOT_ENV={settings.env()}).", file=sys.stderr)
+    host = (args.host or "").strip() or DEFAULT_HOST
+    if not _is_loopback(host):
+        print(f"Cảnh báo: máy chủ hand-off lắng nghe trên {host}, không chỉ 127.0.0.1; đặt "
+              "HANDOFF_COOKIE_SECURE=1 sau HTTPS và HANDOFF_TRUSTED_PROXIES nếu có proxy.",
               file=sys.stderr)
-    web.run_app(app_from_env(), host=args.host, port=args.port, print=None)
+    try:
+        app = app_from_env()
+    except ValueError as exc:  # HANDOFF_API_TOKENS, HANDOFF_TRUSTED_PROXIES
+        print(f"Lỗi cấu hình: {exc}", file=sys.stderr)
+        return 2
+    web.run_app(app, host=host, port=args.port, print=None)
     return 0
 
 
@@ -120,6 +154,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_queue)
 
     p = sub.add_parser("serve", help="run the agent console and the call-center API")
-    p.add_argument("--host", default=os.environ.get("HANDOFF_HOST", "127.0.0.1"))
+    p.add_argument("--host", default=os.environ.get("HANDOFF_HOST") or DEFAULT_HOST,
+                   help="address to listen on (default 127.0.0.1, or HANDOFF_HOST)")
     p.add_argument("--port", type=int, default=int(os.environ.get("HANDOFF_PORT", "5006")))
     p.set_defaults(func=_serve)

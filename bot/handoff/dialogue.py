@@ -15,7 +15,13 @@ from bot.handoff.desk import DeskStatus
 from bot.handoff.tickets import REASONS
 
 FALLBACK_INTENT = "nlu_fallback"
-EXTERNAL_PREFIX = "EXTERNAL: "  # Rasa's text of an intent triggered through its API
+# An intent triggered through Rasa's HTTP API (`trigger_intent`: the call center) is stored
+# as a user event with the text "EXTERNAL: <intent>" and metadata {"is_external": true}
+# (rasa.shared.core.events.UserUttered.create_external, constant
+# rasa.shared.core.constants.IS_EXTERNAL). Only the metadata decides: a customer can type
+# "EXTERNAL: ..." but cannot set metadata through Telegram or Zalo.
+IS_EXTERNAL = "is_external"
+EXTERNAL_PREFIX = "EXTERNAL: "
 COMPLAINT_INTENTS = ("complaint", "file_complaint", "report_complaint")
 TRANSCRIPT_LIMIT = 60  # most recent user/bot messages copied into the ticket
 # `handoff_reason` slot values set by other actions, as intent names.
@@ -49,6 +55,17 @@ _IGNORED_TOPICS = {"greet", "goodbye", "thank", "affirm", "deny", "inform", "sto
 
 def _intent(event: dict) -> str | None:
     return ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+
+
+def is_external(event: dict) -> bool:
+    """Whether a user event was triggered through Rasa's API, not written by the customer:
+    the event's metadata says so (Rasa sets it; the text is not looked at)."""
+    if event.get("event") != "user":
+        return False
+    metadata = event.get("metadata")
+    if not isinstance(metadata, dict):
+        metadata = (event.get("parse_data") or {}).get("metadata")
+    return isinstance(metadata, dict) and metadata.get(IS_EXTERNAL) is True
 
 
 def current_session(events: Sequence[dict]) -> list[dict]:
@@ -97,12 +114,13 @@ def transcript(events: Sequence[dict], limit: int = TRANSCRIPT_LIMIT) -> list[di
         text = (event.get("text") or "").strip()
         if kind not in ("user", "bot") or not text:
             continue
-        if kind == "user" and text.startswith(EXTERNAL_PREFIX):
+        if kind == "user" and is_external(event):
             # An intent triggered from outside (the call center), not the customer's words.
-            intent = text[len(EXTERNAL_PREFIX):].strip()
+            # Only known topics are named; the event's text is never shown.
+            intent = _intent(event) or ""
             lines.append({"role": "system", "ts": event.get("timestamp"),
                           "text": f"Tổng đài chuyển khách cho trợ lý ảo: "
-                                  f"{TOPICS.get(intent, intent)}."})
+                                  f"{TOPICS.get(intent, 'một yêu cầu')}."})
             continue
         lines.append({"role": "customer" if kind == "user" else "bot", "text": text,
                       "ts": event.get("timestamp")})
@@ -123,7 +141,7 @@ def summary(events: Sequence[dict], reason: str, slots: dict[str, Any]) -> str:
         parts.append("Khách đã hỏi: " + "; ".join(topics[-4:]) + ".")
     last = next((e.get("text") for e in reversed(session)
                  if e.get("event") == "user" and (e.get("text") or "").strip()
-                 and not e["text"].startswith(EXTERNAL_PREFIX)), None)
+                 and not is_external(e)), None)
     if last:
         last = " ".join(last.split())
         parts.append(f"Tin nhắn cuối: «{last[:200]}{'…' if len(last) > 200 else ''}».")

@@ -1,18 +1,37 @@
-"""A small client of Rasa's HTTP API (server started with --enable-api --auth-token).
+"""A small client of Rasa's HTTP API (server started with --enable-api --jwt-secret).
 
 Only what the hand-off needs: read a tracker, append events (pause/resume/slot), trigger an
 intent on a customer's channel, list the domain's intents.
+
+Authentication is a short-lived JWT in the `Authorization: Bearer` header, signed with
+`RASA_JWT_SECRET` (HS256, the secret Rasa was started with: `--jwt-secret`), payload
+`{"user": {"username": "handoff", "role": "admin"}, "exp": now + 60 s}` — what
+`rasa.server.requires_auth` accepts for every conversation. No credential ever goes into a
+URL (URLs end up in access logs and proxies). Only in development and tests
+(`BOT_ENV=dev|test`) and only when no JWT secret is configured, the client falls back to
+Rasa's `?token=` query parameter (`RASA_AUTH_TOKEN`), with a warning.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+import jwt
+
+from bot import settings
 
 DEFAULT_URL = "http://127.0.0.1:5005"
+JWT_ALGORITHM = "HS256"
+JWT_LIFETIME_S = 60
+JWT_USER = {"username": "handoff", "role": "admin"}
+QUERY_TOKEN_ENVS = ("dev", "test")
+
+log = logging.getLogger(__name__)
 
 
 class RasaError(RuntimeError):
@@ -23,13 +42,33 @@ class RasaError(RuntimeError):
         self.status = status
 
 
+def make_jwt(secret: str, *, now: float | None = None,
+             lifetime_s: int = JWT_LIFETIME_S) -> str:
+    """A JWT Rasa accepts for its whole HTTP API (role admin), valid `lifetime_s`."""
+    issued = int(now if now is not None else time.time())
+    return jwt.encode({"user": dict(JWT_USER), "exp": issued + lifetime_s}, secret,
+                      algorithm=JWT_ALGORITHM)
+
+
 class RasaClient:
     def __init__(self, base_url: str | None = None, token: str | None = None,
-                 timeout_s: float = 30.0) -> None:
+                 timeout_s: float = 30.0, *, jwt_secret: str | None = None) -> None:
         self.base_url = (base_url or os.environ.get("HANDOFF_RASA_URL") or DEFAULT_URL).rstrip("/")
+        self.jwt_secret = (jwt_secret if jwt_secret is not None
+                           else os.environ.get("RASA_JWT_SECRET", ""))
         self.token = token if token is not None else os.environ.get("RASA_AUTH_TOKEN", "")
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._session: aiohttp.ClientSession | None = None
+        self._warned = False
+
+    @property
+    def auth_mode(self) -> str:
+        """`jwt` (header), `query-token` (dev/test fallback) or `none`."""
+        if self.jwt_secret:
+            return "jwt"
+        if self.token and settings.env() in QUERY_TOKEN_ENVS:
+            return "query-token"
+        return "none"
 
     async def close(self) -> None:
         if self._session is not None:
@@ -41,15 +80,31 @@ class RasaClient:
             self._session = aiohttp.ClientSession(timeout=self.timeout)
         return self._session
 
+    def _auth(self, query: dict[str, str], headers: dict[str, str]) -> None:
+        mode = self.auth_mode
+        if mode == "jwt":
+            headers["Authorization"] = f"Bearer {make_jwt(self.jwt_secret)}"
+            return
+        if not self._warned:
+            self._warned = True
+            if mode == "query-token":
+                log.warning("RASA_JWT_SECRET is not set: authenticating to Rasa with the "
+                            "query token (allowed only because BOT_ENV=%s)", settings.env())
+            else:
+                log.error("RASA_JWT_SECRET is not set: requests to Rasa carry no credentials "
+                          "and will be refused")
+        if mode == "query-token":
+            query["token"] = self.token
+
     async def _request(self, method: str, path: str, *, params: dict[str, str] | None = None,
                        json: Any = None) -> Any:
         query = dict(params or {})
-        if self.token:
-            query["token"] = self.token
+        headers = {"Accept": "application/json"}
+        self._auth(query, headers)
         url = f"{self.base_url}{path}"
         try:
             async with self._http().request(method, url, params=query, json=json,
-                                            headers={"Accept": "application/json"}) as resp:
+                                            headers=headers) as resp:
                 if resp.status >= 400:
                     try:
                         body = await resp.json(content_type=None)

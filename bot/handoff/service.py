@@ -21,8 +21,9 @@ from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from bot.handoff.conversations import RASA_CHANNEL_NAMES, sender_id
-from bot.handoff.dialogue import EXTERNAL_PREFIX
+from bot.handoff.dialogue import is_external
 from bot.handoff.rasa_client import RasaClient, RasaError
+from bot.handoff.redact import for_agent
 from bot.handoff.tickets import (
     CustomerMessage,
     MessageView,
@@ -30,6 +31,7 @@ from bot.handoff.tickets import (
     TicketView,
     source_key,
 )
+from bot.privacy import mask_msisdn
 from bot.text import normalize_msisdn
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,7 @@ MSG_HANDED_BACK = ("Dạ, tổng đài viên đã chuyển anh/chị lại cho t
 class Backend(Protocol):
     def masked_profile(self, msisdn: str) -> dict[str, str]: ...
     def audit(self, actor: str, action: str, msisdn: str | None) -> None: ...
+    def record_verification(self, conversation_id: str, msisdn: str, method: str) -> None: ...
 
 
 class ServiceError(Exception):
@@ -128,26 +131,40 @@ class HandoffService:
 
     # ---------------------------------------------------------------- console
     async def ticket_detail(self, ticket_id: int, agent: str) -> dict[str, Any]:
-        """Ticket, transcript and the customer's masked profile. Showing the profile is
-        written to the audit log (actor = agent name, no personal data in the entry)."""
+        """Ticket, transcript and the customer's masked profile. Every view is written to
+        the audit log: the transcript (`handoff_view_transcript:<ticket id>`) and, when
+        there is a verified number, the profile (`handoff_view_profile`); actor = agent,
+        the entry holds ids only."""
         ticket = await self._ticket(ticket_id)
         _, paused = await self.sync(ticket)
         ticket = await self._ticket(ticket_id)
         messages = await self._db(self.store.messages, ticket_id)
+        await self._audit_transcript(ticket, agent)
         profile: dict[str, str] = {}
         if ticket.verified_msisdn:
             backend = self._backend()
-            profile = await self._db(backend.masked_profile, ticket.verified_msisdn)
+            raw = await self._db(backend.masked_profile, ticket.verified_msisdn)
+            profile = {label: masked_value(value, ticket.verified_msisdn)
+                       for label, value in raw.items()}
             await self._db(backend.audit, f"agent:{agent}", "handoff_view_profile",
                            ticket.verified_msisdn)
         return {"ticket": ticket, "messages": messages, "profile": profile, "paused": paused}
 
-    async def new_messages(self, ticket_id: int, after_id: int) -> tuple[TicketView,
-                                                                          list[MessageView]]:
+    async def new_messages(self, ticket_id: int, after_id: int, *,
+                           agent: str) -> tuple[TicketView, list[MessageView]]:
+        """Transcript lines after `after_id`; returning any is a view of the transcript and
+        is audited like the detail view (an empty poll shows nothing and is not)."""
         ticket = await self._ticket(ticket_id)
         await self.sync(ticket)
-        return await self._ticket(ticket_id), await self._db(self.store.messages, ticket_id,
-                                                             after_id)
+        ticket = await self._ticket(ticket_id)
+        messages = await self._db(self.store.messages, ticket_id, after_id)
+        if messages:
+            await self._audit_transcript(ticket, agent)
+        return ticket, messages
+
+    async def _audit_transcript(self, ticket: TicketView, agent: str) -> None:
+        await self._db(self._backend().audit, f"agent:{agent}",
+                       f"handoff_view_transcript:{ticket.id}", ticket.verified_msisdn)
 
     async def claim(self, ticket_id: int, agent: str) -> TicketView:
         ticket = await self._db(self.store.claim, ticket_id, agent)
@@ -269,10 +286,15 @@ class HandoffService:
                                f"the conversation is with a human agent (ticket {active.id})")
         events: list[dict[str, Any]] = [{"event": "resume"}]
         if verified:
+            # Both slots, consistently: the number and the fact that it is proven (the
+            # actions ask for an OTP while `identity_verified` is false).
             events += [{"event": "slot", "name": "verified_msisdn", "value": verified},
-                       {"event": "slot", "name": "phone_number", "value": verified}]
+                       {"event": "slot", "name": "phone_number", "value": verified},
+                       {"event": "slot", "name": "identity_verified", "value": True}]
         status = "failed"
         try:
+            if verified:
+                await self._record_identity(conversation_id, verified)
             await self.rasa.append_events(conversation_id, events)
             result = await self.rasa.trigger_intent(conversation_id, intent, raw_entities,
                                                     RASA_CHANNEL_NAMES.get(channel))
@@ -298,6 +320,19 @@ class HandoffService:
         return {"transfer_id": transfer_id, "conversation_id": conversation_id,
                 "channel": channel, "goal": goal, "intent": intent, "status": status}
 
+    async def _record_identity(self, conversation_id: str, msisdn: str) -> None:
+        """Write the call center's verification into the backend's identity ledger, the
+        server-side fact the actions trust (slots alone are not proof). Nothing is sent to
+        Rasa when this fails."""
+        try:
+            await self._db(self._backend().record_verification, conversation_id, msisdn,
+                           "call_center")
+        except Exception as exc:  # noqa: BLE001 - database down, ledger refused the entry
+            log.error("identity ledger entry not written: %s", type(exc).__name__)
+            raise ServiceError(503, "identity_unavailable",
+                               "the verification could not be recorded; the customer was "
+                               "not handed to the assistant") from exc
+
     async def _resolve_customer(self, payload: dict[str, Any]) -> tuple[str, str]:
         channel, user_id, msisdn = (payload.get("channel"), payload.get("user_id"),
                                     payload.get("msisdn"))
@@ -319,6 +354,15 @@ class HandoffService:
                                "no chat is linked to this number (the customer has not "
                                "verified it on Telegram or Zalo)")
         return link.channel, link.user_id
+
+
+def masked_value(value: Any, msisdn: str | None) -> str:
+    """A profile value as agents see it: the subscriber's number masked like everywhere
+    else (`bot.privacy.mask_msisdn`), anything else redacted as a safety net."""
+    text = str(value)
+    if msisdn and text == msisdn:
+        return mask_msisdn(text)
+    return for_agent(text)
 
 
 def ticket_start(ticket: TicketView) -> float:
@@ -355,7 +399,9 @@ def customer_messages(events: list[dict[str, Any]], not_before: float, *,
         if until_resume and kind == "resume":
             break
         text = (event.get("text") or "").strip()
-        if kind != "user" or not text or text.startswith(EXTERNAL_PREFIX):
+        # An intent triggered through Rasa's API is not the customer's words; the decision
+        # is the event's metadata, never the text (a customer can type "EXTERNAL: ...").
+        if kind != "user" or not text or is_external(event):
             continue
         items.append(CustomerMessage(source_key(ts), text,
                                      datetime.fromtimestamp(ts, timezone.utc), ts))

@@ -9,6 +9,10 @@ Public contract (used by the channels, the dialogue actions and the console):
 of dicts `{"role": "customer"|"bot"|"agent"|"system", "text": str, "ts": float?}` where
 `ts` is the Rasa tracker timestamp of the event (epoch seconds) when known.
 
+Personal data is redacted on the way in (`bot.handoff.redact.for_agent`): the summary, the
+transcript and every customer message copied later hold no full ID number, date or phone
+number. Agents' own replies are stored as typed (they are what the customer receives).
+
 A conversation has at most one active ticket: opening another while one is active adds
 the new request to the existing ticket (and raises its priority when more urgent).
 
@@ -40,6 +44,7 @@ from bot.handoff.models import (
     HandoffTicket,
     HandoffTransfer,
 )
+from bot.handoff.redact import for_agent
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +167,11 @@ def _clean_text(text: Any) -> str:
     return str(text or "").strip()[:MAX_TEXT]
 
 
+def _redacted(text: Any) -> str:
+    """Text copied from the conversation into a ticket: personal data masked."""
+    return _clean_text(for_agent(str(text or "")))
+
+
 class TicketStore:
     """The ticket service. Every method is one short transaction; views are frozen."""
 
@@ -184,7 +194,7 @@ class TicketStore:
         for _attempt in range(3):
             try:
                 return self._open_or_extend(conversation_id, channel, user_id, reason, priority,
-                                            verified_msisdn, _clean_text(summary), entries)
+                                            verified_msisdn, _redacted(summary), entries)
             except IntegrityError:
                 # Another process opened the conversation's ticket at the same moment:
                 # retry, which now extends that ticket.
@@ -418,7 +428,7 @@ class TicketStore:
             for item in items:
                 if item.source_key in known:
                     continue
-                text = _clean_text(item.text)
+                text = _redacted(item.text)
                 if not text:
                     continue
                 try:
@@ -452,7 +462,7 @@ class TicketStore:
         with transaction(self._sessions) as s:
             row = HandoffTransfer(caller=caller, conversation_id=conversation_id,
                                   channel=channel, goal=goal, verified_msisdn=verified_msisdn,
-                                  notes=_clean_text(notes), status=status,
+                                  notes=_redacted(notes), status=status,
                                   created_at=self.clock())
             s.add(row)
             s.flush()
@@ -465,7 +475,7 @@ def _transcript_entries(transcript: Sequence[dict], now: datetime) -> Iterable[d
         role = "customer" if role == "user" else role
         if role not in ROLES:
             continue
-        text = _clean_text(item.get("text"))
+        text = _clean_text(item.get("text")) if role == "agent" else _redacted(item.get("text"))
         if not text:
             continue
         ts = item.get("ts")

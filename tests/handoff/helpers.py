@@ -40,6 +40,13 @@ class FakeRasa:
             {"event": "user", "text": text, "timestamp": ts or time.time(),
              "parse_data": {"intent": {"name": "inform"}}})
 
+    def external(self, conversation_id: str, intent: str, ts: float | None = None) -> None:
+        """An intent triggered through Rasa's API, as Rasa stores it."""
+        self.events[conversation_id].append(
+            {"event": "user", "text": f"EXTERNAL: {intent}", "timestamp": ts or time.time(),
+             "metadata": {"is_external": True},
+             "parse_data": {"intent": {"name": intent}, "metadata": {"is_external": True}}})
+
     def add(self, conversation_id: str, event: dict[str, Any]) -> None:
         self.events[conversation_id].append({"timestamp": time.time(), **event})
 
@@ -66,7 +73,8 @@ class FakeRasa:
             raise RasaError(404, "The intent does not exist in the domain.")
         if "trigger" in self.fail:
             raise RasaError(500, "error")
-        self.add(conversation_id, {"event": "user", "text": f"EXTERNAL: {intent}"})
+        # what Rasa's UserUttered.create_external writes
+        self.external(conversation_id, intent)
         result: dict[str, Any] = {"tracker": {}}
         if self.trigger_messages is not None:
             result["messages"] = self.trigger_messages

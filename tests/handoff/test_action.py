@@ -73,13 +73,24 @@ def test_reason_ignores_earlier_sessions():
 
 
 def test_intents_triggered_by_the_call_center_are_not_customer_words():
-    events = [user("EXTERNAL: update_subscriber_info", "update_subscriber_info", T0),
+    # as Rasa's UserUttered.create_external stores them: the metadata says so
+    events = [user("EXTERNAL: update_subscriber_info", "update_subscriber_info", T0,
+                   {"is_external": True}),
               bot("Dạ em hướng dẫn ạ.", T0 + 1),
               user("cho gặp nhân viên", "request_human", T0 + 2)]
     lines = dialogue.transcript(events)
     assert lines[0] == {"role": "system", "ts": T0, "text": "Tổng đài chuyển khách cho trợ "
                         "lý ảo: cập nhật thông tin thuê bao (Nghị định 49)."}
     assert "EXTERNAL" not in dialogue.summary(events[:2], "customer_request", {})
+
+
+def test_is_external_uses_rasas_metadata_key():
+    from rasa.shared.core.constants import IS_EXTERNAL
+    from rasa.shared.core.events import UserUttered
+
+    assert dialogue.IS_EXTERNAL == IS_EXTERNAL
+    assert dialogue.is_external(UserUttered.create_external("check_balance").as_dict())
+    assert not dialogue.is_external(user("EXTERNAL: check_balance", "check_balance", T0))
 
 
 def test_transcript_and_summary():

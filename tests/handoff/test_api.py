@@ -136,18 +136,24 @@ async def test_ticket_detail_shows_masked_profile_and_audits_it(env):
     assert resp.status == 200
     data = await resp.json()
     profile = {p["label"]: p["value"] for p in data["profile"]}
-    assert profile == env.backend.masked_profile("0901000001") and profile
-    assert data["ticket"]["msisdn_masked"] == "090****001"
+    expected = env.backend.masked_profile("0901000001")
+    expected["Số thuê bao"] = "090***0001"  # the number masked for agents too
+    assert profile == expected
+    assert data["ticket"]["msisdn_masked"] == "090***0001"  # bot.privacy.mask_msisdn
     full = env.backend.subscriber("0901000001")
     assert full.id_number not in str(data) and full.full_name not in str(data)
+    assert "0901000001" not in str(data)
     rows = audit_rows(env.backend)
-    assert len(rows) == before + 1
-    assert (rows[-1].actor, rows[-1].action, rows[-1].subscriber_id) == \
-        ("agent:an", "handoff_view_profile", full.id)
-    # no audit entry when there is no personal data to show
+    assert [(r.actor, r.action, r.subscriber_id) for r in rows[before:]] == [
+        ("agent:an", f"handoff_view_transcript:{ticket.id}", full.id),
+        ("agent:an", "handoff_view_profile", full.id)]
+    # no profile to show: only the transcript view is audited
     other = env.store.open_ticket(**open_args("tg-7"))
     data = await (await env.an.get(f"/console/api/tickets/{other.id}")).json()
-    assert data["profile"] == [] and len(audit_rows(env.backend)) == before + 1
+    assert data["profile"] == []
+    rows = audit_rows(env.backend)
+    assert [(r.actor, r.action, r.subscriber_id) for r in rows[before + 2:]] == [
+        ("agent:an", f"handoff_view_transcript:{other.id}", None)]
 
 
 async def test_two_agents_on_one_ticket(env):
@@ -222,11 +228,13 @@ async def test_customer_messages_during_the_pause_reach_the_ticket(env):
     env.rasa.add("tg-42", {"event": "pause", "timestamp": 1_700_000_002.0})
     env.rasa.user("tg-42", "alo có ai không", ts=1_700_000_003.0)
     env.rasa.user("tg-42", "em cần khóa sim", ts=1_700_000_004.0)
-    env.rasa.user("tg-42", "EXTERNAL: check_balance", ts=1_700_000_004.5)  # not the customer
+    env.rasa.external("tg-42", "check_balance", ts=1_700_000_004.5)  # not the customer
+    env.rasa.user("tg-42", "EXTERNAL: typed", ts=1_700_000_004.7)  # typed: the customer
     url = f"/console/api/tickets/{ticket.id}"
     data = await (await env.an.get(url)).json()
     texts = [m["text"] for m in data["messages"] if m["role"] == "customer"]
-    assert texts == ["cho em gặp tổng đài viên", "alo có ai không", "em cần khóa sim"]
+    assert texts == ["cho em gặp tổng đài viên", "alo có ai không", "em cần khóa sim",
+                     "EXTERNAL: typed"]
     assert data["paused"] is True
     last_id = data["messages"][-1]["id"]
     # polling again copies nothing twice; a new message arrives once
@@ -309,7 +317,10 @@ async def test_hand_customer_to_assistant_by_chat(env):
     assert env.rasa.calls[0][2] == [
         {"event": "resume"},
         {"event": "slot", "name": "verified_msisdn", "value": "0901000002"},
-        {"event": "slot", "name": "phone_number", "value": "0901000002"}]
+        {"event": "slot", "name": "phone_number", "value": "0901000002"},
+        {"event": "slot", "name": "identity_verified", "value": True}]
+    # the server-side fact the actions trust
+    assert env.backend.verified_number("tg-42") == "0901000002"
     assert env.rasa.calls[1][2] == {"intent": "update_subscriber_info", "entities": {},
                                     "output_channel": "telegram_ptb"}
     rows = audit_rows(env.backend)

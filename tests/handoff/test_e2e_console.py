@@ -323,6 +323,7 @@ def test_call_center_hands_customer_to_assistant(stack: Stack, browser):
     status, tracker = _http(f"{stack.rasa_url}/conversations/tg-6160/tracker"
                             f"?token={RASA_TOKEN}")
     assert tracker["slots"]["verified_msisdn"] == "0901000002"
+    assert tracker["slots"]["identity_verified"] is True  # no OTP asked again
     intents = [e.get("parse_data", {}).get("intent", {}).get("name")
                for e in tracker["events"] if e["event"] == "user"]
     assert intents[-1] == "update_subscriber_info"
@@ -344,7 +345,7 @@ def test_call_center_hands_customer_to_assistant(stack: Stack, browser):
     try:
         subscriber = backend.subscriber("0901000002")
         page = browser.find_element(By.ID, "ticket").text
-        assert "090****002" in page
+        assert "090***0002" in page and "0901000002" not in page
         assert subscriber.full_name not in page and subscriber.id_number not in page
         assert subscriber.id_number[-3:] in browser.find_element(By.ID, "profile").text
         audit = [(a.actor, a.action, a.subscriber_id) for a in backend.audit_log()]

@@ -1,4 +1,6 @@
-"""RasaClient against a local stand-in of Rasa's HTTP API: token, paths, bodies, errors."""
+"""RasaClient against a local stand-in of Rasa's HTTP API: paths, bodies, errors, and the
+development fallback to Rasa's query token (the JWT header: tests/security/
+test_handoff_attacks.py)."""
 
 from __future__ import annotations
 
@@ -38,9 +40,16 @@ async def fake_rasa():
     await server.close()
 
 
+@pytest.fixture(autouse=True)
+def _dev_env(monkeypatch):
+    monkeypatch.setenv("BOT_ENV", "test")
+    monkeypatch.delenv("RASA_JWT_SECRET", raising=False)
+
+
 async def test_requests_carry_the_token_and_quote_the_conversation(fake_rasa):
     url, seen = fake_rasa
     client = RasaClient(url, "tok")
+    assert client.auth_mode == "query-token"  # no RASA_JWT_SECRET, BOT_ENV=test
     try:
         tracker = await client.tracker("tg-1/../x")
         assert tracker["events"] == [{"event": "pause"}]
@@ -68,8 +77,20 @@ async def test_errors_become_rasa_errors(fake_rasa):
         await client.trigger_intent("tg-1", "nope", None, None)
     assert err.value.status == 404 and "does not exist" in str(err.value)
     await client.close()
-    unreachable = RasaClient("http://127.0.0.1:9", "tok", timeout_s=2)
+    unreachable = RasaClient("http://127.0.0.1:9", "tok", timeout_s=2, jwt_secret="")
     with pytest.raises(RasaError) as err:
         await unreachable.tracker("tg-1")
     assert err.value.status == 0
     await unreachable.close()
+
+
+async def test_no_query_token_outside_development(fake_rasa, monkeypatch):
+    url, seen = fake_rasa
+    monkeypatch.setenv("BOT_ENV", "prod")
+    client = RasaClient(url, "tok")
+    assert client.auth_mode == "none"
+    with pytest.raises(RasaError) as err:
+        await client.tracker("tg-1")
+    await client.close()
+    assert err.value.status == 401
+    assert "token" not in seen[-1]["query"]
