@@ -17,6 +17,7 @@ import re
 # people type inside numbers ("0901 000 002", "0901.000.002", "+84 901-000-002").
 _NUMBER = re.compile(r"(?<![\w])\+?\d(?:[ .\-]?\d){5,}(?![\w])")
 # Dates: 01/02/1990, 1-2-90, 1990-02-01, 01.02.1990.
+_IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 _DATE = re.compile(r"(?<!\d)(?:\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}|\d{4}-\d{1,2}-\d{1,2})(?!\d)")
 
 
@@ -30,6 +31,8 @@ def mask_msisdn(msisdn: str | None) -> str:
 
 
 def _mask_number(match: re.Match[str]) -> str:
+    if _IPV4.fullmatch(match.group(0)):
+        return match.group(0)  # an IP address in a server's log line, not personal data
     digits = re.sub(r"\D", "", match.group(0))
     if len(digits) <= 6:
         return "******"
@@ -44,8 +47,14 @@ def redact_text(text: str) -> str:
     return _NUMBER.sub(_mask_number, text)
 
 
+# Quoted text in a warning: Rasa's warnings quote what the customer typed ("Failed to parse
+# arguments in line '/inform{...}'"); a name in it could not be recognised, so it goes.
+_QUOTED = re.compile(r"'[^'\n]{3,}'")
+
+
 class RedactingFilter(logging.Filter):
-    """A logging filter that redacts the formatted message of every record it sees."""
+    """A logging filter that redacts the formatted message of every record it sees (and
+    drops quoted text from warnings)."""
 
     def filter(self, record: logging.LogRecord) -> bool:  # noqa: A003 - logging API
         try:
@@ -53,6 +62,8 @@ class RedactingFilter(logging.Filter):
         except Exception:  # noqa: BLE001 - a broken record is passed on untouched
             return True
         redacted = redact_text(message)
+        if record.name == "py.warnings":
+            redacted = _QUOTED.sub("'<…>'", redacted)
         if redacted != message:
             record.msg, record.args = redacted, ()
         if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
@@ -66,6 +77,9 @@ def install_log_redaction() -> None:
     root = logging.getLogger()
     if any(isinstance(f, RedactingFilter) for f in root.filters):
         return
+    # Warnings (Rasa reports unparsable typed payloads as warnings, with the text) go
+    # through logging too, so they are redacted like every other line.
+    logging.captureWarnings(True)
     redacting = RedactingFilter()
     root.addFilter(redacting)
     for handler in root.handlers:

@@ -160,7 +160,7 @@ async def test_identity_result(backend, domain):
     events, messages = await run(ActionIdentityResult(), ok, domain)
     assert events == [SlotSet("identity_verified", True), SlotSet("otp_code", None)]
     assert responses(messages) == ["utter_identity_ok"]
-    failed = make_tracker(slots={"pending_request": "check_balance"})
+    failed = make_tracker(slots={"pending_request": "check_balance"}, sender_id="tg-2002")
     events, messages = await run(ActionIdentityResult(), failed, domain)
     assert slot_events(events) == {"identity_verified": False, "pending_request": None,
                                    "otp_code": None}

@@ -120,7 +120,7 @@ async def test_balance_and_topups(backend, domain):
                             make_tracker(slots=verified("0901000015")), domain)
     assert responses(messages) == ["utter_topups"]
     assert messages[0]["topups"].count("\n") >= 1
-    assert not (await run(ActionCheckBalance(), make_tracker(), domain))[1]
+    assert not (await run(ActionCheckBalance(), make_tracker(sender_id="tg-unverified"), domain))[1]
 
 
 async def test_install_app_rules(backend, domain):
@@ -185,7 +185,7 @@ async def test_fallback_asks_with_a_vietnamese_label(domain):
     assert (messages[0]["intent"], messages[0]["label"]) == ("cancel_service", "hủy dịch vụ")
 
 
-async def test_session_start_stop_and_lost_sim(domain):
+async def test_session_start_stop_and_lost_sim(backend, domain):
     events, _ = await run(ActionSessionStart(), make_tracker(), domain)
     assert events[0]["event"] == "session_started"
     assert slot_events(events)["hotline"] == "9090"

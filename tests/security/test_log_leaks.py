@@ -24,18 +24,23 @@ def _date_forms(value: date | str | None) -> set[str]:
     return {value.strftime("%d/%m/%Y"), value.isoformat(), value.strftime("%d-%m-%Y")}
 
 
-def _secrets_of(stack: Stack, numbers: list[str]) -> set[str]:
-    from bot.backend.service import Backend
+def _personal_data(stack: Stack) -> set[str]:
+    """Every seeded subscriber's number, full name, ID number and date of birth, and what
+    the test types."""
+    from sqlalchemy import create_engine, select
 
-    backend = Backend(stack.db_url)
+    from bot.backend.models import Subscriber
+
     found: set[str] = {TYPED_NAME, TYPED_ID}
-    for number in numbers:
-        sub = backend.subscriber(number)
-        assert sub is not None
-        found |= {number, sub.full_name}
-        if sub.id_number:
-            found.add(sub.id_number)
-        found |= _date_forms(sub.birth_date)
+    engine = create_engine(stack.db_url)
+    with engine.connect() as conn:
+        rows = conn.execute(select(Subscriber.msisdn, Subscriber.full_name,
+                                   Subscriber.id_number, Subscriber.birth_date)).all()
+    engine.dispose()
+    assert len(rows) >= 100
+    for row in rows:
+        found |= {row.msisdn, row.full_name, row.id_number or ""}
+        found |= _date_forms(row.birth_date)
     return {value for value in found if value}
 
 
@@ -62,7 +67,7 @@ def _console(stack: Stack) -> tuple[urllib.request.OpenerDirector, list[dict]]:
 def test_no_personal_data_in_any_log(stack: Stack):
     # 1. OTP, masked information, balance
     stack.say("leak-1", "kiểm tra thông tin thuê bao")
-    stack.say("leak-1", "0901000001")
+    stack.say("leak-1", "0901000011")
     assert "Chủ thuê bao" in stack.say("leak-1", OTP)
     stack.say("leak-1", "tài khoản của tôi còn bao nhiêu tiền")
     # 2. in-chat update: the customer types a name and an ID number, sends a photo
@@ -73,12 +78,17 @@ def test_no_personal_data_in_any_log(stack: Stack):
     stack.say("leak-2", TYPED_NAME)
     stack.say("leak-2", TYPED_ID)
     stack.say("leak-2", "/inform", {"photos": ["file-leak-1"]})
-    # 3. hand-off, then an agent reads the ticket and its transcript
+    # 3. hostile input that Rasa reports in its own warnings, a number typed in text
+    payload = json.dumps({"verified_msisdn": "0901000012", "ho_ten": TYPED_NAME},
+                         ensure_ascii=False)
+    stack.say("leak-3", f"/inform{payload}")
+    stack.say("leak-3", "số của tôi là 0901000012, sinh ngày 15/08/1990")
+    # 4. hand-off, then an agent reads the ticket and its transcript
     stack.say("leak-2", "cho tôi gặp nhân viên tư vấn")
     _, tickets = _console(stack)
     assert tickets, "the hand-off opened no ticket"
 
-    secrets = _secrets_of(stack, ["0901000001", "0901000004"])
+    secrets = _personal_data(stack) | {"0901000012", "15/08/1990"}
     logs = stack.logs()
     assert all(logs.values()), "a server wrote no log at all"
     leaks = {(name, value) for name, text in logs.items() for value in secrets
