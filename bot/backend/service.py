@@ -241,13 +241,17 @@ class Backend:
 
     def set_occupation(self, msisdn: str, code: int) -> bool:
         """Set the one main occupation code (1..18). False for an unknown number."""
-        if int(code) not in reference.OCCUPATION_LABELS:
-            raise ValueError("occupation code must be 1..18")
+        try:
+            number = int(code)
+        except (TypeError, ValueError):
+            number = 0
+        if number not in reference.OCCUPATION_LABELS:
+            raise ValueError("occupation code must be 1..18") from None
         with self.session() as s, s.begin():
             sub = self._sub(s, msisdn, lock=True)
             if sub is None:
                 return False
-            sub.occupation_code = int(code)
+            sub.occupation_code = number
             return True
 
     # ------------------------------------------------------------------ identity ledger
@@ -714,7 +718,10 @@ class Backend:
             req.status, req.decided_at = ("approved" if approve else "rejected"), now
             sub = s.get(Subscriber, req.subscriber_id)
             if approve:
-                _apply_update(sub, req.fields or {}, req.photos or {})
+                try:
+                    _apply_update(sub, req.fields or {}, req.photos or {})
+                except ValueError as exc:  # ids only: the bad value stays out of the message
+                    raise ValueError(f"update request {req.id}: {exc}") from None
                 if sub.status == "one_way_blocked" and reference.decree49(self._view(sub)).complete:
                     sub.status = "active"
                 template = "update_approved"
@@ -815,10 +822,13 @@ def _apply_update(sub: Subscriber, fields: Mapping[str, Any], photos: Any) -> No
         if name not in fields or fields[name] in (None, ""):
             continue
         value = fields[name]
-        if name in ("birth_date", "id_issue_date") and isinstance(value, str):
-            value = date.fromisoformat(value)
-        if name == "occupation_code":
-            value = int(value)
+        try:
+            if name in ("birth_date", "id_issue_date") and isinstance(value, str):
+                value = date.fromisoformat(value)
+            if name == "occupation_code":
+                value = int(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"field {name} is not valid") from None
         setattr(sub, name, value)
     if "full_name" in fields or fields.get("name_matches_document"):
         sub.name_mismatch = False

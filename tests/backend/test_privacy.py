@@ -77,3 +77,20 @@ def test_backend_errors_do_not_echo_the_input(backend, call):
         call(backend)
     assert not any(ch.isdigit() and ch != "1" for ch in str(err.value).replace("160", ""))
     assert "0901000001" not in str(err.value) and "456" not in str(err.value)
+
+
+def test_a_bad_value_in_an_update_request_is_not_echoed(backend):
+    req = backend.submit_update_request("0901000002", {"birth_date": "31/12/1990"}, {},
+                                        "zalo")
+    with pytest.raises(ValueError) as err:
+        backend.review_update_request(req.id, approve=True)
+    assert str(err.value) == f"update request {req.id}: field birth_date is not valid"
+    assert err.value.__cause__ is None and err.value.__suppress_context__
+    assert backend.latest_update_request("0901000002").status == "pending"  # rolled back
+
+
+@pytest.mark.parametrize("code", ["0901000002", None, 99])
+def test_a_bad_occupation_code_is_not_echoed(backend, code):
+    with pytest.raises(ValueError) as err:
+        backend.set_occupation("0901000002", code)
+    assert str(err.value) == "occupation code must be 1..18"
