@@ -1,15 +1,21 @@
-"""What both channels share: sender ids, input limits, Vietnamese notices, text splitting."""
+"""What both channels share: sender ids, input limits, typed-command neutralisation,
+Vietnamese notices, text splitting, webhook body reading."""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
+import re
 import unicodedata
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rasa.core.channels.channel import UserMessage
+from rasa.shared.constants import INTENT_MESSAGE_PREFIX
+from rasa.shared.core.constants import DEFAULT_INTENTS, EXTERNAL_MESSAGE_PREFIX
+
+from bot.brand import operator
 
 logger = logging.getLogger(__name__)
 
@@ -19,15 +25,19 @@ TELEGRAM = "telegram"
 ZALO = "zalo"
 SENDER_PREFIX = {TELEGRAM: "tg-", ZALO: "zalo-"}
 
-# Text longer than this is not sent to the NLU: the customer is asked to write shorter.
-MAX_INPUT_CHARS = int(os.environ.get("BOT_CHANNEL_MAX_INPUT_CHARS", "2000"))
+# Intents a customer must never trigger by typing their payload (`/restart` would even end
+# a human hand-off, `/session_start` starts a new session): Rasa's default intents.
+CONTROL_INTENTS = frozenset(DEFAULT_INTENTS)
+# Rasa's pattern of an intent payload (`/intent@0.9{"entity": "value"}`), as in
+# YAMLStoryReader._regex_message_pattern: the intent is what precedes "{" or "@".
+_PAYLOAD = re.compile(re.escape(INTENT_MESSAGE_PREFIX) + r"(?P<intent>[^{@]+)")
 
 # The text sent to Rasa for a photo without a caption (intent `inform`, no entity).
 INFORM_TEXT = "/inform"
 PHOTO_TEXT = INFORM_TEXT
 
 # User-visible notices (Vietnamese, polite).
-MSG_TOO_LONG = ("Dạ, tin nhắn của anh/chị dài quá ({limit} ký tự trở lên) nên em chưa đọc được "
+MSG_TOO_LONG = ("Dạ, tin nhắn của anh/chị dài quá (hơn {limit} ký tự) nên em chưa đọc được "
                 "ạ. Anh/chị vui lòng nhắn ngắn gọn hơn giúp em nhé.")
 MSG_NO_TEXT = ("Dạ, em chưa hiểu ý anh/chị ạ. Anh/chị vui lòng nhắn nội dung cần hỗ trợ "
                "bằng chữ giúp em nhé.")
@@ -35,6 +45,8 @@ MSG_UNSUPPORTED = ("Dạ, hiện em chỉ đọc được tin nhắn chữ và h
                    "nhắn nội dung cần hỗ trợ bằng chữ giúp em nhé.")
 MSG_ERROR = ("Dạ, hệ thống của em đang gặp sự cố nên chưa trả lời được ạ. Anh/chị vui lòng "
              "gửi lại tin nhắn sau ít phút giúp em nhé.")
+MSG_PRIVATE_ONLY = ("Dạ, em chỉ hỗ trợ trong trò chuyện riêng ạ. Anh/chị vui lòng nhắn riêng "
+                    "cho em để được hỗ trợ nhé.")
 CONTACT_BUTTON = "📱 Chia sẻ số điện thoại của tôi"
 CONTACT_PROMPT = "Anh/chị có thể bấm nút bên dưới để chia sẻ số điện thoại của mình ạ."
 
@@ -55,13 +67,82 @@ def has_words(text: str) -> bool:
     return any(unicodedata.category(ch)[0] in "LN" for ch in text)
 
 
+def max_message_chars() -> int:
+    """Longer customer messages never reach the NLU (operator.yml limits.max_message_chars)."""
+    return int(operator()["limits"]["max_message_chars"])
+
+
+def max_webhook_bytes() -> int:
+    """Larger webhook bodies are refused with 413 (operator.yml limits.max_webhook_bytes)."""
+    return int(operator()["limits"]["max_webhook_bytes"])
+
+
+def too_long_notice() -> str:
+    return MSG_TOO_LONG.format(limit=f"{max_message_chars():,}".replace(",", "."))
+
+
 def input_problem(text: str) -> str | None:
     """A Vietnamese notice when this text must not go to the NLU, else None."""
-    if len(text) > MAX_INPUT_CHARS:
-        return MSG_TOO_LONG.format(limit=f"{MAX_INPUT_CHARS:,}".replace(",", "."))
+    if len(text) > max_message_chars():
+        return too_long_notice()
     if not has_words(text):
         return MSG_NO_TEXT
     return None
+
+
+def payload_intent(text: str) -> str | None:
+    """The intent Rasa would read from this text as a payload (`/restart` -> `restart`),
+    None when Rasa would read it as words. Mirrors Rasa's own parsing: the text is stripped,
+    then `/<intent>[@confidence][{entities}]`."""
+    match = _PAYLOAD.match(text.strip())
+    return match.group("intent").strip() if match else None
+
+
+def is_control_intent(intent: str | None) -> bool:
+    return intent is not None and intent.casefold() in CONTROL_INTENTS
+
+
+def neutralise_commands(text: str, allow_payloads: bool = False) -> str:
+    """Typed text -> text Rasa reads as words, never as a control command.
+
+    A leading "EXTERNAL: " (the prefix of Rasa's system-triggered intents) is removed; a
+    leading "/" is removed when the payload's intent is one of Rasa's default intents
+    (`/restart`, `/session_start`, ...) or, unless `allow_payloads`, whatever the intent
+    (`/inform{"slot": ...}` -> `inform{"slot": ...}`). Repeated until nothing is left to
+    remove (`//restart`, `EXTERNAL: /restart`). `allow_payloads` is for Zalo, where button
+    clicks arrive as typed text: payloads of the domain's own intents still work there."""
+    current = text
+    while True:
+        stripped = current.lstrip()
+        if stripped.startswith(EXTERNAL_MESSAGE_PREFIX):
+            current = stripped[len(EXTERNAL_MESSAGE_PREFIX):]
+            continue
+        if stripped.startswith(INTENT_MESSAGE_PREFIX):
+            if allow_payloads and not is_control_intent(payload_intent(stripped)):
+                return current
+            current = stripped.lstrip(INTENT_MESSAGE_PREFIX)
+            continue
+        return current
+
+
+def is_control_text(text: str) -> bool:
+    """True when Rasa would read this text as a control command (a default intent's payload
+    or an "EXTERNAL: " line), i.e. when `neutralise_commands` would change a payload."""
+    return neutralise_commands(text, allow_payloads=True) != text
+
+
+def prepare_typed_text(text: str, allow_payloads: bool = False) -> tuple[str | None, str | None]:
+    """What a customer typed -> (text for Rasa, None) or (None, polite notice).
+
+    The one rule of both channels: a message longer than limits.max_message_chars gets the
+    "too long" notice and never reaches the NLU; control commands are neutralised
+    (`neutralise_commands`); what is left without any letter or digit gets "write in words"."""
+    if len(text) > max_message_chars():
+        return None, too_long_notice()
+    text = neutralise_commands(text, allow_payloads=allow_payloads)
+    if not has_words(text):
+        return None, MSG_NO_TEXT
+    return text, None
 
 
 def inform_payload(**entities: str) -> str:
@@ -94,6 +175,29 @@ def env_or(credentials: dict[str, Any] | None, key: str, env_name: str,
     if value in (None, ""):
         value = os.environ.get(env_name) or default
     return None if value is None else str(value)
+
+
+async def read_body(request: Any, limit: int) -> bytes | None:
+    """The body of a Sanic request, or None when it is larger than `limit` bytes. On a
+    streamed route (`stream=True`) at most `limit + 1` bytes are read: an oversized body is
+    refused before it is buffered, let alone parsed."""
+    length = request.headers.get("content-length")
+    if length is not None and re.fullmatch(r"[0-9]+", length.strip()) and int(length) > limit:
+        return None
+    body = request.body
+    if not body and getattr(request, "stream", None) is not None:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            chunk = await request.stream.read()
+            if chunk is None:
+                break
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+        body = b"".join(chunks)
+    return body if len(body) <= limit else None
 
 
 def open_handoff_ticket(**kwargs: Any) -> bool:

@@ -133,6 +133,20 @@ class ChannelStore:
             except IntegrityError:
                 continue  # another instance inserted it first: update it
 
+    def claim_link(self, channel: str, user_id: str) -> bool:
+        """Create the link row; True only for the first caller ever (across instances).
+        Used as a "done once" marker, e.g. the one notice a Telegram group gets."""
+        if self.link(channel, user_id) is not None:
+            return False  # the usual case after the first time: a read, no write
+        now = self.clock()
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(ChannelLink.__table__).values(
+                    channel=channel, user_id=user_id, last_inbound_at=now, updated_at=now))
+            return True
+        except IntegrityError:
+            return False
+
     def link(self, channel: str, user_id: str) -> dict[str, Any] | None:
         table = ChannelLink.__table__
         with self.engine.connect() as conn:

@@ -11,7 +11,8 @@ import asyncio
 import hmac
 import json
 import logging
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
@@ -20,6 +21,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from telegram import (
     Bot,
+    Chat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
@@ -33,13 +35,18 @@ from bot.channels.common import (
     CONTACT_BUTTON,
     CONTACT_PROMPT,
     INFORM_TEXT,
+    MSG_PRIVATE_ONLY,
     MSG_UNSUPPORTED,
     PHOTO_TEXT,
     TELEGRAM,
     OnNewMessage,
     env_or,
     inform_payload,
-    input_problem,
+    is_control_text,
+    max_message_chars,
+    max_webhook_bytes,
+    prepare_typed_text,
+    read_body,
     sender_id,
     split_text,
     user_id_from_recipient,
@@ -56,6 +63,13 @@ DEFAULT_BASE_FILE_URL = "https://api.telegram.org/file/bot"
 MAX_MESSAGE_CHARS = 4096  # Telegram's limit for one text message
 MAX_CALLBACK_BYTES = 64  # Telegram's limit for callback_data
 STORED_PAYLOAD_PREFIX = "p:"
+TOO_LARGE = {"error": "request body too large"}
+# channel_links rows (channel, chat id) of the groups/channels told "private chats only".
+GROUP_NOTICE_CHANNEL = "telegram_group"
+VERIFICATION_METHOD = "telegram_contact"  # the identity ledger's method
+# "/start" (also "/start@bot_name", "/start <deep-link parameter>") is a greeting.
+_START = re.compile(r"\s*/start(?:@\w+)?(?:\s.*)?", re.DOTALL)
+GREET_PAYLOAD = "/greet"
 
 
 @dataclass(frozen=True)
@@ -222,7 +236,12 @@ def _split(text: str) -> list[str]:
 
 
 class TelegramInput(InputChannel):
-    """Receives Telegram updates (webhook, or relayed by `bot telegram poll`)."""
+    """Receives Telegram updates (webhook, or relayed by `bot telegram poll`).
+
+    Private chats only: in a group, supergroup or channel the bot says once that it only
+    helps in a private chat, and nothing reaches Rasa (one member's proof of identity must
+    never serve another). A customer's own shared contact is recorded in the backend's
+    identity ledger; message metadata never carries a verified number."""
 
     @classmethod
     def name(cls) -> str:
@@ -260,26 +279,43 @@ class TelegramInput(InputChannel):
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok", "configured": self.config.configured})
 
-        @hook.route("/webhook", methods=["POST"])
+        @hook.route("/webhook", methods=["POST"], stream=True)
         async def receive(request: Request) -> HTTPResponse:
-            status, body = await self.handle_request(request.headers.get(SECRET_HEADER),
-                                                     request.body, on_new_message)
+            # The secret header is checked before the body is read; the body is read up to
+            # limits.max_webhook_bytes (413 beyond).
+            secret = request.headers.get(SECRET_HEADER)
+            refused = self._refuse(secret)
+            if refused is not None:
+                return response.json(refused[1], status=refused[0])
+            raw_body = await read_body(request, max_webhook_bytes())
+            if raw_body is None:
+                return response.json(TOO_LARGE, status=413)
+            status, body = await self.handle_request(secret, raw_body, on_new_message)
             return response.json(body, status=status)
 
         return hook
 
-    async def handle_request(self, secret: str | None, raw_body: bytes,
-                             on_new_message: OnNewMessage) -> tuple[int, dict[str, Any]]:
-        """Check the secret, parse, process once. Returns (HTTP status, JSON body)."""
+    def _refuse(self, secret: str | None) -> tuple[int, dict[str, Any]] | None:
         if not self.config.configured:
             return 503, {"error": "telegram channel not configured"}
         expected = self.config.secret_token
-        if not expected or not secret or not hmac.compare_digest(secret.encode(),
-                                                                 expected.encode()):
+        if not expected or not secret or not hmac.compare_digest(
+                secret.encode("utf-8", "replace"), expected.encode("utf-8", "replace")):
             return 403, {"error": "missing or wrong secret token"}
+        return None
+
+    async def handle_request(self, secret: str | None, raw_body: bytes,
+                             on_new_message: OnNewMessage) -> tuple[int, dict[str, Any]]:
+        """Check the secret and the size, parse, process once. Returns (HTTP status, JSON
+        body)."""
+        refused = self._refuse(secret)
+        if refused is not None:
+            return refused
+        if len(raw_body or b"") > max_webhook_bytes():
+            return 413, TOO_LARGE
         try:
             data = json.loads(raw_body or b"")
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             return 400, {"error": "body is not JSON"}
         if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
             return 400, {"error": "not a Telegram update (update_id missing)"}
@@ -290,9 +326,16 @@ class TelegramInput(InputChannel):
         output = TelegramOutput(self.config, self.store)
         try:
             update = Update.de_json(data, output.bot)
+            inbound = _classify(update)
         except Exception:
             logger.warning("Malformed Telegram update %s", data.get("update_id"))
             return 400, {"error": "malformed update"}
+        if inbound.kind in (IGNORED, NOT_PRIVATE):
+            # Nothing for Rasa: no dedup claim either.
+            await self._answer_click(inbound, output)
+            if inbound.kind == NOT_PRIVATE:
+                await self._not_private(inbound, output)
+            return 200, {"status": inbound.kind}
         key = f"{self.config.bot_id}:{update.update_id}"
         try:
             claimed = await self.store.run(self.store.claim, TELEGRAM, key)
@@ -302,7 +345,7 @@ class TelegramInput(InputChannel):
         if not claimed:
             return 200, {"status": "duplicate"}
         try:
-            status = await self._handle(update, output, on_new_message)
+            status = await self._handle(inbound, output, on_new_message)
         except Exception:
             logger.exception("Telegram update %s failed; left for re-delivery",
                              update.update_id)
@@ -311,57 +354,57 @@ class TelegramInput(InputChannel):
         await self.store.run(self.store.finish, TELEGRAM, key)
         return 200, {"status": status}
 
-    async def _handle(self, update: Update, output: TelegramOutput,
-                      on_new_message: OnNewMessage) -> str:
-        if update.callback_query is not None:
-            return await self._handle_click(update, output, on_new_message)
-        message = update.message
-        if message is None:
-            return "ignored"
-        chat_id = str(message.chat.id)
-        metadata: dict[str, Any] = {"channel": TELEGRAM, "user_id": chat_id}
-        verified: str | None = None
-        if message.contact is not None:
-            text, verified = _contact_text(message)
-            if verified:
-                metadata["verified_msisdn"] = verified
-        elif message.photo or _is_image_document(message):
-            # An uncompressed photo ("send as file") arrives as an image document.
-            file_id = message.photo[-1].file_id if message.photo else message.document.file_id
-            metadata["photos"] = [file_id]
-            text = message.caption or PHOTO_TEXT
-        elif message.text is not None:
-            text = message.text
-        else:
-            await self.store.run(self.store.touch_link, TELEGRAM, chat_id)
-            await output.send_text_message(chat_id, MSG_UNSUPPORTED)
-            return "unsupported"
-        await self.store.run(self.store.touch_link, TELEGRAM, chat_id, verified)
-        problem = input_problem(text) if message.contact is None else None
-        if problem:
-            await output.send_text_message(chat_id, problem)
-            return "rejected_input"
-        await on_new_message(UserMessage(text, output, sender_id(TELEGRAM, chat_id),
-                                         input_channel=self.name(), metadata=metadata))
-        return "processed"
-
-    async def _handle_click(self, update: Update, output: TelegramOutput,
-                            on_new_message: OnNewMessage) -> str:
-        query = update.callback_query
+    async def _not_private(self, inbound: _Inbound, output: TelegramOutput) -> None:
+        """One polite line per group/channel, ever (remembered in channel_links)."""
         try:
-            await output.bot.answer_callback_query(query.id)
+            if await self.store.run(self.store.claim_link, GROUP_NOTICE_CHANNEL,
+                                    inbound.chat_id):
+                await output.send_text_message(inbound.chat_id, MSG_PRIVATE_ONLY)
+        except Exception:  # a group gets no service anyway: never fail the update for it
+            logger.exception("Could not tell Telegram chat %s that only private chats are "
+                             "served", inbound.chat_id)
+
+    async def _answer_click(self, inbound: _Inbound, output: TelegramOutput) -> None:
+        if inbound.callback_id is None:
+            return
+        try:
+            await output.bot.answer_callback_query(inbound.callback_id)
         except TelegramError as exc:  # the click still counts
             logger.warning("answerCallbackQuery failed: %s", exc)
-        if query.message is not None:
-            chat_id = str(query.message.chat.id)
-        else:
-            chat_id = str(query.from_user.id)
-        data = query.data or ""
+
+    async def _handle(self, inbound: _Inbound, output: TelegramOutput,
+                      on_new_message: OnNewMessage) -> str:
+        if inbound.kind == CLICK:
+            return await self._handle_click(inbound, output, on_new_message)
+        chat_id = inbound.chat_id
+        if inbound.verified:
+            # The customer's own contact: recorded server-side for this conversation. The
+            # actions read the ledger; nothing in the message claims it.
+            await asyncio.to_thread(_record_contact, sender_id(TELEGRAM, chat_id),
+                                    inbound.verified)
+        await self.store.run(self.store.touch_link, TELEGRAM, chat_id, inbound.verified)
+        if inbound.notice:
+            await output.send_text_message(chat_id, inbound.notice)
+            return inbound.kind
+        await on_new_message(UserMessage(inbound.text, output, sender_id(TELEGRAM, chat_id),
+                                         input_channel=self.name(),
+                                         metadata=inbound.metadata))
+        return "processed"
+
+    async def _handle_click(self, inbound: _Inbound, output: TelegramOutput,
+                            on_new_message: OnNewMessage) -> str:
+        await self._answer_click(inbound, output)
+        chat_id = inbound.chat_id
+        data = inbound.text
         if data.startswith(STORED_PAYLOAD_PREFIX):
             data = await self.store.run(self.store.get_payload,
                                         data[len(STORED_PAYLOAD_PREFIX):]) or ""
         if not data:
             return "ignored"
+        if is_control_text(data) or len(data) > max_message_chars():
+            # Callback data comes from the client: a control command is refused.
+            logger.warning("Telegram click with a control payload refused (chat %s)", chat_id)
+            return "refused"
         await self.store.run(self.store.touch_link, TELEGRAM, chat_id)
         metadata = {"channel": TELEGRAM, "user_id": chat_id}
         await on_new_message(UserMessage(data, output, sender_id(TELEGRAM, chat_id),
@@ -369,17 +412,86 @@ class TelegramInput(InputChannel):
         return "processed"
 
 
+# What an update asks for (decided from the update alone, before any I/O).
+MESSAGE, CLICK, IGNORED, NOT_PRIVATE = "message", "click", "ignored", "not_private"
+REJECTED, UNSUPPORTED = "rejected_input", "unsupported"
+
+
+@dataclass
+class _Inbound:
+    kind: str
+    chat_id: str = ""
+    text: str = ""
+    notice: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    verified: str | None = None  # the sender's own number (shared contact)
+    callback_id: str | None = None
+
+
+def _classify(update: Update) -> _Inbound:
+    query = update.callback_query
+    if query is not None:
+        origin = query.message
+        if origin is None or origin.chat is None:  # inline-mode message: chat unknown
+            return _Inbound(IGNORED, callback_id=query.id)
+        chat_id = str(origin.chat.id)
+        if origin.chat.type != Chat.PRIVATE:
+            return _Inbound(NOT_PRIVATE, chat_id, callback_id=query.id)
+        return _Inbound(CLICK, chat_id, text=query.data or "", callback_id=query.id)
+    post = update.channel_post
+    if post is not None:
+        return _Inbound(NOT_PRIVATE, str(post.chat.id))
+    message = update.message
+    if message is None:  # edits, membership changes, ...
+        return _Inbound(IGNORED)
+    chat_id = str(message.chat.id)
+    if message.chat.type != Chat.PRIVATE:
+        return _Inbound(NOT_PRIVATE, chat_id)
+    metadata: dict[str, Any] = {"channel": TELEGRAM, "user_id": chat_id}
+    if message.contact is not None:
+        text, verified, notice = _contact(message)
+        return _Inbound(REJECTED if notice else MESSAGE, chat_id, text=text or "",
+                        notice=notice, metadata=metadata, verified=verified)
+    if message.photo or _is_image_document(message):
+        # Only media Telegram delivered count as photos. An uncompressed photo ("send as
+        # file") arrives as an image document.
+        file_id = message.photo[-1].file_id if message.photo else message.document.file_id
+        metadata["photos"] = [file_id]
+        caption = prepare_typed_text(message.caption)[0] if message.caption else None
+        return _Inbound(MESSAGE, chat_id, text=caption or PHOTO_TEXT, metadata=metadata)
+    if message.text is not None:
+        if len(message.text) <= max_message_chars() and _START.fullmatch(message.text):
+            return _Inbound(MESSAGE, chat_id, text=GREET_PAYLOAD, metadata=metadata)
+        text, notice = prepare_typed_text(message.text)
+        if notice:
+            return _Inbound(REJECTED, chat_id, notice=notice)
+        return _Inbound(MESSAGE, chat_id, text=text or "", metadata=metadata)
+    return _Inbound(UNSUPPORTED, chat_id, notice=MSG_UNSUPPORTED)
+
+
 def _is_image_document(message: Message) -> bool:
     document = message.document
     return document is not None and (document.mime_type or "").startswith("image/")
 
 
-def _contact_text(message: Message) -> tuple[str, str | None]:
-    """The text for Rasa and the verified number (only for the sender's own contact)."""
+def _contact(message: Message) -> tuple[str | None, str | None, str | None]:
+    """(text for Rasa, the sender's own verified number, notice) of a shared contact."""
     contact = message.contact
-    msisdn = normalize_msisdn(contact.phone_number or "")
-    if msisdn is None:
-        return (contact.phone_number or "").strip() or INFORM_TEXT, None
-    own = (contact.user_id is not None and message.from_user is not None
-           and contact.user_id == message.from_user.id)
-    return inform_payload(phone_number=msisdn), (msisdn if own else None)
+    typed = (contact.phone_number or "").strip()
+    msisdn = normalize_msisdn(typed)
+    if msisdn is None:  # not a Vietnamese mobile: as if typed
+        if not typed:
+            return INFORM_TEXT, None, None
+        text, notice = prepare_typed_text(typed)
+        return text, None, notice
+    sender = message.from_user
+    own = (contact.user_id is not None and sender is not None
+           and contact.user_id == sender.id and sender.id == message.chat.id)
+    return inform_payload(phone_number=msisdn), (msisdn if own else None), None
+
+
+def _record_contact(conversation_id: str, msisdn: str) -> None:
+    """The identity ledger: this conversation proved it owns `msisdn` (Telegram contact)."""
+    from bot.backend import get_backend
+
+    get_backend().record_verification(conversation_id, msisdn, VERIFICATION_METHOD)

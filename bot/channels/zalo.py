@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -30,8 +31,10 @@ from bot.channels.common import (
     ZALO,
     OnNewMessage,
     env_or,
-    input_problem,
+    max_webhook_bytes,
     open_handoff_ticket,
+    prepare_typed_text,
+    read_body,
     sender_id,
     split_text,
     user_id_from_recipient,
@@ -51,6 +54,14 @@ ERROR_TOKEN_EXPIRED = -216
 # with the OA recently / does not follow it) and -230 (observed: no interaction in 7 days).
 WINDOW_ERRORS = frozenset({-213, -230})
 WINDOW_TICKET_PRIORITY = 2  # hand-off priority: 0 urgent ... 2 normal
+NOT_CONFIGURED = {"error": "zalo channel not configured"}
+TOO_LARGE = {"error": "request body too large"}
+MAX_USER_ID_CHARS = 64  # channel_links.user_id
+MAX_MSG_ID_CHARS = 120  # channel_processed_inbound.external_id
+# "timestamp": "1700000000000" (or a number) in the raw body; a key inside a string value
+# would be escaped (\"timestamp\") and is not matched.
+_TIMESTAMP = re.compile(rb'(?<!\\)"timestamp"\s*:\s*"?([0-9]{1,19})"?')
+MAX_TIMESTAMP_CANDIDATES = 4
 IGNORED_EVENTS = frozenset({"user_received_message", "user_seen_message",
                             "user_submit_info", "user_reacted_message"})
 
@@ -346,10 +357,17 @@ class ZaloInput(InputChannel):
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok", "configured": self.config.configured})
 
-        @hook.route("/webhook", methods=["POST"])
+        @hook.route("/webhook", methods=["POST"], stream=True)
         async def receive(request: Request) -> HTTPResponse:
+            if not self.config.configured:
+                return response.json(NOT_CONFIGURED, status=503)
+            # Read at most limits.max_webhook_bytes: a larger body is refused (413) before
+            # it is buffered.
+            raw_body = await read_body(request, max_webhook_bytes())
+            if raw_body is None:
+                return response.json(TOO_LARGE, status=413)
             status, body = await self.handle_request(request.headers.get(SIGNATURE_HEADER),
-                                                     request.body, on_new_message)
+                                                     raw_body, on_new_message)
             return response.json(body, status=status)
 
         return hook
@@ -359,47 +377,72 @@ class ZaloInput(InputChannel):
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def handle_request(self, signature_header: str | None, raw_body: bytes,
-                             on_new_message: OnNewMessage,
-                             now_ms: int | None = None) -> tuple[int, dict[str, Any]]:
-        """Verify and accept an event; the processing runs after the answer."""
-        if not self.config.configured:
-            return 503, {"error": "zalo channel not configured"}
-        try:
-            data = json.loads(raw_body or b"")
-        except (ValueError, UnicodeDecodeError):
-            return 400, {"error": "body is not JSON"}
-        if not isinstance(data, dict):
-            return 400, {"error": "event is not a JSON object"}
-        timestamp = str(data.get("timestamp", ""))
-        if not timestamp.isdigit():
-            return 400, {"error": "timestamp missing"}
+    def verify(self, signature_header: str | None, raw_body: bytes,
+               now_ms: int | None = None) -> tuple[int, dict[str, Any]] | str:
+        """Check the signature and the timestamp on the raw bytes, before any parsing.
+        Returns the signed timestamp, or the (status, body) refusal."""
         mac = (signature_header or "").strip()
         mac = mac[4:] if mac.startswith("mac=") else mac
-        expected = signature(self.config.app_id or "", raw_body, timestamp,
-                             self.config.oa_secret_key or "")
-        if not mac or not hmac.compare_digest(mac.lower(), expected):
+        mac_bytes = mac.lower().encode("utf-8", "replace")
+        timestamp = None
+        if mac:
+            # The MAC covers a timestamp taken from the body: try the (few) candidates the
+            # raw bytes hold; without the OA secret none of them can be made to match.
+            for candidate in _timestamp_candidates(raw_body):
+                expected = signature(self.config.app_id or "", raw_body, candidate,
+                                     self.config.oa_secret_key or "")
+                if hmac.compare_digest(mac_bytes, expected.encode()):
+                    timestamp = candidate
+                    break
+        if timestamp is None:
             return 403, {"error": "wrong signature"}
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
         if abs(now_ms - int(timestamp)) > self.config.max_event_age_s * 1000:
             return 403, {"error": "stale timestamp"}
+        return timestamp
+
+    async def handle_request(self, signature_header: str | None, raw_body: bytes,
+                             on_new_message: OnNewMessage,
+                             now_ms: int | None = None) -> tuple[int, dict[str, Any]]:
+        """Verify and accept an event; the processing runs after the answer.
+
+        Order: size (413), signature and timestamp window on the raw bytes (403), and only
+        then JSON parsing and the event's fields (400). Nothing before the signature
+        touches the database."""
+        if not self.config.configured:
+            return 503, NOT_CONFIGURED
+        raw_body = raw_body or b""
+        if len(raw_body) > max_webhook_bytes():
+            return 413, TOO_LARGE
+        verified = self.verify(signature_header, raw_body, now_ms)
+        if not isinstance(verified, str):
+            return verified
+        try:
+            data = json.loads(raw_body)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return 400, {"error": "body is not JSON"}
+        if not isinstance(data, dict):
+            return 400, {"error": "event is not a JSON object"}
+        if str(data.get("timestamp", "")) != verified:
+            return 400, {"error": "timestamp does not match the signed one"}
         event = data.get("event_name")
         if not isinstance(event, str) or not event:
             return 400, {"error": "event_name missing"}
-        if event.startswith("oa_send") or event in IGNORED_EVENTS:
+        if event.startswith("oa_send") or event in IGNORED_EVENTS or "_group" in event:
+            # group events (Zalo group messages): the assistant serves one-to-one chats only
             return 200, {"status": "ignored"}
         if event in ("follow", "unfollow"):
-            user_id = _nested(data, "follower", "id") or _nested(data, "sender", "id")
+            user_id = _id(_nested(data, "follower", "id")) or _id(_nested(data, "sender", "id"))
             if user_id and event == "follow":
-                self._spawn(self.store.run(self.store.touch_link, ZALO, str(user_id)))
+                self._spawn(self.store.run(self.store.touch_link, ZALO, user_id))
             logger.info("Zalo %s event", event)
             return 200, {"status": "noted"}
         if not event.startswith("user_send_"):
             logger.info("Zalo event %s ignored", event)
             return 200, {"status": "ignored"}
-        user_id = _nested(data, "sender", "id")
-        msg_id = _nested(data, "message", "msg_id")
-        if not user_id or not msg_id:
+        user_id = _id(_nested(data, "sender", "id"))
+        msg_id = _id(_nested(data, "message", "msg_id"), MAX_MSG_ID_CHARS)
+        if not user_id or not msg_id or not isinstance(data.get("message"), dict):
             return 400, {"error": "sender.id or message.msg_id missing"}
         self._spawn(self._process(event, data, on_new_message))
         return 200, {"status": "accepted"}
@@ -411,7 +454,7 @@ class ZaloInput(InputChannel):
 
     async def _process(self, event: str, data: dict[str, Any],
                        on_new_message: OnNewMessage) -> None:
-        user_id = str(data["sender"]["id"])
+        user_id = _id(data["sender"]["id"]) or ""
         lock, users = self._user_locks.get(user_id, (asyncio.Lock(), 0))
         self._user_locks[user_id] = (lock, users + 1)
         try:
@@ -426,7 +469,7 @@ class ZaloInput(InputChannel):
 
     async def _process_one(self, event: str, data: dict[str, Any], user_id: str,
                            on_new_message: OnNewMessage) -> None:
-        msg_id = str(data["message"]["msg_id"])
+        msg_id = _id(data["message"]["msg_id"], MAX_MSG_ID_CHARS) or ""
         try:
             claimed = await self.store.run(self.store.claim, ZALO, msg_id)
         except Exception:
@@ -462,30 +505,53 @@ class ZaloInput(InputChannel):
         message = data.get("message") or {}
         metadata: dict[str, Any] = {"channel": ZALO, "user_id": user_id}
         if event == "user_send_text":
-            text = message.get("text")
-            if not isinstance(text, str):
-                text = ""
-            problem = input_problem(text)
+            typed = message.get("text")
+            # A click on an oa.query.show button arrives as typed text: payloads of the
+            # domain's intents pass, control commands (`/restart`, ...) are neutralised.
+            text, problem = prepare_typed_text(typed if isinstance(typed, str) else "",
+                                               allow_payloads=True)
             if problem:
                 await output.send_text_message(user_id, problem)
                 return
         elif event == "user_send_image":
+            # Only images Zalo delivered count as photos (never a typed link).
             photos = [str(a["payload"]["url"]) for a in message.get("attachments") or []
                       if isinstance(a, dict) and isinstance(a.get("payload"), dict)
-                      and a["payload"].get("url")]
+                      and isinstance(a["payload"].get("url"), str) and a["payload"]["url"]]
             if not photos:
                 await output.send_text_message(user_id, MSG_UNSUPPORTED)
                 return
             metadata["photos"] = photos
             caption = message.get("text")
-            text = caption if isinstance(caption, str) and caption.strip() else PHOTO_TEXT
-            if input_problem(text):
-                text = PHOTO_TEXT
+            text = None
+            if isinstance(caption, str) and caption.strip():
+                text = prepare_typed_text(caption, allow_payloads=True)[0]
+            text = text or PHOTO_TEXT
         else:
             await output.send_text_message(user_id, MSG_UNSUPPORTED)
             return
         await on_new_message(UserMessage(text, output, sender_id(ZALO, user_id),
                                          input_channel=self.name(), metadata=metadata))
+
+
+def _timestamp_candidates(raw_body: bytes) -> list[str]:
+    """Values of "timestamp" keys in the raw JSON (at most a few, in order)."""
+    found: list[str] = []
+    for match in _TIMESTAMP.finditer(raw_body):
+        value = match.group(1).decode()
+        if value not in found:
+            found.append(value)
+            if len(found) >= MAX_TIMESTAMP_CANDIDATES:
+                break
+    return found
+
+
+def _id(value: Any, limit: int = MAX_USER_ID_CHARS) -> str | None:
+    """A Zalo id (string or number) as a string; None for anything else or too long."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    text = str(value).strip()
+    return text if 0 < len(text) <= limit else None
 
 
 def _nested(data: dict[str, Any], *keys: str) -> Any:

@@ -24,12 +24,24 @@ APP_SECRET = "app-secret"
 
 
 @pytest.fixture
-def channel_db_url(tmp_path) -> str:
-    from bot.backend import db
+def channel_db_url(tmp_path, monkeypatch) -> Iterator[str]:
+    """A migrated SQLite database; also the backend's (`get_backend()`: the identity ledger
+    the Telegram channel records a shared contact in)."""
+    from bot.backend import db, set_backend
 
     url = f"sqlite:///{tmp_path / 'channels.db'}"
     db.upgrade(url)
-    return url
+    monkeypatch.setenv("BOT_DB_URL", url)
+    yield url
+    set_backend(None, url)
+
+
+def ledger(db_url: str):
+    """The backend (identity ledger) of that database."""
+    from bot.backend import get_backend
+
+    assert get_backend().db_url == db_url
+    return get_backend()
 
 
 def new_store(db_url: str) -> ChannelStore:
@@ -157,8 +169,13 @@ def zalo_event(event_name: str = "user_send_text", user_id: str = "u1", text: st
     return event
 
 
+def sign_raw(body: bytes, timestamp: str, secret: str = OA_SECRET) -> str:
+    """The X-ZEvent-Signature header of these exact bytes."""
+    mac = hashlib.sha256(APP_ID.encode() + body + timestamp.encode()
+                         + secret.encode()).hexdigest()
+    return f"mac={mac}"
+
+
 def zalo_signed(event: dict[str, Any], secret: str = OA_SECRET) -> tuple[str, bytes]:
     body = raw(event)
-    mac = hashlib.sha256(APP_ID.encode() + body + event["timestamp"].encode()
-                         + secret.encode()).hexdigest()
-    return f"mac={mac}", body
+    return sign_raw(body, event["timestamp"], secret), body

@@ -63,7 +63,7 @@ def rasa(tmp_path_factory) -> Iterator[dict]:
         url = f"http://127.0.0.1:{port}"
         if not wait_http(f"{url}/webhooks/zalo/", proc, 300):
             pytest.fail("rasa run did not start:\n" + log.read_text()[-3000:])
-        yield {"url": url, "telegram": telegram, "zalo": zalo}
+        yield {"url": url, "telegram": telegram, "zalo": zalo, "db_url": env["BOT_DB_URL"]}
     finally:
         proc.terminate()
         try:
@@ -111,8 +111,16 @@ def test_telegram_inside_rasa(rasa):
     events = _api(rasa, "/conversations/tg-77/tracker")["events"]
     users = [e for e in events if e["event"] == "user"]
     assert [u["text"] for u in users] == ["chao", '/inform{"phone_number":"0901000001"}']
-    assert users[1]["metadata"]["verified_msisdn"] == "0901000001"
+    # the own contact is proved server-side (identity ledger), never in message metadata
+    assert "verified_msisdn" not in users[1]["metadata"]
     assert users[1]["metadata"]["channel"] == "telegram"
+    from bot.backend.service import Backend
+
+    backend = Backend(rasa["db_url"])
+    try:
+        assert backend.verified_number("tg-77") == "0901000001"
+    finally:
+        backend.dispose()
     assert users[1]["input_channel"] == "telegram_ptb"
 
     before = len(telegram.sent_texts(77))

@@ -13,6 +13,7 @@ from bot.channels.telegram import TelegramConfig, TelegramInput, TelegramOutput
 from tests.channels.conftest import (
     SECRET,
     Recorder,
+    ledger,
     new_store,
     raw,
     tg_click_update,
@@ -140,21 +141,23 @@ async def test_long_reply_is_split_at_4096(tg_channel, telegram):
         text.replace(" ", "").replace("\n", "")
 
 
-async def test_own_contact_verifies_the_number(tg_channel):
+async def test_own_contact_is_recorded_in_the_identity_ledger(tg_channel, channel_db_url):
     rec = Recorder()
     update = tg_message_update(chat_id=42, contact={"phone_number": "+84901000001",
                                                     "first_name": "Lan", "user_id": 42})
+    assert ledger(channel_db_url).verified_number("tg-42") is None
     assert (await tg_channel.handle_request(SECRET, raw(update), rec))[0] == 200
     [msg] = rec.messages
     assert msg.text == '/inform{"phone_number":"0901000001"}'
-    assert msg.metadata == {"channel": "telegram", "user_id": "42",
-                            "verified_msisdn": "0901000001"}
+    # the proof is server-side; the message claims nothing
+    assert msg.metadata == {"channel": "telegram", "user_id": "42"}
+    assert ledger(channel_db_url).verified_number("tg-42") == "0901000001"
     link = tg_channel.store.link("telegram", "42")
-    assert link["verified_msisdn"] == "0901000001"
+    assert link["verified_msisdn"] == "0901000001"  # the call center's lookup
 
 
 @pytest.mark.parametrize("contact_user", [777, None])
-async def test_someone_elses_contact_does_not_verify(tg_channel, contact_user):
+async def test_someone_elses_contact_does_not_verify(tg_channel, contact_user, channel_db_url):
     rec = Recorder()
     contact = {"phone_number": "0901000002", "first_name": "Nam"}
     if contact_user is not None:
@@ -165,6 +168,7 @@ async def test_someone_elses_contact_does_not_verify(tg_channel, contact_user):
     assert msg.text == '/inform{"phone_number":"0901000002"}'
     assert "verified_msisdn" not in msg.metadata
     assert tg_channel.store.link("telegram", "42")["verified_msisdn"] is None
+    assert ledger(channel_db_url).verified_number("tg-42") is None
 
 
 async def test_request_contact_signal_sends_share_number_keyboard(tg_channel, telegram):

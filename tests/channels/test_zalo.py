@@ -19,6 +19,7 @@ from tests.channels.conftest import (
     Recorder,
     new_store,
     raw,
+    sign_raw,
     zalo_event,
     zalo_signed,
 )
@@ -93,11 +94,18 @@ async def test_other_events_are_handled_gracefully(zalo_channel, recorder, event
 
 
 async def test_malformed_input_is_a_clean_4xx(zalo_channel, recorder):
-    assert (await zalo_channel.handle_request("mac=00", b"{not json", recorder))[0] == 400
-    assert (await zalo_channel.handle_request("mac=00", b"[]", recorder))[0] == 400
+    # Unsigned garbage is refused by the signature check (on the raw bytes, before parsing).
+    assert (await zalo_channel.handle_request("mac=00", b"{not json", recorder))[0] == 403
+    assert (await zalo_channel.handle_request("mac=00", b"[]", recorder))[0] == 403
     no_ts = zalo_event()
     no_ts["timestamp"] = ""
-    assert (await zalo_channel.handle_request("mac=00", raw(no_ts), recorder))[0] == 400
+    assert (await zalo_channel.handle_request("mac=00", raw(no_ts), recorder))[0] == 403
+    # Correctly signed but malformed: 400.
+    now = str(int(time.time() * 1000))
+    for body in (b'{"timestamp": "%s", not json' % now.encode(),
+                 b'[{"timestamp": "%s"}]' % now.encode()):
+        assert (await zalo_channel.handle_request(sign_raw(body, now), body, recorder))[0] \
+            == 400
     missing = zalo_event()
     missing["message"].pop("msg_id")
     assert (await deliver(zalo_channel, missing, recorder))[0] == 400
