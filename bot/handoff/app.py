@@ -597,7 +597,7 @@ def create_app(service: HandoffService, accounts: AgentAccounts, api_tokens: dic
     app[SERVICE_KEY] = service
     app[ACCOUNTS_KEY] = accounts
     app[TOKENS_KEY] = api_tokens
-    app[LIMITER_KEY] = login_limiter or LoginLimiter()
+    app[LIMITER_KEY] = login_limiter if login_limiter is not None else LoginLimiter()
     if isinstance(trusted_proxies, str):
         trusted_proxies = parse_trusted_proxies(trusted_proxies)
     app[SETTINGS_KEY] = {"cookie_secure": cookie_secure, "sync_interval": sync_interval,

@@ -138,17 +138,18 @@ async def test_form_posts_cannot_log_out_or_change_state(harness):
                          if r.method == "POST" and r.resource is not None
                          and r.resource.canonical.startswith("/console/api/")})
         assert "/console/api/logout" in routes and len(routes) >= 6
-        for canonical in routes:
-            path = canonical.replace("{ticket_id}", str(ticket.id))
+        paths = [c.replace("{ticket_id}", str(ticket.id)) for c in routes]
+        for path in sorted(paths, key=lambda p: not p.endswith("/logout")):
             for kind, kwargs in form_bodies():
                 async with agent.post(path, **kwargs) as resp:
                     assert resp.status == 415, (path, kind, resp.status)
+        async with agent.get("/console/api/me") as resp:
+            assert resp.status == 200  # still signed in
+        for path in paths:
             # a browser that says the call comes from another site: refused even as JSON
             async with agent.post(path, json={"text": "hi"},
                                   headers={"Sec-Fetch-Site": "cross-site"}) as resp:
                 assert resp.status == 403, (path, resp.status)
-        async with agent.get("/console/api/me") as resp:
-            assert resp.status == 200  # still signed in
         view = h.store.require(ticket.id)
         assert (view.status, view.agent) == ("waiting", None)
         assert [m.role for m in h.store.messages(ticket.id)] == ["customer", "bot"]
@@ -503,6 +504,8 @@ async def test_call_center_handoff_stops_when_the_ledger_cannot_be_written(harne
 
 # ------------------------------------------------------------------ body cap, binding
 async def test_request_bodies_are_capped(harness):
+    """Bodies over `limits.max_request_bytes` are refused before anything is done, declared
+    or chunked, with the API's JSON error body."""
     limit = max_request_bytes()
     big = json.dumps({"name": "an", "password": "x" * limit}).encode()
 
@@ -516,11 +519,13 @@ async def test_request_bodies_are_capped(harness):
             async with client.post("/console/api/login", data=chunks() if chunked else big,
                                    headers={"Content-Type": "application/json"}) as resp:
                 assert resp.status == 413
+                assert (await resp.json())["error"] == "too_large"
             async with client.post("/api/v1/assistant-handoffs",
                                    data=chunks() if chunked else big,
                                    headers={"Content-Type": "application/json",
                                             "Authorization": f"Bearer {CRM_TOKEN}"}) as resp:
                 assert resp.status == 413
+                assert (await resp.json())["error"] == "too_large"
         assert h.rasa.calls == []
 
 
