@@ -300,10 +300,8 @@ class HandoffService:
                                                     RASA_CHANNEL_NAMES.get(channel))
             # Rasa answers with "messages" only when no input channel could build an output
             # channel for the conversation: relay those messages through the outbound sender.
-            for message in result.get("messages") or []:
-                if message.get("text"):
-                    await self._send(channel, user_id, message["text"])
             status = "triggered"
+            await self._relay(channel, user_id, result.get("messages") or [])
         except RasaError as exc:
             log.error("call-center hand-off to the assistant failed: %s", exc.status)
             if exc.status == 404:
@@ -319,6 +317,19 @@ class HandoffService:
                                verified)
         return {"transfer_id": transfer_id, "conversation_id": conversation_id,
                 "channel": channel, "goal": goal, "intent": intent, "status": status}
+
+    async def _relay(self, channel: str, user_id: str, messages: list[dict[str, Any]]) -> None:
+        """Send the assistant's answers on the customer's channel. The flow has started
+        whatever happens here; a failed delivery is logged, not an error of the request."""
+        for message in messages:
+            if not message.get("text"):
+                continue
+            try:
+                await self._send(channel, user_id, message["text"])
+            except Exception as exc:  # noqa: BLE001 - any channel failure
+                log.warning("assistant answer after a call-center hand-off not delivered: %s",
+                            type(exc).__name__)
+                return
 
     async def _record_identity(self, conversation_id: str, msisdn: str) -> None:
         """Write the call center's verification into the backend's identity ledger, the

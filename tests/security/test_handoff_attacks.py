@@ -38,11 +38,21 @@ from bot.backend.models import AuditLog, IdentityVerification
 from bot.handoff import dialogue
 from bot.handoff.accounts import AgentAccounts
 from bot.handoff.app import FailureTable, LoginLimiter, create_app, max_request_bytes
-from bot.handoff.rasa_client import RasaClient
+from bot.handoff.rasa_client import RasaClient, make_jwt
 from bot.handoff.service import HandoffService
 from bot.handoff.tickets import TicketStore
 from tests.handoff.helpers import FakeRasa, FakeSender, open_args
-from tests.servers import BIN, REPO, free_port, listening_addresses, stack_env, wait_http
+from tests.security.conftest import CRM_TOKEN as STACK_CRM_TOKEN
+from tests.security.conftest import Stack, request
+from tests.servers import (
+    BIN,
+    REPO,
+    TEST_SECRETS,
+    free_port,
+    listening_addresses,
+    stack_env,
+    wait_http,
+)
 
 PASSWORD = "mat-khau-an-toan"
 CRM_TOKEN = "crm-token-0123456789abcdef"
@@ -500,6 +510,32 @@ async def test_call_center_handoff_stops_when_the_ledger_cannot_be_written(harne
             assert resp.status == 503
             assert (await resp.json())["error"] == "identity_unavailable"
         assert h.rasa.calls == []  # no slot claims a proof the server does not hold
+
+
+def test_call_center_handoff_through_the_real_servers(stack: Stack):
+    """The real stack (`bot serve rasa` with its JWT secret, the action server, `bot handoff
+    serve`): the transfer reaches Rasa with the hand-off's JWT, the ledger holds the
+    number, both slots are set, and the assistant shows the masked profile at once instead
+    of asking for an OTP (TEST_MODEL; skipped without it)."""
+    from bot.backend.service import Backend
+
+    status, body = request("POST", f"{stack.handoff_url}/api/v1/assistant-handoffs", {
+        "channel": "telegram", "user_id": "5550001", "goal": "check_subscriber_info",
+        "verified_msisdn": "0901000002"}, {"Authorization": f"Bearer {STACK_CRM_TOKEN}"})
+    assert (status, body["status"]) == (202, "triggered"), (body, stack.procs.log_tail())
+    jwt_header = {"Authorization": f"Bearer {make_jwt(TEST_SECRETS['RASA_JWT_SECRET'])}"}
+    status, tracker = request("GET", f"{stack.rasa_url}/conversations/tg-5550001/tracker",
+                              headers=jwt_header)
+    assert status == 200
+    assert tracker["slots"]["identity_verified"] is True
+    assert tracker["slots"]["verified_msisdn"] == "0901000002"
+    answers = "\n".join(e.get("text") or "" for e in tracker["events"] if e["event"] == "bot")
+    assert "Chủ thuê bao" in answers and "mã OTP" not in answers, answers
+    backend = Backend(stack.db_url)
+    try:
+        assert backend.verified_number("tg-5550001") == "0901000002"
+    finally:
+        backend.dispose()
 
 
 # ------------------------------------------------------------------ body cap, binding
