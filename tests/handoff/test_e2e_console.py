@@ -17,7 +17,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -29,16 +28,24 @@ from typing import Any
 import pytest
 
 from tests.channels.fakes import FakeTelegram
-from tests.servers import free_port, wait_http
+from tests.servers import (
+    BIN,
+    REPO,
+    action_server_command,
+    free_port,
+    rasa_server_command,
+    rasa_token_query,
+    seed_database,
+    stack_env,
+    wait_http,
+    write_endpoints,
+)
 
-REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 CHROMIUM = "/usr/bin/chromium"
 CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--no-first-run",
                 "--disable-dev-shm-usage", "--window-size=1280,900")
 SECRET = "handoff-e2e-secret"
-RASA_TOKEN = "handoff-e2e-rasa-token"
 CRM_TOKEN = "handoff-e2e-crm-token-0123456789"
 AGENT, PASSWORD = "lan", "mat-khau-cua-lan"
 WAIT_S = 60.0
@@ -109,33 +116,23 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
     db_url = f"sqlite:///{tmp / 'bot.db'}"
     actions_port, rasa_port, console_port = free_port(), free_port(), free_port()
     rasa_url = f"http://127.0.0.1:{rasa_port}"
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "ZALO_"))},
-           "BOT_ENV": "test", "BOT_OTP_FIXED_CODE": "123456", "BOT_DB_URL": db_url,
-           "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "3",
-           "PYTHONHASHSEED": "0",
-           # the hand-off server: Rasa's HTTP API, and Telegram for agent replies
-           "HANDOFF_RASA_URL": rasa_url, "RASA_AUTH_TOKEN": RASA_TOKEN,
-           "HANDOFF_API_TOKENS": f"crm={CRM_TOKEN}", "HANDOFF_SYNC_INTERVAL": "1",
-           "TELEGRAM_TOKEN": telegram.token, "TELEGRAM_API_BASE_URL": telegram.base_url}
-    for args in (["db", "upgrade"], ["db", "seed"]):
-        subprocess.run([str(BIN / "bot"), *args], env=env, cwd=REPO, check=True,
-                       capture_output=True)
+    env = stack_env(BOT_OTP_FIXED_CODE="123456", BOT_DB_URL=db_url,
+                    # the hand-off server: Rasa's HTTP API (JWT), Telegram for agent replies
+                    HANDOFF_RASA_URL=rasa_url, HANDOFF_API_TOKENS=f"crm={CRM_TOKEN}",
+                    HANDOFF_SYNC_INTERVAL="1", TELEGRAM_TOKEN=telegram.token,
+                    TELEGRAM_API_BASE_URL=telegram.base_url)
+    seed_database(env)
     subprocess.run([str(BIN / "bot"), "handoff", "add-agent", AGENT, "--password-stdin"],
                    input=PASSWORD + "\n", text=True, env=env, cwd=REPO, check=True,
                    capture_output=True)
     (tmp / "credentials.yml").write_text(json.dumps({
         "bot.channels.telegram.TelegramInput": {
             "token": telegram.token, "secret_token": SECRET, "base_url": telegram.base_url}}))
-    (tmp / "endpoints.yml").write_text(json.dumps({
-        "action_endpoint": {"url": f"http://127.0.0.1:{actions_port}/webhook"}}))
+    endpoints = write_endpoints(tmp / "endpoints.yml", actions_port)
     logs = {name: tmp / f"{name}.log" for name in ("actions", "rasa", "handoff")}
     commands = {
-        "actions": [str(BIN / "rasa"), "run", "actions", "--actions", "actions",
-                    "--port", str(actions_port)],
-        "rasa": [str(BIN / "rasa"), "run", "--model", model, "--port", str(rasa_port),
-                 "--enable-api", "--auth-token", RASA_TOKEN,
-                 "--credentials", str(tmp / "credentials.yml"),
-                 "--endpoints", str(tmp / "endpoints.yml")],
+        "actions": action_server_command(actions_port),
+        "rasa": rasa_server_command(model, rasa_port, tmp / "credentials.yml", endpoints),
         "handoff": [str(BIN / "bot"), "handoff", "serve", "--port", str(console_port)],
     }
     procs: dict[str, subprocess.Popen] = {}
@@ -147,7 +144,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
                                                stderr=subprocess.STDOUT)
         ready = (wait_http(f"http://127.0.0.1:{actions_port}/health", procs["actions"], 120)
                  and wait_http(f"{result.console_url}/healthz", procs["handoff"], 60)
-                 and wait_http(f"{rasa_url}/status?token={RASA_TOKEN}", procs["rasa"], 420))
+                 and wait_http(f"{rasa_url}/status?{rasa_token_query()}", procs["rasa"], 420))
         if not ready:
             pytest.fail("a server did not start:\n" + result.log_tail())
         yield result
@@ -292,7 +289,7 @@ def test_customer_to_agent_and_back(stack: Stack, browser):
     assert reply not in texts[before:]
 
     status, tracker = _http(f"{stack.rasa_url}/conversations/tg-5150/tracker"
-                            f"?token={RASA_TOKEN}")
+                            f"?{rasa_token_query()}")
     assert status == 200
     kinds = [e["event"] for e in tracker["events"]]
     assert "pause" in kinds and "resume" in kinds
@@ -321,7 +318,7 @@ def test_call_center_hands_customer_to_assistant(stack: Stack, browser):
     assert body["conversation_id"] == "tg-6160"
     customer.wait_for(lambda t: len(t) > before, "the assistant starting the flow")
     status, tracker = _http(f"{stack.rasa_url}/conversations/tg-6160/tracker"
-                            f"?token={RASA_TOKEN}")
+                            f"?{rasa_token_query()}")
     assert tracker["slots"]["verified_msisdn"] == "0901000002"
     assert tracker["slots"]["identity_verified"] is True  # no OTP asked again
     intents = [e.get("parse_data", {}).get("intent", {}).get("name")
