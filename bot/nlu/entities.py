@@ -131,8 +131,11 @@ class _Tok:
 
 
 def _word_tokens(text: str) -> list[_Tok]:
-    return [_Tok(m.start(), m.end(), squeeze_repeats(fold(m.group(0))))
-            for m in _WORD.finditer(text)]
+    """Word tokens with their folded key; a token that folds to nothing (a tone mark typed
+    alone) is no word."""
+    tokens = (_Tok(m.start(), m.end(), squeeze_repeats(fold(m.group(0))))
+              for m in _WORD.finditer(text))
+    return [tok for tok in tokens if tok.key]
 
 
 def alias_key(alias: str) -> str:
