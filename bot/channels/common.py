@@ -81,15 +81,6 @@ def too_long_notice() -> str:
     return MSG_TOO_LONG.format(limit=f"{max_message_chars():,}".replace(",", "."))
 
 
-def input_problem(text: str) -> str | None:
-    """A Vietnamese notice when this text must not go to the NLU, else None."""
-    if len(text) > max_message_chars():
-        return too_long_notice()
-    if not has_words(text):
-        return MSG_NO_TEXT
-    return None
-
-
 def payload_intent(text: str) -> str | None:
     """The intent Rasa would read from this text as a payload (`/restart` -> `restart`),
     None when Rasa would read it as words. Mirrors Rasa's own parsing: the text is stripped,
