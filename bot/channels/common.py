@@ -25,9 +25,11 @@ TELEGRAM = "telegram"
 ZALO = "zalo"
 SENDER_PREFIX = {TELEGRAM: "tg-", ZALO: "zalo-"}
 
-# Intents a customer must never trigger by typing their payload (`/restart` would even end
-# a human hand-off, `/session_start` starts a new session): Rasa's default intents.
-CONTROL_INTENTS = frozenset(DEFAULT_INTENTS)
+# Intents a customer must never trigger by typing their payload: Rasa's default intents that
+# change the conversation itself (`/restart` would even end a human hand-off,
+# `/session_start` starts a new session, `/back` undoes turns). `out_of_scope` and
+# `nlu_fallback` only describe a message; our "Không phải" button sends `/out_of_scope`.
+CONTROL_INTENTS = frozenset(DEFAULT_INTENTS) - {"out_of_scope", "nlu_fallback"}
 # Rasa's pattern of an intent payload (`/intent@0.9{"entity": "value"}`), as in
 # YAMLStoryReader._regex_message_pattern: the intent is what precedes "{" or "@".
 _PAYLOAD = re.compile(re.escape(INTENT_MESSAGE_PREFIX) + r"(?P<intent>[^{@]+)")

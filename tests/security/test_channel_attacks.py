@@ -262,7 +262,7 @@ async def test_telegram_caption_commands_are_neutralised(tg):
     assert message.text == "restart" and message.metadata["photos"] == ["big"]
 
 
-@pytest.mark.parametrize("data", ["/restart", "/session_start", "/back", "/nlu_fallback",
+@pytest.mark.parametrize("data", ["/restart", "/session_start", "/back",
                                   "EXTERNAL: greet", " /restart"])
 async def test_telegram_click_with_a_control_payload_is_refused(tg, data):
     """callback_data comes from the client and can be forged."""
@@ -271,6 +271,13 @@ async def test_telegram_click_with_a_control_payload_is_refused(tg, data):
     assert rec.messages == []
     assert (await tg_send(tg, tg_click_update("/affirm"), rec))[0] == 200
     assert [m.text for m in rec.messages] == ["/affirm"]  # real buttons still work
+
+
+async def test_telegram_not_this_one_button_still_works(tg):
+    """utter_ask_affirmation's "Không phải" button sends /out_of_scope: not a control."""
+    rec = Recorder()
+    assert (await tg_send(tg, tg_click_update("/out_of_scope"), rec))[0] == 200
+    assert [m.text for m in rec.messages] == ["/out_of_scope"]
 
 
 @pytest.mark.parametrize("typed,expected", [
