@@ -11,7 +11,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -23,10 +22,17 @@ import pytest
 
 from tests.channels.conftest import APP_ID, APP_SECRET, OA_SECRET, zalo_signed
 from tests.channels.fakes import FakeTelegram, FakeZalo
-from tests.servers import free_port, wait_http
+from tests.servers import (
+    REPO,
+    action_server_command,
+    free_port,
+    rasa_server_command,
+    seed_database,
+    stack_env,
+    wait_http,
+    write_endpoints,
+)
 
-REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 SECRET = "e2e-secret"
 DEMO_NUMBER = "0901000001"  # complete information (docs/demo-numbers.md)
 # Other complete demo numbers, so that the tests do not hit the 60 s OTP resend cool-down
@@ -66,14 +72,8 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("channels-e2e")
     telegram, zalo = FakeTelegram().start(), FakeZalo(secret_key=APP_SECRET).start()
     db_url = f"sqlite:///{tmp / 'subscribers.db'}"
-    env = {**os.environ, "BOT_ENV": "test", "BOT_OTP_FIXED_CODE": OTP, "BOT_DB_URL": db_url,
-           "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "3",
-           "PYTHONHASHSEED": "0"}
-    for name in [k for k in env if k.startswith(("TELEGRAM_", "ZALO_"))]:
-        env.pop(name)
-    for args in (["db", "upgrade"], ["db", "seed"]):
-        subprocess.run([str(BIN / "bot"), *args], env=env, cwd=REPO, check=True,
-                       capture_output=True)
+    env = stack_env(BOT_OTP_FIXED_CODE=OTP, BOT_DB_URL=db_url)
+    seed_database(env)
     actions_port, rasa_port = free_port(), free_port()
     (tmp / "credentials.yml").write_text(json.dumps({
         "bot.channels.telegram.TelegramInput": {
@@ -83,21 +83,17 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
             "access_token": zalo.access_token, "refresh_token": zalo.refresh_token,
             "api_base_url": zalo.url, "oauth_base_url": zalo.url, "retry_delays_s": "0"},
     }))
-    (tmp / "endpoints.yml").write_text(json.dumps({
-        "action_endpoint": {"url": f"http://127.0.0.1:{actions_port}/webhook"}}))
+    endpoints = write_endpoints(tmp / "endpoints.yml", actions_port)
     logs = {"actions": tmp / "actions.log", "rasa": tmp / "rasa.log"}
     procs: list[subprocess.Popen] = []
     try:
         with open(logs["actions"], "w") as out:
             procs.append(subprocess.Popen(
-                [str(BIN / "rasa"), "run", "actions", "--actions", "actions",
-                 "--port", str(actions_port)], env=env, cwd=REPO, stdout=out,
+                action_server_command(actions_port), env=env, cwd=REPO, stdout=out,
                 stderr=subprocess.STDOUT))
         with open(logs["rasa"], "w") as out:
             procs.append(subprocess.Popen(
-                [str(BIN / "rasa"), "run", "--model", model, "--port", str(rasa_port),
-                 "--credentials", str(tmp / "credentials.yml"),
-                 "--endpoints", str(tmp / "endpoints.yml")],
+                rasa_server_command(model, rasa_port, tmp / "credentials.yml", endpoints),
                 env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT))
         result = Stack(f"http://127.0.0.1:{rasa_port}", telegram, zalo, db_url, logs)
         if not (wait_http(f"http://127.0.0.1:{actions_port}/health", procs[0], 120)

@@ -6,7 +6,6 @@ refresh, and `trigger_intent?output_channel=telegram_ptb|zalo`."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -19,12 +18,11 @@ import pytest
 from tests.channels.conftest import APP_ID, APP_SECRET, OA_SECRET, zalo_signed
 from tests.channels.fakes import FakeTelegram, FakeZalo
 from tests.channels.test_e2e import REPO, _post
-from tests.servers import free_port, wait_http
+from tests.servers import free_port, rasa_server_command, rasa_token_query, stack_env, wait_http
 
 BIN = Path(sys.executable).parent
 SMOKE = Path(__file__).with_name("rasa_smoke")
 SECRET = "smoke-secret"
-TOKEN = "smoke-auth"
 
 pytestmark = pytest.mark.slow
 
@@ -32,9 +30,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def rasa(tmp_path_factory) -> Iterator[dict]:
     tmp = tmp_path_factory.mktemp("rasa-smoke")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "ZALO_"))}
-    env.update(RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="3",
-               BOT_DB_URL=f"sqlite:///{tmp / 'channels.db'}")
+    env = stack_env(BOT_DB_URL=f"sqlite:///{tmp / 'channels.db'}")
     train = subprocess.run(
         [str(BIN / "rasa"), "train", "--config", str(SMOKE / "config.yml"), "--domain",
          str(SMOKE / "domain.yml"), "--data", str(SMOKE / "data"), "--out", str(tmp),
@@ -55,10 +51,9 @@ def rasa(tmp_path_factory) -> Iterator[dict]:
     log = tmp / "rasa.log"
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [str(BIN / "rasa"), "run", "--model", str(tmp / "smoke.tar.gz"), "--port",
-             str(port), "--credentials", str(tmp / "credentials.yml"), "--endpoints",
-             str(tmp / "endpoints.yml"), "--enable-api",
-             "--auth-token", TOKEN], env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+            rasa_server_command(str(tmp / "smoke.tar.gz"), port, tmp / "credentials.yml",
+                                tmp / "endpoints.yml"),
+            env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}"
         if not wait_http(f"{url}/webhooks/zalo/", proc, 300):
@@ -84,7 +79,8 @@ def _tg_update(update_id: int, chat_id: int, **message) -> bytes:
 def _api(rasa: dict, path: str, body: dict | None = None) -> dict:
     sep = "&" if "?" in path else "?"
     request = urllib.request.Request(
-        f"{rasa['url']}{path}{sep}token={TOKEN}", method="POST" if body is not None else "GET",
+        f"{rasa['url']}{path}{sep}{rasa_token_query()}",
+        method="POST" if body is not None else "GET",
         data=json.dumps(body).encode() if body is not None else None,
         headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=60) as resp:
