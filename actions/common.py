@@ -26,10 +26,6 @@ from bot.privacy import mask_msisdn as mask_msisdn  # re-exported for the action
 
 logger = logging.getLogger(__name__)
 
-# Slots that hold the operator profile (filled by action_session_start).
-BRAND_SLOTS = ("brand", "hotline", "hotline_free", "app_name", "app_link", "info_sms_code",
-               "info_sms_to", "approval_hours", "confirm_hours", "otp_minutes",
-               "otp_max_attempts", "otp_lock_minutes")
 
 FIXED_TIME_ENV = "BOT_FIXED_LOCAL_TIME"
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -55,6 +51,8 @@ def brand_vars() -> dict[str, str]:
         "otp_minutes": str(op["otp"]["ttl_minutes"]),
         "otp_max_attempts": str(op["otp"]["max_attempts"]),
         "otp_lock_minutes": str(op["otp"]["lock_minutes"]),
+        "otp_resend_seconds": str(op["otp"]["resend_cooldown_seconds"]),
+        "app_consult_hours": str(op["app_consult_hours"]),
     }
 
 
