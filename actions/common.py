@@ -51,7 +51,8 @@ def brand_vars() -> dict[str, str]:
         "otp_minutes": str(op["otp"]["ttl_minutes"]),
         "otp_max_attempts": str(op["otp"]["max_attempts"]),
         "otp_lock_minutes": str(op["otp"]["lock_minutes"]),
-        "otp_resend_seconds": str(op["otp"]["resend_cooldown_seconds"]),
+        "app_otp_resend_seconds": str(op["app_otp"]["resend_seconds"]),
+        "app_otp_minutes": str(op["app_otp"]["ttl_minutes"]),
         "app_consult_hours": str(op["app_consult_hours"]),
     }
 
