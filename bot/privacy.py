@@ -16,7 +16,7 @@ import re
 # Digit runs of 6 or more (OTP 6, CMND 9, phone 10-11, CCCD 12), allowing the separators
 # people type inside numbers ("0901 000 002", "0901.000.002", "+84 901-000-002").
 # Not inside a path or file name ("models/20261130-105911-x.tar.gz" stays readable).
-_NUMBER = re.compile(r"(?<![\w/])\+?\d(?:[ .\-]?\d){5,}(?![\w])")
+_NUMBER = re.compile(r"(?<![\w/\-])\+?\d(?:[ .\-]?\d){5,}(?![\w])")
 # Dates: 01/02/1990, 1-2-90, 1990-02-01, 01.02.1990.
 _IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 _DATE = re.compile(r"(?<!\d)(?:\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}|\d{4}-\d{1,2}-\d{1,2})(?!\d)")
