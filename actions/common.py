@@ -19,9 +19,9 @@ from rasa_sdk.forms import FormValidationAction
 
 from bot import settings
 from bot.backend import Backend, get_backend
-from bot.brand import operator
+from bot.brand import operator, response_variables
 from bot.channels.store import ChannelStore
-from bot.handoff.conversations import parse_sender_id
+from bot.conversation_ids import parse_sender_id
 from bot.privacy import mask_msisdn as mask_msisdn  # re-exported for the actions
 
 logger = logging.getLogger(__name__)
@@ -37,24 +37,7 @@ def backend() -> Backend:
 
 def brand_vars() -> dict[str, str]:
     """Response variables for everything brand-specific (one source: bot/operator.yml)."""
-    op = operator()
-    return {
-        "brand": op["name"],
-        "hotline": op["hotline"],
-        "hotline_free": op["hotline_free"],
-        "app_name": op["app_name"],
-        "app_link": op["app_link"],
-        "info_sms_code": op["info_sms"]["code"],
-        "info_sms_to": op["info_sms"]["to"],
-        "approval_hours": str(op["approval_hours"]),
-        "confirm_hours": str(op["registration_confirm_hours"]),
-        "otp_minutes": str(op["otp"]["ttl_minutes"]),
-        "otp_max_attempts": str(op["otp"]["max_attempts"]),
-        "otp_lock_minutes": str(op["otp"]["lock_minutes"]),
-        "app_otp_resend_seconds": str(op["app_otp"]["resend_seconds"]),
-        "app_otp_minutes": str(op["app_otp"]["ttl_minutes"]),
-        "app_consult_hours": str(op["app_consult_hours"]),
-    }
+    return response_variables(operator())
 
 
 def utter(dispatcher: CollectingDispatcher, response: str, **variables: Any) -> None:

@@ -18,8 +18,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import channel_and_user
 from bot.channels.store import ChannelStore
+from bot.conversation_ids import known_channels
 from bot.handoff import dialogue
-from bot.handoff.conversations import known_channels
 from bot.handoff.desk import desk_status
 from bot.handoff.tickets import TicketStore, get_store
 
@@ -39,6 +39,7 @@ class ActionHandoffToHuman(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         events = tracker.events or []
+        output_channel = tracker.get_latest_input_channel()  # picks channel variations
         reason, priority = dialogue.derive_reason(events, tracker.get_slot("handoff_reason"))
         channel, user_id = channel_and_user(tracker)
         verified = tracker.get_slot("verified_msisdn") or None
@@ -58,10 +59,10 @@ class ActionHandoffToHuman(Action):
         except Exception as exc:  # database down: never leave the customer in silence
             logger.error("hand-off ticket could not be opened (reason=%s): %s", reason,
                          type(exc).__name__)
-            dispatcher.utter_message(text=dialogue.failure_notice())
+            dispatcher.utter_message(text=dialogue.failure_notice(output_channel))
             return []
-        dispatcher.utter_message(
-            text=dialogue.customer_notice(ticket.id, reason, desk_status(_now())))
+        dispatcher.utter_message(text=dialogue.customer_notice(
+            ticket.id, reason, desk_status(_now()), output_channel))
         logger.info("conversation handed to the human desk: ticket %s (reason=%s)",
                     ticket.id, reason)
         return [ConversationPaused()]

@@ -124,6 +124,9 @@ def serve_rasa(args: argparse.Namespace, extra: list[str], shell: bool = False) 
     check_log_level(extra)
     secrets.require("ACTION_SERVER_TOKEN")  # endpoints.yml sends it to the action server
     _common_setup()
+    from bot.handoff.tickets import connect_channels
+
+    connect_channels()  # the channels hand unreachable customers to the human desk
     import rasa.__main__  # after the checks: importing Rasa takes seconds
     import rasa.core.run
 

@@ -88,8 +88,8 @@ def bench_nlu(model: Path, rounds: int) -> None:
 
 def bench_backend(rounds: int) -> None:
     from bot.backend import Backend
-    from bot.backend.db import upgrade
     from bot.backend.seed import seed
+    from bot.database import upgrade
 
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.db"

@@ -49,7 +49,7 @@ def _sqlite_url(path: Path) -> str:
 
 
 def _seed_file(path: Path, clock) -> None:
-    from bot.backend import db
+    from bot import database as db
     from bot.backend.seed import seed
     from bot.backend.service import Backend
 
@@ -120,7 +120,7 @@ def pg_url() -> Iterator[str]:
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
-    from bot.backend import db
+    from bot import database as db
 
     base = _postgres_base_url()
     admin = create_engine(base, future=True)

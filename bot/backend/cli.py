@@ -6,8 +6,7 @@ import argparse
 import sys
 import time
 
-from bot import settings
-from bot.backend import db
+from bot import database, settings
 
 
 def _url(args: argparse.Namespace) -> str:
@@ -15,8 +14,8 @@ def _url(args: argparse.Namespace) -> str:
 
 
 def _cmd_upgrade(args: argparse.Namespace) -> int:
-    db.upgrade(_url(args), args.revision)
-    print(f"Database at revision {', '.join(db.current_heads(_url(args))) or 'base'}.")
+    database.upgrade(_url(args), args.revision)
+    print(f"Database at revision {', '.join(database.current_heads(_url(args))) or 'base'}.")
     return 0
 
 
@@ -36,8 +35,8 @@ def _cmd_seed(args: argparse.Namespace) -> int:
 
 
 def _cmd_reset(args: argparse.Namespace) -> int:
-    db.drop_all(_url(args))
-    db.upgrade(_url(args))
+    database.drop_all(_url(args))
+    database.upgrade(_url(args))
     print("Database emptied and upgraded.")
     if not args.no_seed:
         return _cmd_seed(args)

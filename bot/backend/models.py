@@ -1,19 +1,16 @@
 """SQLAlchemy ORM models of the subscriber backend (SQLAlchemy 1.4, 2.0-style usage).
 
-Every timestamp is stored as naive UTC and read back as an aware UTC datetime
-(`UTCDateTime`), so SQLite and PostgreSQL behave the same.
+On the shared `bot.database.Base`; every timestamp is a `UTCDateTime` (aware UTC in
+Python). Created by the revisions in bot/backend/migrations.
 """
 
 from __future__ import annotations
-
-from datetime import datetime, timezone
 
 from sqlalchemy import (
     JSON,
     Boolean,
     Column,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -21,29 +18,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import declarative_base
-from sqlalchemy.types import TypeDecorator
 
-Base = declarative_base()
-
-
-class UTCDateTime(TypeDecorator):
-    """Aware UTC datetimes in Python, naive UTC in the database."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=timezone.utc)
+from bot.database import Base, UTCDateTime
 
 
 class Subscriber(Base):

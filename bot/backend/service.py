@@ -15,11 +15,10 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy import text as sql_text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from bot import settings
 from bot.backend import reference
-from bot.backend.db import make_engine
 from bot.backend.models import (
     AppConsultation,
     AuditLog,
@@ -58,6 +57,7 @@ from bot.backend.views import (
     UpdateRequestView,
 )
 from bot.brand import operator
+from bot.database import engine_for, session_factory
 from bot.text import normalize_msisdn
 
 Clock = Callable[[], datetime]
@@ -156,8 +156,8 @@ class Backend:
         self.db_url = db_url
         self.clock: Clock = clock or utc_now
         self.otp_policy = otp_policy or OtpPolicy.from_operator()
-        self.engine = make_engine(db_url)
-        self._sessions = sessionmaker(bind=self.engine, future=True, expire_on_commit=False)
+        self.engine = engine_for(db_url)
+        self._sessions = session_factory(self.engine)
 
     # ------------------------------------------------------------------ helpers
     def now(self) -> datetime:
@@ -202,7 +202,7 @@ class Backend:
         """Serialise read-modify-write on these names across processes. PostgreSQL:
         transaction-scoped advisory locks, always taken in the order given (number, then
         conversation), so they cannot deadlock; SQLite: BEGIN IMMEDIATE already serialises
-        every write transaction (bot.backend.db)."""
+        every write transaction (bot.database.engine)."""
         if s.get_bind().dialect.name != "postgresql":
             return
         for name in names:

@@ -1,5 +1,5 @@
-"""What both channels share: sender ids, input limits, typed-command neutralisation,
-Vietnamese notices, text splitting, webhook body reading."""
+"""What both channels share: input limits, typed-command neutralisation,
+the notices they send themselves (domain responses), text splitting, webhook body reading."""
 
 from __future__ import annotations
 
@@ -15,15 +15,12 @@ from rasa.core.channels.channel import UserMessage
 from rasa.shared.constants import INTENT_MESSAGE_PREFIX
 from rasa.shared.core.constants import DEFAULT_INTENTS, EXTERNAL_MESSAGE_PREFIX
 
+from bot import texts
 from bot.brand import operator
 
 logger = logging.getLogger(__name__)
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
-
-TELEGRAM = "telegram"
-ZALO = "zalo"
-SENDER_PREFIX = {TELEGRAM: "tg-", ZALO: "zalo-"}
 
 # Intents a customer must never trigger by typing their payload: Rasa's default intents that
 # change the conversation itself (`/restart` would even end a human hand-off,
@@ -38,30 +35,9 @@ _PAYLOAD = re.compile(re.escape(INTENT_MESSAGE_PREFIX) + r"(?P<intent>[^{@]+)")
 INFORM_TEXT = "/inform"
 PHOTO_TEXT = INFORM_TEXT
 
-# User-visible notices (Vietnamese, polite).
-MSG_TOO_LONG = ("Dạ, tin nhắn của anh/chị dài quá (hơn {limit} ký tự) nên em chưa đọc được "
-                "ạ. Anh/chị vui lòng nhắn ngắn gọn hơn giúp em nhé.")
-MSG_NO_TEXT = ("Dạ, em chưa hiểu ý anh/chị ạ. Anh/chị vui lòng nhắn nội dung cần hỗ trợ "
-               "bằng chữ giúp em nhé.")
-MSG_UNSUPPORTED = ("Dạ, hiện em chỉ đọc được tin nhắn chữ và hình ảnh thôi ạ. Anh/chị vui lòng "
-                   "nhắn nội dung cần hỗ trợ bằng chữ giúp em nhé.")
-MSG_ERROR = ("Dạ, hệ thống của em đang gặp sự cố nên chưa trả lời được ạ. Anh/chị vui lòng "
-             "gửi lại tin nhắn sau ít phút giúp em nhé.")
-MSG_PRIVATE_ONLY = ("Dạ, em chỉ hỗ trợ trong trò chuyện riêng ạ. Anh/chị vui lòng nhắn riêng "
-                    "cho em để được hỗ trợ nhé.")
-CONTACT_BUTTON = "📱 Chia sẻ số điện thoại của tôi"
-CONTACT_PROMPT = "Anh/chị có thể bấm nút bên dưới để chia sẻ số điện thoại của mình ạ."
-
-
-def sender_id(channel: str, user_id: str) -> str:
-    """Rasa conversation id: `tg-<chat_id>` / `zalo-<user_id>`."""
-    return f"{SENDER_PREFIX[channel]}{user_id}"
-
-
-def user_id_from_recipient(channel: str, recipient_id: str) -> str:
-    """Inverse of `sender_id`; a bare user id is accepted as is."""
-    prefix = SENDER_PREFIX[channel]
-    return recipient_id[len(prefix):] if recipient_id.startswith(prefix) else recipient_id
+# What a channel tells a customer itself (message too long, not text, an error, private
+# chats only, Telegram's share-number button) is a domain response, utter_channel_* and
+# utter_contact_* in domain.yml: `channel_notice("utter_channel_error", "zalo")`.
 
 
 def has_words(text: str) -> bool:
@@ -79,8 +55,15 @@ def max_webhook_bytes() -> int:
     return int(operator()["limits"]["max_webhook_bytes"])
 
 
-def too_long_notice() -> str:
-    return MSG_TOO_LONG.format(limit=f"{max_message_chars():,}".replace(",", "."))
+def channel_notice(response: str, channel: str | None = None, /, **values: Any) -> str:
+    """The text of a domain response for the Rasa channel `channel` (`telegram_ptb`,
+    `zalo`), filled: what a channel tells a customer without asking the assistant."""
+    return texts.text(response, channel, **values)
+
+
+def too_long_notice(channel: str | None = None) -> str:
+    return channel_notice("utter_channel_too_long", channel,
+                  limit=f"{max_message_chars():,}".replace(",", "."))
 
 
 def payload_intent(text: str) -> str | None:
@@ -124,17 +107,19 @@ def is_control_text(text: str) -> bool:
     return neutralise_commands(text, allow_payloads=True) != text
 
 
-def prepare_typed_text(text: str, allow_payloads: bool = False) -> tuple[str | None, str | None]:
+def prepare_typed_text(text: str, allow_payloads: bool = False,
+                       channel: str | None = None) -> tuple[str | None, str | None]:
     """What a customer typed -> (text for Rasa, None) or (None, polite notice).
 
     The one rule of both channels: a message longer than limits.max_message_chars gets the
     "too long" notice and never reaches the NLU; control commands are neutralised
-    (`neutralise_commands`); what is left without any letter or digit gets "write in words"."""
+    (`neutralise_commands`); what is left without any letter or digit gets "write in words".
+    `channel` (the Rasa channel name) picks the notices' channel variations."""
     if len(text) > max_message_chars():
-        return None, too_long_notice()
+        return None, too_long_notice(channel)
     text = neutralise_commands(text, allow_payloads=allow_payloads)
     if not has_words(text):
-        return None, MSG_NO_TEXT
+        return None, channel_notice("utter_channel_no_text", channel)
     return text, None
 
 
@@ -193,18 +178,36 @@ async def read_body(request: Any, limit: int) -> bytes | None:
     return body if len(body) <= limit else None
 
 
-def open_handoff_ticket(**kwargs: Any) -> bool:
-    """Open a hand-off ticket through bot.handoff.tickets.open_ticket when it exists."""
-    try:
-        from bot.handoff.tickets import open_ticket  # owned by the hand-off helper
-    except ImportError:
-        logger.warning("bot.handoff.tickets.open_ticket is not available: no ticket opened "
-                       "for %s (%s)", kwargs.get("conversation_id"), kwargs.get("reason"))
+# Who takes a conversation the channels can no longer reach (Zalo's 48-hour window): the
+# human desk. The channels never import the hand-off (it imports them): the process that
+# runs them connects it at startup, `bot.handoff.tickets.connect_channels()` (done by
+# `bot serve rasa` and the hand-off app).
+HandoffOpener = Callable[..., Any]
+_handoff_opener: HandoffOpener | None = None
+
+
+def set_handoff_opener(opener: HandoffOpener | None) -> None:
+    """Register the callable that opens a hand-off ticket (None: disconnect). It is called
+    with the keyword arguments of `open_handoff_ticket`."""
+    global _handoff_opener
+    _handoff_opener = opener
+
+
+def open_handoff_ticket(*, conversation_id: str, channel: str, user_id: str, reason: str,
+                        priority: int, verified_msisdn: str | None,
+                        transcript: list[dict[str, Any]]) -> bool:
+    """Hand a conversation to the human desk through the registered opener. False (and a
+    log line, never an exception) when none is connected or it failed."""
+    opener = _handoff_opener
+    if opener is None:
+        logger.warning("no hand-off desk is connected in this process: no ticket opened "
+                       "for %s (%s)", conversation_id, reason)
         return False
     try:
-        open_ticket(**kwargs)
+        opener(conversation_id=conversation_id, channel=channel, user_id=user_id,
+               reason=reason, priority=priority, verified_msisdn=verified_msisdn,
+               transcript=transcript)
         return True
     except Exception:
-        logger.exception("Could not open a hand-off ticket for %s",
-                         kwargs.get("conversation_id"))
+        logger.exception("Could not open a hand-off ticket for %s", conversation_id)
         return False

@@ -1,12 +1,13 @@
 """Tables of the channels: processed inbound ids (dedup), Zalo OA tokens, channel links,
-long Telegram button payloads. Defined on the backend's declarative Base; created by the
-Alembic revision 0002_channels."""
+long Telegram button payloads. On the shared `bot.database.Base`; created by the Alembic
+revision bot/channels/migrations/0002_channels.py. Only bot.channels.store reads and writes
+them: other packages go through `ChannelStore`."""
 
 from __future__ import annotations
 
 from sqlalchemy import Column, Integer, String, Text, UniqueConstraint
 
-from bot.backend.models import Base, UTCDateTime
+from bot.database import Base, UTCDateTime
 
 
 class ProcessedInbound(Base):

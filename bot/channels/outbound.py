@@ -16,10 +16,10 @@ from typing import Any
 
 from telegram.error import TelegramError
 
-from bot.channels.common import TELEGRAM, ZALO, user_id_from_recipient
 from bot.channels.store import ChannelStore
 from bot.channels.telegram import TelegramConfig, TelegramOutput
 from bot.channels.zalo import ZaloApiError, ZaloConfig, ZaloOutput, ZaloWindowClosed
+from bot.conversation_ids import TELEGRAM, ZALO, user_id_from_recipient
 
 __all__ = ["OutboundError", "WindowClosed", "send_text"]
 

@@ -1,5 +1,8 @@
 """Database access of the channels (short transactions, SQLite and PostgreSQL alike).
 
+The only code that touches the channels' tables (bot/channels/models.py): the hand-off
+and the actions read and write channel links through `ChannelStore` too.
+
 Every method is synchronous and opens its own transaction; async callers use the `a*`
 wrappers, which run the call in a worker thread so the event loop never blocks on I/O.
 """
@@ -18,27 +21,15 @@ from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from bot import settings
 from bot.channels.models import ButtonPayload, ChannelLink, ProcessedInbound, ZaloOaToken
+from bot.database import engine_for
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
 
-_ENGINES: dict[str, Engine] = {}
-
 
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def engine_for(db_url: str | None = None) -> Engine:
-    """One engine per database URL for this process (the backend's engine factory)."""
-    from bot.backend.db import make_engine
-
-    url = db_url or settings.db_url()
-    if url not in _ENGINES:
-        _ENGINES[url] = make_engine(url)
-    return _ENGINES[url]
 
 
 @dataclass(frozen=True)
@@ -152,6 +143,16 @@ class ChannelStore:
         with self.engine.connect() as conn:
             row = conn.execute(select(table).where(and_(table.c.channel == channel,
                                                         table.c.user_id == user_id))).first()
+        return dict(row._mapping) if row else None
+
+    def latest_link_for_number(self, msisdn: str) -> dict[str, Any] | None:
+        """The chat most recently linked to a verified phone number (a Telegram contact,
+        a verification recorded with `touch_link`), as `link` returns it; None if none."""
+        table = ChannelLink.__table__
+        with self.engine.connect() as conn:
+            row = conn.execute(select(table).where(table.c.verified_msisdn == msisdn)
+                               .order_by(table.c.updated_at.desc(), table.c.id.desc())
+                               .limit(1)).first()
         return dict(row._mapping) if row else None
 
     # -- Zalo OA tokens ------------------------------------------------------------------

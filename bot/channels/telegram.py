@@ -31,15 +31,12 @@ from telegram import (
 )
 from telegram.error import BadRequest, Forbidden, TelegramError
 
+from bot import texts
 from bot.channels.common import (
-    CONTACT_BUTTON,
-    CONTACT_PROMPT,
     INFORM_TEXT,
-    MSG_PRIVATE_ONLY,
-    MSG_UNSUPPORTED,
     PHOTO_TEXT,
-    TELEGRAM,
     OnNewMessage,
+    channel_notice,
     env_or,
     inform_payload,
     is_control_text,
@@ -47,11 +44,10 @@ from bot.channels.common import (
     max_webhook_bytes,
     prepare_typed_text,
     read_body,
-    sender_id,
     split_text,
-    user_id_from_recipient,
 )
 from bot.channels.store import ChannelStore
+from bot.conversation_ids import TELEGRAM, sender_id, user_id_from_recipient
 from bot.text import normalize_msisdn
 
 logger = logging.getLogger(__name__)
@@ -152,9 +148,11 @@ class TelegramOutput(OutputChannel):
             message.pop("custom")
             if message.get("buttons") or message.get("quick_replies"):
                 # The inline buttons keep the text; the keyboard comes with its own prompt.
-                text = custom.get("text") or CONTACT_PROMPT
+                text = custom.get("text") or channel_notice("utter_contact_prompt",
+                                                            CHANNEL_NAME)
             else:
-                text = message.pop("text", None) or custom.get("text") or CONTACT_PROMPT
+                text = (message.pop("text", None) or custom.get("text")
+                        or channel_notice("utter_contact_prompt", CHANNEL_NAME))
             await self.send_contact_request(recipient_id, text)
         await super().send_response(recipient_id, message)
 
@@ -184,8 +182,9 @@ class TelegramOutput(OutputChannel):
         await self.send_text_with_buttons(recipient_id, text, quick_replies)
 
     async def send_contact_request(self, recipient_id: str, text: str) -> None:
-        markup = ReplyKeyboardMarkup([[KeyboardButton(CONTACT_BUTTON, request_contact=True)]],
-                                     one_time_keyboard=True, resize_keyboard=True)
+        button = KeyboardButton(channel_notice("utter_contact_button", CHANNEL_NAME),
+                                request_contact=True)
+        markup = ReplyKeyboardMarkup([[button]], one_time_keyboard=True, resize_keyboard=True)
         await self._send(user_id_from_recipient(TELEGRAM, recipient_id), text, markup)
 
     async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
@@ -208,8 +207,9 @@ class TelegramOutput(OutputChannel):
         if not isinstance(json_message, dict):
             return
         if json_message.get("request_contact"):
-            await self.send_contact_request(recipient_id,
-                                            json_message.get("text") or CONTACT_PROMPT)
+            await self.send_contact_request(
+                recipient_id,
+                json_message.get("text") or channel_notice("utter_contact_prompt", CHANNEL_NAME))
         elif json_message.get("text"):
             await self.send_text_message(recipient_id, str(json_message["text"]))
         else:
@@ -273,6 +273,7 @@ class TelegramInput(InputChannel):
         return TelegramOutput(self.config, self.store)
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        texts.domain()  # the notices' domain is read at start-up, not on a first message
         hook = Blueprint("telegram_ptb_webhook", __name__)
 
         @hook.route("/", methods=["GET"])
@@ -359,7 +360,8 @@ class TelegramInput(InputChannel):
         try:
             if await self.store.run(self.store.claim_link, GROUP_NOTICE_CHANNEL,
                                     inbound.chat_id):
-                await output.send_text_message(inbound.chat_id, MSG_PRIVATE_ONLY)
+                await output.send_text_message(
+                    inbound.chat_id, channel_notice("utter_channel_private_only", CHANNEL_NAME))
         except Exception:  # a group gets no service anyway: never fail the update for it
             logger.exception("Could not tell Telegram chat %s that only private chats are "
                              "served", inbound.chat_id)
@@ -457,16 +459,18 @@ def _classify(update: Update) -> _Inbound:
         # file") arrives as an image document.
         file_id = message.photo[-1].file_id if message.photo else message.document.file_id
         metadata["photos"] = [file_id]
-        caption = prepare_typed_text(message.caption)[0] if message.caption else None
+        caption = (prepare_typed_text(message.caption, channel=CHANNEL_NAME)[0]
+                   if message.caption else None)
         return _Inbound(MESSAGE, chat_id, text=caption or PHOTO_TEXT, metadata=metadata)
     if message.text is not None:
         if len(message.text) <= max_message_chars() and _START.fullmatch(message.text):
             return _Inbound(MESSAGE, chat_id, text=GREET_PAYLOAD, metadata=metadata)
-        text, notice = prepare_typed_text(message.text)
+        text, notice = prepare_typed_text(message.text, channel=CHANNEL_NAME)
         if notice:
             return _Inbound(REJECTED, chat_id, notice=notice)
         return _Inbound(MESSAGE, chat_id, text=text or "", metadata=metadata)
-    return _Inbound(UNSUPPORTED, chat_id, notice=MSG_UNSUPPORTED)
+    return _Inbound(UNSUPPORTED, chat_id,
+                    notice=channel_notice("utter_channel_unsupported", CHANNEL_NAME))
 
 
 def _is_image_document(message: Message) -> bool:
@@ -482,7 +486,7 @@ def _contact(message: Message) -> tuple[str | None, str | None, str | None]:
     if msisdn is None:  # not a Vietnamese mobile: as if typed
         if not typed:
             return INFORM_TEXT, None, None
-        text, notice = prepare_typed_text(typed)
+        text, notice = prepare_typed_text(typed, channel=CHANNEL_NAME)
         return text, None, notice
     sender = message.from_user
     own = (contact.user_id is not None and sender is not None

@@ -24,22 +24,20 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot import texts
 from bot.channels.common import (
-    MSG_ERROR,
-    MSG_UNSUPPORTED,
     PHOTO_TEXT,
-    ZALO,
     OnNewMessage,
+    channel_notice,
     env_or,
     max_webhook_bytes,
     open_handoff_ticket,
     prepare_typed_text,
     read_body,
-    sender_id,
     split_text,
-    user_id_from_recipient,
 )
 from bot.channels.store import ChannelStore
+from bot.conversation_ids import ZALO, sender_id, user_id_from_recipient
 
 logger = logging.getLogger(__name__)
 
@@ -281,7 +279,6 @@ class ZaloOutput(OutputChannel):
             open_handoff_ticket, conversation_id=sender_id(ZALO, user_id), channel=ZALO,
             user_id=user_id, reason="zalo_window", priority=WINDOW_TICKET_PRIORITY,
             verified_msisdn=(link or {}).get("verified_msisdn"),
-            summary="Không gửi được tin nhắn Zalo: khách hàng ngoài khung 48 giờ.",
             transcript=[{"role": "bot", "text": text}] if text else [])
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
@@ -295,7 +292,8 @@ class ZaloOutput(OutputChannel):
             await self._deliver(recipient_id, {"text": piece})
         groups = [buttons[i:i + MAX_BUTTONS] for i in range(0, len(buttons), MAX_BUTTONS)]
         for index, group in enumerate(groups or [[]]):
-            label = pieces[-1] if index == 0 else "Các lựa chọn khác:"
+            label = (pieces[-1] if index == 0
+                     else channel_notice("utter_channel_more_options", CHANNEL_NAME))
             message = button_template(label, group) if group else {"text": label}
             await self._deliver(recipient_id, message)
 
@@ -351,6 +349,7 @@ class ZaloInput(InputChannel):
         return ZaloOutput(self.config, self.store) if self.config.configured else None
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        texts.domain()  # the notices' domain is read at start-up, not on a first message
         hook = Blueprint("zalo_webhook", __name__)
 
         @hook.route("/", methods=["GET"])
@@ -495,7 +494,8 @@ class ZaloInput(InputChannel):
         logger.error("Zalo message %s NOT processed after %d attempts; left claimable",
                      msg_id, len(delays))
         try:
-            await output.send_text_message(user_id, MSG_ERROR)
+            await output.send_text_message(user_id,
+                                           channel_notice("utter_channel_error", CHANNEL_NAME))
         except Exception:
             logger.exception("Could not tell Zalo user %s about the failure", user_id)
 
@@ -509,7 +509,7 @@ class ZaloInput(InputChannel):
             # A click on an oa.query.show button arrives as typed text: payloads of the
             # domain's intents pass, control commands (`/restart`, ...) are neutralised.
             text, problem = prepare_typed_text(typed if isinstance(typed, str) else "",
-                                               allow_payloads=True)
+                                               allow_payloads=True, channel=CHANNEL_NAME)
             if problem:
                 await output.send_text_message(user_id, problem)
                 return
@@ -519,16 +519,19 @@ class ZaloInput(InputChannel):
                       if isinstance(a, dict) and isinstance(a.get("payload"), dict)
                       and isinstance(a["payload"].get("url"), str) and a["payload"]["url"]]
             if not photos:
-                await output.send_text_message(user_id, MSG_UNSUPPORTED)
+                await output.send_text_message(
+                    user_id, channel_notice("utter_channel_unsupported", CHANNEL_NAME))
                 return
             metadata["photos"] = photos
             caption = message.get("text")
             text = None
             if isinstance(caption, str) and caption.strip():
-                text = prepare_typed_text(caption, allow_payloads=True)[0]
+                text = prepare_typed_text(caption, allow_payloads=True,
+                                          channel=CHANNEL_NAME)[0]
             text = text or PHOTO_TEXT
         else:
-            await output.send_text_message(user_id, MSG_UNSUPPORTED)
+            await output.send_text_message(
+                user_id, channel_notice("utter_channel_unsupported", CHANNEL_NAME))
             return
         await on_new_message(UserMessage(text, output, sender_id(ZALO, user_id),
                                          input_channel=self.name(), metadata=metadata))

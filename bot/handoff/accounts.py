@@ -17,10 +17,9 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import sessionmaker
 
 from bot import settings
-from bot.handoff.db import engine_for, transaction
+from bot.database import engine_for, session_factory, transaction
 from bot.handoff.models import HandoffAgent, HandoffSession
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P, SCRYPT_LEN = 2 ** 14, 8, 1, 32
@@ -89,7 +88,7 @@ class AgentAccounts:
     def __init__(self, db_url: str | None = None,
                  clock: Callable[[], datetime] | None = None) -> None:
         self.engine = engine_for(db_url or settings.db_url())
-        self._sessions = sessionmaker(bind=self.engine, future=True, expire_on_commit=False)
+        self._sessions = session_factory(self.engine)
         self.clock = clock or _utcnow
 
     def add_agent(self, name: str, password: str) -> AgentView:

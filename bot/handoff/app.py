@@ -38,6 +38,7 @@ from bot.brand import operator
 from bot.handoff.accounts import NAME_MAX, AgentAccounts, AgentView
 from bot.handoff.redact import for_agent
 from bot.handoff.service import GOALS, HandoffService, ServiceError
+from bot.handoff.texts import handoff_texts
 from bot.handoff.tickets import MessageView, TicketConflict, TicketNotFound, TicketView
 from bot.privacy import mask_msisdn
 
@@ -53,8 +54,7 @@ LOGIN_WINDOW_S, LOGIN_MAX_FAILURES, LOGIN_MAX_PER_ADDRESS = 300, 5, 20
 LOGIN_MAX_ENTRIES = 10_000
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
-STATUS_LABELS = {"waiting": "Đang chờ", "open": "Đang xử lý", "resolved": "Đã xử lý xong",
-                 "handed_back": "Đã trả lại trợ lý"}
+STATUS_LABELS = handoff_texts.table("statuses")  # texts.yml
 CHANNEL_LABELS = {"telegram": "Telegram", "zalo": "Zalo"}
 
 SERVICE_KEY = web.AppKey("service", HandoffService)
@@ -135,10 +135,10 @@ def conflict_message(exc: TicketConflict) -> str:
     ticket = exc.ticket
     number = f"#{ticket.id}" if ticket else ""
     if exc.code == "claimed" and ticket is not None:
-        return f"Yêu cầu {number} đang do {ticket.agent} xử lý."
+        return handoff_texts("errors.claimed", number=number, agent=ticket.agent)
     if exc.code == "closed":
-        return f"Yêu cầu {number} đã được đóng trước đó."
-    return f"Yêu cầu {number} vừa được thay đổi. Vui lòng tải lại rồi thử lại."
+        return handoff_texts("errors.closed", number=number)
+    return handoff_texts("errors.changed", number=number)
 
 
 def _json_required() -> web.HTTPUnsupportedMediaType:
@@ -198,7 +198,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return _error(409, "conflict", conflict_message(exc), conflict=exc.code,
                       ticket=ticket_json(ticket, now) if ticket else None)
     except TicketNotFound:
-        return _error(404, "not_found", "Không tìm thấy yêu cầu này.")
+        return _error(404, "not_found", handoff_texts("errors.not_found"))
     except ValueError as exc:
         return _error(422, "invalid", str(exc))
 
@@ -259,7 +259,7 @@ async def current_agent(request: web.Request) -> AgentView:
     if agent is None:
         raise web.HTTPUnauthorized(
             text=json.dumps({"error": "unauthorized",
-                             "message": "Phiên đăng nhập đã hết hạn. Vui lòng đăng nhập lại."}),
+                             "message": handoff_texts("errors.session_expired")}),
             content_type="application/json")
     return agent
 
@@ -413,17 +413,17 @@ async def login(request: web.Request) -> web.Response:
     body = await read_json(request)
     name, password = body.get("name"), body.get("password")
     if not isinstance(name, str) or not isinstance(password, str) or not name or not password:
-        return _error(422, "invalid", "Vui lòng nhập tên đăng nhập và mật khẩu.")
+        return _error(422, "invalid", handoff_texts("errors.login_missing"))
     limiter = request.app[LIMITER_KEY]
     address = client_address(request)
     if limiter.blocked(address, name):
         return _error(429, "too_many_attempts",
-                      "Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau 5 phút.")
+                      handoff_texts("errors.login_throttled", minutes=LOGIN_WINDOW_S // 60))
     accounts = request.app[ACCOUNTS_KEY]
     agent = await asyncio.to_thread(accounts.authenticate, name, password)
     if agent is None:
         limiter.fail(address, name)
-        return _error(401, "bad_credentials", "Sai tên đăng nhập hoặc mật khẩu.")
+        return _error(401, "bad_credentials", handoff_texts("errors.bad_credentials"))
     limiter.succeeded(address, name)
     token = await asyncio.to_thread(accounts.start_session, agent)
     response = web.json_response({"agent": agent.name})
@@ -495,14 +495,14 @@ async def reply(request: web.Request) -> web.Response:
     body = await read_json(request)
     text = body.get("text")
     if not isinstance(text, str) or not text.strip():
-        return _error(422, "empty_reply", "Vui lòng nhập nội dung trả lời.")
+        return _error(422, "empty_reply", handoff_texts("errors.empty_reply"))
     if len(text) > 4000:
-        return _error(422, "reply_too_long", "Nội dung trả lời dài quá 4.000 ký tự.")
+        return _error(422, "reply_too_long",
+                      handoff_texts("errors.reply_too_long", limit="4.000"))
     message = await request.app[SERVICE_KEY].reply(_ticket_id(request), agent.name, text)
     payload = {"message": message_json(message)}
     if message.delivery != "sent":
-        payload["warning"] = ("Đã lưu tin nhắn nhưng chưa gửi được tới khách. "
-                              "Vui lòng thử lại hoặc liên hệ khách qua hotline.")
+        payload["warning"] = handoff_texts("errors.reply_not_delivered")
     return web.json_response(payload, status=201)
 
 
@@ -630,8 +630,9 @@ def create_app(service: HandoffService, accounts: AgentAccounts, api_tokens: dic
 def app_from_env() -> web.Application:
     """The app configured from environment variables (see docs/handoff.md)."""
     from bot.handoff.rasa_client import RasaClient
-    from bot.handoff.tickets import TicketStore
+    from bot.handoff.tickets import TicketStore, connect_channels
 
+    connect_channels()  # an agent's reply that Zalo refuses is noted on the ticket
     service = HandoffService(store=TicketStore(), rasa=RasaClient())
     return create_app(service, AgentAccounts(),
                       parse_api_tokens(os.environ.get("HANDOFF_API_TOKENS")),

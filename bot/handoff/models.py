@@ -1,9 +1,9 @@
 """SQLAlchemy models of the hand-off: tickets, their messages, agents, sessions,
 call-center transfers.
 
-They live on the backend's declarative `Base` so one Alembic history
-(`bot/backend/migrations`, revision `0003_handoff`) creates them next to the subscriber
-tables. Timestamps use the backend's `UTCDateTime` (naive UTC stored, aware UTC read).
+They live on the shared `bot.database.Base` so one Alembic history creates them next to
+the other packages' tables (revision bot/handoff/migrations/0003_handoff.py). Timestamps
+use `bot.database.UTCDateTime` (naive UTC stored, aware UTC read).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from bot.backend.models import Base, UTCDateTime
+from bot.database import Base, UTCDateTime
 
 # Ticket states: the assistant handed the conversation over and nobody took it yet
 # (`waiting`), an agent owns it (`open`), the agent closed it (`resolved`) or gave the

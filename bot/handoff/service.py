@@ -20,10 +20,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from bot.handoff.conversations import RASA_CHANNEL_NAMES, sender_id
+from bot import texts
+from bot.conversation_ids import RASA_CHANNEL_NAMES, sender_id
 from bot.handoff.dialogue import is_external
 from bot.handoff.rasa_client import RasaClient, RasaError
 from bot.handoff.redact import for_agent
+from bot.handoff.texts import handoff_texts
 from bot.handoff.tickets import (
     CustomerMessage,
     MessageView,
@@ -53,10 +55,8 @@ GOALS: dict[str, tuple[str, tuple[str, ...]]] = {
     "find_store": ("find_store", ("location",)),
 }
 
-MSG_RESOLVED = ("Dạ, tổng đài viên đã hoàn tất hỗ trợ yêu cầu của anh/chị. Nếu cần thêm "
-                "thông tin, anh/chị cứ nhắn cho em bất cứ lúc nào ạ.")
-MSG_HANDED_BACK = ("Dạ, tổng đài viên đã chuyển anh/chị lại cho trợ lý ảo. Anh/chị cần em "
-                   "hỗ trợ thêm gì ạ?")
+# What the customer is told when an agent closes the ticket (domain responses).
+CLOSING_NOTICES = {"resolved": "utter_handoff_resolved", "handed_back": "utter_handoff_handed_back"}
 
 
 class Backend(Protocol):
@@ -216,21 +216,23 @@ class HandoffService:
                       exc.status)
             await self._db(self.store.reopen, ticket_id, agent)
             raise ServiceError(502, "rasa_unavailable",
-                               "Không kết nối được trợ lý ảo nên chưa đóng được yêu cầu. "
-                               "Vui lòng thử lại sau ít phút.") from exc
+                               handoff_texts("errors.rasa_unavailable")) from exc
         # Messages that arrived between the last sync and the resume stay in the tracker;
         # copy them too so the ticket's record is complete.
         await self.sync_closed(closed)
-        text = MSG_RESOLVED if outcome == "resolved" else MSG_HANDED_BACK
         if closed.channel and closed.user_id:
             try:
+                # the first use reads the domain: not on the event loop
+                text = await asyncio.to_thread(
+                    texts.text, CLOSING_NOTICES.get(outcome, "utter_handoff_handed_back"),
+                    RASA_CHANNEL_NAMES.get(closed.channel))
                 await self._send(closed.channel, closed.user_id, text)
             except Exception as exc:  # noqa: BLE001
                 log.warning("closing notice of ticket %s not delivered: %s", ticket_id,
                             type(exc).__name__)
         await self._db(self.store.add_system_message, ticket_id,
-                       "Đã đóng yêu cầu." if outcome == "resolved"
-                       else "Đã chuyển khách lại cho trợ lý ảo.")
+                       handoff_texts("closed.resolved" if outcome == "resolved"
+                                     else "closed.handed_back"))
         return closed
 
     async def sync_closed(self, ticket: TicketView) -> None:

@@ -1,6 +1,7 @@
 """Hand-off tickets: the assistant hands a conversation to the human desk.
 
-Public contract (used by the channels, the dialogue actions and the console):
+Public contract (used by the dialogue actions and the console; the channels reach it
+through the opener `connect_channels()` registers, `open_unreachable`):
 
     open_ticket(*, conversation_id, channel, user_id, reason, priority, verified_msisdn,
                 summary, transcript) -> TicketView
@@ -32,11 +33,11 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from bot import settings
-from bot.channels.models import ChannelLink
-from bot.handoff.db import engine_for, transaction
+from bot.channels.store import ChannelStore
+from bot.database import engine_for, session_factory, transaction
 from bot.handoff.models import (
     ACTIVE_STATUSES,
     CLOSED_STATUSES,
@@ -45,16 +46,18 @@ from bot.handoff.models import (
     HandoffTransfer,
 )
 from bot.handoff.redact import for_agent
+from bot.handoff.texts import handoff_texts
 
 log = logging.getLogger(__name__)
 
-# Reason code -> (default priority, Vietnamese label shown to agents).
+# Reason code -> default priority; the label agents read is in texts.yml `reasons`.
+REASON_PRIORITIES: dict[str, int] = {
+    "lost_sim": 0, "complaint": 1, "customer_request": 2, "fallback": 2, "zalo_window": 2,
+}
+# Reason code -> (default priority, label shown to agents).
 REASONS: dict[str, tuple[int, str]] = {
-    "lost_sim": (0, "Mất SIM / điện thoại – khóa gấp"),
-    "complaint": (1, "Khiếu nại"),
-    "customer_request": (2, "Khách muốn gặp tổng đài viên"),
-    "fallback": (2, "Trợ lý ảo chưa hiểu khách"),
-    "zalo_window": (2, "Quá 48 giờ trên Zalo"),
+    code: (priority, handoff_texts(f"reasons.{code}"))
+    for code, priority in REASON_PRIORITIES.items()
 }
 ROLES = ("customer", "bot", "agent", "system")
 OUTCOMES = ("resolved", "handed_back")
@@ -178,7 +181,7 @@ class TicketStore:
     def __init__(self, db_url: str | None = None, clock: Clock | None = None) -> None:
         self.db_url = db_url or settings.db_url()
         self.engine = engine_for(self.db_url)
-        self._sessions = sessionmaker(bind=self.engine, future=True, expire_on_commit=False)
+        self._sessions = session_factory(self.engine)
         self.clock: Clock = clock or _utcnow
 
     # ----------------------------------------------------------------- opening
@@ -230,7 +233,9 @@ class TicketStore:
                 row.user_id = row.user_id or user_id
                 row.version += 1
                 s.add(HandoffMessage(ticket_id=row.id, role="system", at=now,
-                                     text=f"Yêu cầu mới: {REASONS[reason][1]}. {summary}"))
+                                     text=handoff_texts("summary.new_request",
+                                                        reason=REASONS[reason][1],
+                                                        summary=summary)))
                 log.info("hand-off ticket %s extended (reason=%s)", row.id, reason)
             self._add_entries(s, row, entries, known)
             s.flush()
@@ -447,15 +452,14 @@ class TicketStore:
 
     # ------------------------------------------------------ chat links, transfers
     def find_chat(self, msisdn: str) -> ChatLink | None:
-        """The chat most recently linked to a verified phone number (the channels' links:
-        Telegram-verified contacts, OTP verifications recorded with `touch_link`)."""
-        with transaction(self._sessions) as s:
-            row = s.execute(select(ChannelLink).where(ChannelLink.verified_msisdn == msisdn)
-                            .order_by(ChannelLink.updated_at.desc(), ChannelLink.id.desc())
-                            .limit(1)).scalar_one_or_none()
-            if row is None:
-                return None
-            return ChatLink(row.verified_msisdn, row.channel, row.user_id, row.updated_at)
+        """The chat most recently linked to a verified phone number, from the channels'
+        links (`ChannelStore`: Telegram-verified contacts, verifications recorded with
+        `touch_link`)."""
+        link = ChannelStore(self.engine, self.clock).latest_link_for_number(msisdn)
+        if link is None:
+            return None
+        return ChatLink(link["verified_msisdn"], link["channel"], link["user_id"],
+                        link["updated_at"])
 
     def record_transfer(self, *, caller: str, conversation_id: str, channel: str, goal: str,
                         verified_msisdn: str | None, notes: str, status: str) -> int:
@@ -507,6 +511,25 @@ def open_ticket(*, conversation_id: str, channel: str | None, user_id: str | Non
         conversation_id=conversation_id, channel=channel, user_id=user_id, reason=reason,
         priority=priority, verified_msisdn=verified_msisdn, summary=summary,
         transcript=transcript)
+
+
+def open_unreachable(*, conversation_id: str, channel: str, user_id: str, reason: str,
+                     priority: int, verified_msisdn: str | None,
+                     transcript: list[dict]) -> TicketView:
+    """A ticket for a conversation a channel could not reach (reason `zalo_window`): the
+    summary is the hand-off's own text for the reason (texts.yml `summary.<reason>`)."""
+    return open_ticket(conversation_id=conversation_id, channel=channel, user_id=user_id,
+                       reason=reason, priority=priority, verified_msisdn=verified_msisdn,
+                       summary=handoff_texts(f"summary.{reason}"), transcript=transcript)
+
+
+def connect_channels() -> None:
+    """Let the channels of this process hand conversations they cannot reach to the desk
+    (`bot.channels.common.open_handoff_ticket`). Called at startup by `bot serve rasa` and
+    the hand-off app: the channels never import the hand-off."""
+    from bot.channels.common import set_handoff_opener
+
+    set_handoff_opener(open_unreachable)
 
 
 def is_with_human(conversation_id: str) -> bool:

@@ -17,10 +17,10 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
-from bot.backend import db
-from bot.backend.models import Base
+from bot import database as db
 from bot.backend.service import Backend
 from bot.cli import main
+from bot.database import Base
 
 REPO = Path(__file__).resolve().parents[2]
 # The backend's own tables (channels and hand-off share Base: their tables are theirs).

@@ -57,7 +57,7 @@ def test_database_messages_and_tracebacks_hold_no_personal_data(backend):
 
 
 def test_engines_of_every_package_hide_parameters(tmp_path):
-    from bot.backend.db import make_engine
+    from bot.database import make_engine
 
     engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
     try:

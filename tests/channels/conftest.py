@@ -27,7 +27,8 @@ APP_SECRET = "app-secret"
 def channel_db_url(tmp_path, monkeypatch) -> Iterator[str]:
     """A migrated SQLite database; also the backend's (`get_backend()`: the identity ledger
     the Telegram channel records a shared contact in)."""
-    from bot.backend import db, set_backend
+    from bot import database as db
+    from bot.backend import set_backend
 
     url = f"sqlite:///{tmp_path / 'channels.db'}"
     db.upgrade(url)
@@ -46,7 +47,7 @@ def ledger(db_url: str):
 
 def new_store(db_url: str) -> ChannelStore:
     """A store with its own engine: what a second instance (process) would have."""
-    from bot.backend.db import make_engine
+    from bot.database import make_engine
 
     return ChannelStore(make_engine(db_url))
 

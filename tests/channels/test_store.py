@@ -29,7 +29,7 @@ def db_url(request, channel_db_url) -> str:
 
 
 def make(db_url: str, clock: Clock | None = None) -> ChannelStore:
-    from bot.backend.db import make_engine
+    from bot.database import make_engine
 
     return ChannelStore(make_engine(db_url), clock=clock)
 

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from bot.channels.common import MSG_NO_TEXT, MSG_UNSUPPORTED
 from bot.channels.telegram import TelegramConfig, TelegramInput, TelegramOutput
+from bot.texts import text
 from tests.channels.conftest import (
     SECRET,
     Recorder,
@@ -19,6 +19,10 @@ from tests.channels.conftest import (
     tg_click_update,
     tg_message_update,
 )
+
+# The channel's own notices, as the domain words them.
+MSG_NO_TEXT = text("utter_channel_no_text", "telegram_ptb")
+MSG_UNSUPPORTED = text("utter_channel_unsupported", "telegram_ptb")
 
 
 async def test_text_goes_to_rasa_with_conventions_and_reply_reaches_chat(tg_channel, telegram):
@@ -298,8 +302,8 @@ def test_credentials_file_loads_without_any_channel_env(monkeypatch):
 
 async def test_unmigrated_database_answers_503_so_telegram_retries(tg_config, tmp_path,
                                                                    recorder):
-    from bot.backend.db import make_engine
     from bot.channels.store import ChannelStore
+    from bot.database import make_engine
 
     channel = TelegramInput(tg_config, ChannelStore(make_engine(f"sqlite:///{tmp_path}/x.db")))
     status, _ = await channel.handle_request(SECRET, raw(tg_message_update(text="hi")),

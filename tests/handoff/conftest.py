@@ -24,7 +24,7 @@ HANDOFF_TABLES = ("handoff_messages", "handoff_tickets", "handoff_sessions", "ha
 
 @pytest.fixture(scope="session")
 def _migrated_template(tmp_path_factory) -> str:
-    from bot.backend import db
+    from bot import database as db
 
     path = tmp_path_factory.mktemp("handoff-template") / "handoff.db"
     db.upgrade(f"sqlite:///{path}")

@@ -33,6 +33,24 @@ def test_public_open_ticket_uses_the_configured_database(handoff_url, monkeypatc
     assert TicketStore(handoff_url).require(view.id).reason == "zalo_window"
 
 
+def test_channels_open_tickets_through_the_connected_desk(handoff_url, monkeypatch):
+    """`connect_channels()` (bot serve rasa, the hand-off app) lets a channel hand a
+    customer it cannot reach to the desk without importing the hand-off."""
+    from bot.channels import common
+    from bot.handoff import tickets
+    from bot.handoff.texts import handoff_texts
+
+    monkeypatch.setenv("BOT_DB_URL", handoff_url)
+    monkeypatch.setattr(common, "_handoff_opener", None)
+    tickets.connect_channels()
+    assert common.open_handoff_ticket(
+        conversation_id="zalo-u9", channel="zalo", user_id="u9", reason="zalo_window",
+        priority=2, verified_msisdn=None, transcript=[{"role": "bot", "text": "Dạ"}])
+    ticket = TicketStore(handoff_url).active_for_conversation("zalo-u9")
+    assert (ticket.reason, ticket.channel, ticket.user_id) == ("zalo_window", "zalo", "u9")
+    assert ticket.summary == handoff_texts("summary.zalo_window")
+
+
 @pytest.mark.parametrize("bad", [{"reason": "angry"}, {"conversation_id": ""}])
 def test_open_ticket_rejects_bad_input(store, bad):
     with pytest.raises(ValueError):
@@ -208,7 +226,7 @@ def test_migration_matches_the_models(handoff_url):
     from alembic.migration import MigrationContext
 
     import bot.handoff.models  # noqa: F401 - registers the tables
-    from bot.backend.models import Base
+    from bot.database import Base
 
     engine = create_engine(handoff_url, future=True)
     with engine.connect() as conn:

@@ -22,14 +22,13 @@ from sqlalchemy import text as sql
 
 from bot.channels import zalo as zalo_module
 from bot.channels.common import (
-    MSG_NO_TEXT,
-    MSG_PRIVATE_ONLY,
     max_message_chars,
     max_webhook_bytes,
     payload_intent,
 )
 from bot.channels.telegram import TelegramConfig, TelegramInput
 from bot.channels.zalo import ZaloConfig, ZaloInput
+from bot.texts import text
 from tests.channels.conftest import (
     APP_ID,
     APP_SECRET,
@@ -48,13 +47,17 @@ from tests.channels.conftest import (
 from tests.channels.fakes import FakeTelegram, FakeZalo
 
 OWN_NUMBER = "0901000001"
+# The Telegram channel's own notices, as the domain words them.
+MSG_NO_TEXT = text("utter_channel_no_text", "telegram_ptb")
+MSG_PRIVATE_ONLY = text("utter_channel_private_only", "telegram_ptb")
 TABLES = ("channel_processed_inbound", "channel_links", "identity_verifications")
 
 
 # -- fixtures: a migrated database (also the backend's), the fake APIs, the channels -------
 @pytest.fixture
 def db_url(tmp_path, monkeypatch) -> Iterator[str]:
-    from bot.backend import db, set_backend
+    from bot import database as db
+    from bot.backend import set_backend
 
     url = f"sqlite:///{tmp_path / 'attacks.db'}"
     db.upgrade(url)
@@ -106,7 +109,7 @@ def verified_number(conversation_id: str) -> str | None:
 
 
 def row_counts(db_url: str) -> dict[str, int]:
-    from bot.backend.db import make_engine
+    from bot.database import make_engine
 
     engine = make_engine(db_url)
     try:

@@ -98,7 +98,8 @@ hostile_text = st.one_of(command_text, st.text(max_size=60), piece_text, near_li
 # -- fixtures -----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def db_url() -> Iterator[str]:
-    from bot.backend import db, set_backend
+    from bot import database as db
+    from bot.backend import set_backend
 
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'fuzz.db'}"
@@ -117,7 +118,7 @@ def db_url() -> Iterator[str]:
 
 def fast_store(db_url: str) -> ChannelStore:
     """The channel store on the fuzz database, without fsync (a test database)."""
-    from bot.backend.db import make_engine
+    from bot.database import make_engine
 
     engine = make_engine(db_url)
 
@@ -160,7 +161,7 @@ def zalo(zalo_api, db_url) -> ZaloInput:
 def ledger_rows(db_url: str) -> list[tuple[str, str]]:
     from sqlalchemy import text as sql
 
-    from bot.backend.db import make_engine
+    from bot.database import make_engine
 
     engine = make_engine(db_url)
     try:

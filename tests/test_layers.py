@@ -1,0 +1,98 @@
+"""The layers of docs/architecture.md, checked on the source: which package may import
+which. Every import counts, also those inside functions (a lazy import is a dependency
+too). Tests are not checked."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for base in ("bot", "actions"):
+        for path in (ROOT / base).rglob("*.py"):
+            found[".".join(path.relative_to(ROOT).with_suffix("").parts)] = path
+    return found
+
+
+MODULES = _modules()
+
+
+def _imports(path: Path) -> set[str]:
+    """Absolute names of our modules that `path` imports."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return {n for n in names if n.split(".")[0] in ("bot", "actions")}
+
+
+def _violations(owner: str, forbidden: tuple[str, ...]) -> list[str]:
+    bad = []
+    for module, path in sorted(MODULES.items()):
+        if module != owner and not module.startswith(owner + "."):
+            continue
+        for name in sorted(_imports(path)):
+            if any(name == f or name.startswith(f + ".") for f in forbidden):
+                bad.append(f"{module} imports {name}")
+    return bad
+
+
+# owner -> what it must never import
+RULES = {
+    # the plumbing knows no package that uses it
+    "bot.database": ("bot.backend", "bot.channels", "bot.handoff", "bot.nlu", "actions"),
+    # the conversation-id convention is shared by everyone, so it depends on no one
+    "bot.conversation_ids": ("bot", "actions"),
+    # the hand-off uses the channels (links, outbound); never the other way round: the
+    # channels reach the desk through the opener registered at startup
+    "bot.channels": ("bot.handoff", "actions"),
+    "bot.backend": ("bot.channels", "bot.handoff", "bot.nlu", "actions"),
+    "bot.handoff": ("actions",),
+}
+
+
+@pytest.mark.parametrize("owner", sorted(RULES))
+def test_dependency_direction(owner):
+    assert _violations(owner, RULES[owner]) == []
+
+
+@pytest.mark.parametrize("package", ["backend", "channels", "handoff"])
+def test_only_the_owner_touches_its_tables(package):
+    """Another package reads and writes them through the owner's API (e.g. the hand-off
+    finds a chat by number through `ChannelStore`)."""
+    models = f"bot.{package}.models"
+    bad = []
+    for module, path in sorted(MODULES.items()):
+        if module.startswith(f"bot.{package}."):
+            continue
+        if any(n == models or n.startswith(models + ".") for n in _imports(path)):
+            bad.append(module)
+    assert bad == []
+
+
+def test_one_engine_per_database_url(tmp_path, monkeypatch):
+    from bot import database
+    from bot.backend import Backend
+    from bot.channels.store import ChannelStore
+    from bot.handoff.accounts import AgentAccounts
+    from bot.handoff.tickets import TicketStore
+
+    url = f"sqlite:///{tmp_path / 'one.db'}"
+    monkeypatch.setenv("BOT_DB_URL", url)
+    database.upgrade(url)
+    engine = database.engine_for(url)
+    assert engine.hide_parameters is True
+    backend = Backend(url)
+    assert backend.engine is engine
+    assert ChannelStore().engine is engine
+    assert TicketStore(url).engine is engine
+    assert AgentAccounts(url).engine is engine
