@@ -5,6 +5,8 @@ too). Tests are not checked."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -57,6 +59,11 @@ RULES = {
     "bot.channels": ("bot.handoff", "actions"),
     "bot.backend": ("bot.channels", "bot.handoff", "bot.nlu", "actions"),
     "bot.handoff": ("actions",),
+    # the NLU reads reference data from bot/reference, never the backend's tables
+    "bot.nlu": ("bot.backend", "bot.database", "bot.channels", "bot.handoff", "actions"),
+    # reference data stands alone (bot.text only)
+    "bot.reference": ("bot.backend", "bot.database", "bot.channels", "bot.handoff",
+                      "bot.nlu", "actions"),
 }
 
 
@@ -77,6 +84,24 @@ def test_only_the_owner_touches_its_tables(package):
         if any(n == models or n.startswith(models + ".") for n in _imports(path)):
             bad.append(module)
     assert bad == []
+
+
+def test_the_nlu_runs_without_the_backend_or_sqlalchemy_models():
+    """The NLU's reference data (catalog, places) comes from bot/reference: using it loads
+    none of our database code."""
+    code = (
+        "import sys\n"
+        "from bot.nlu import entities, evaluate\n"
+        "assert entities.catalog_codes()\n"
+        "assert evaluate.canonical_value('service', 'nhac cho') == 'FUNRING'\n"
+        "assert evaluate.canonical_place('TP. HCM') == 'tp ho chi minh'\n"
+        "ours = [m for m in sys.modules if m.split('.')[:2] in "
+        "(['bot', 'backend'], ['bot', 'database'])]\n"
+        "assert not ours, ours\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
 
 
 def test_one_engine_per_database_url(tmp_path, monkeypatch):

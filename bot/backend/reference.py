@@ -1,55 +1,15 @@
-"""Reference data and pure rules: service catalog, occupations, Decree-49 completeness,
-the call-center update-path decision and masking. No database access here."""
+"""Pure rules of the subscriber backend: Decree-49 completeness, the call-center
+update-path decision, masking and the labels of the masked profile. No database access
+here. (Reference data shared with the NLU and the actions, the service catalog, places and
+occupations, is in bot/reference.)"""
 
 from __future__ import annotations
 
 import re
 
-from bot.backend.views import Decree49Status, ServiceView, SubscriberView, UpdatePath
+from bot.backend.views import Decree49Status, SubscriberView, UpdatePath
+from bot.reference.occupations import OCCUPATION_LABELS
 from bot.text import fold
-
-# The 8 demo services (docs intents.md). Aliases: lower-case, with diacritics; matched folded.
-CATALOG: tuple[ServiceView, ...] = (
-    ServiceView("FUNRING", "Nhạc chờ FunRing", "9.000 đ / 30 ngày", 9000, 30,
-                ("nhạc chờ", "funring", "fun ring", "nhạc chuông chờ")),
-    ServiceView("MCA", "Thông báo cuộc gọi nhỡ", "2.000 đ / 7 ngày", 2000, 7,
-                ("mca", "báo cuộc gọi nhỡ", "thông báo cuộc gọi nhỡ", "cuộc gọi nhỡ")),
-    ServiceView("MOBITV", "Truyền hình MobiTV", "50.000 đ / 30 ngày", 50000, 30,
-                ("mobitv", "mobi tv", "xem tivi", "truyền hình")),
-    ServiceView("MCLOUD", "Lưu trữ đám mây mCloud", "15.000 đ / 30 ngày", 15000, 30,
-                ("mcloud", "m cloud", "lưu trữ", "đám mây", "lưu trữ đám mây")),
-    ServiceView("KHOGAME", "Kho game", "3.000 đ / ngày", 3000, 1,
-                ("kho game", "khogame", "chơi game", "game")),
-    ServiceView("TIN24H", "Tin tức 24h", "1.000 đ / ngày", 1000, 1,
-                ("tin24h", "tin 24h", "tin tức", "đọc báo", "tin tức 24h")),
-    ServiceView("D5", "Gói data D5: 1 GB / ngày", "5.000 đ / ngày", 5000, 1,
-                ("d5", "gói d5", "data ngày", "gói 5k")),
-    ServiceView("C90N", "Gói C90N: 4 GB / ngày + gọi nội mạng miễn phí", "90.000 đ / 30 ngày",
-                90000, 30, ("c90n", "gói c90n", "gói 90k", "gói c90", "c90")),
-)
-
-# Exactly one main occupation code per subscriber (call-center script, seed 002).
-OCCUPATIONS: tuple[tuple[int, str], ...] = (
-    (1, "Lực lượng vũ trang (quân đội, công an)"),
-    (2, "Lãnh đạo trong cơ quan Đảng, Nhà nước, tổ chức chính trị - xã hội"),
-    (3, "Quản lý trong doanh nghiệp"),
-    (4, "Nhân viên văn phòng"),
-    (5, "Chuyên môn khoa học tự nhiên và kỹ thuật"),
-    (6, "Chuyên môn khoa học sự sống và sức khỏe (y tế, dược, thú y)"),
-    (7, "Chuyên môn khoa học xã hội"),
-    (8, "Tài chính, ngân hàng, kế toán"),
-    (9, "Nông nghiệp, lâm nghiệp, thủy sản"),
-    (10, "Giáo dục, giảng dạy"),
-    (11, "Luật"),
-    (12, "Nhà văn, nhà báo, nghệ sĩ"),
-    (13, "Chức sắc tôn giáo"),
-    (14, "Dịch vụ cá nhân (du lịch, nhà hàng, khách sạn, trông trẻ, bảo vệ, lái xe)"),
-    (15, "Kinh doanh, bán hàng"),
-    (16, "Lao động giản đơn, lao động tự do"),
-    (17, "Học sinh, sinh viên"),
-    (18, "Khác (nghỉ hưu, nội trợ)"),
-)
-OCCUPATION_LABELS = dict(OCCUPATIONS)
 
 # What customers say (folded) -> occupation code. Longest match wins.
 OCCUPATION_KEYWORDS: dict[int, tuple[str, ...]] = {
@@ -156,20 +116,6 @@ def update_path(sub: SubscriberView) -> UpdatePath:
     if sub.device == "feature_phone":
         return UpdatePath.STORE_FEATURE_PHONE
     return UpdatePath.ONLINE_APP
-
-
-def find_service(text: str) -> ServiceView | None:
-    """A catalog service from its code or one of its aliases, typed in any style."""
-    key = fold(text).replace(" ", "")
-    if not key:
-        return None
-    for svc in CATALOG:
-        if key == svc.code.lower():
-            return svc
-    for svc in CATALOG:
-        if any(key == fold(alias).replace(" ", "") for alias in svc.aliases):
-            return svc
-    return None
 
 
 def mask_name(full_name: str) -> str:

@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlalchemy import delete, insert, text
 
-from bot.backend import reference
 from bot.backend.models import (
     AppConsultation,
     AuditLog,
@@ -43,6 +42,7 @@ from bot.backend.seed_data import (
 )
 from bot.backend.service import REGISTRATION_TTL, UPDATE_REVIEW_TIME, Backend
 from bot.brand import operator
+from bot.reference.catalog import CATALOG
 from bot.text import fold
 
 SEED = 20170424  # Decree 49 took effect on 24/4/2017
@@ -288,7 +288,7 @@ def _generated(g: _Generator) -> None:
             numbers.append(number)
     cases = [c for c, _ in _CASES]
     weights = [w for _, w in _CASES]
-    codes = [s.code for s in reference.CATALOG]
+    codes = [s.code for s in CATALOG]
     for index, number in enumerate(numbers):
         # The first rows walk through every case once; the rest are drawn by weight.
         case = cases[index] if index < len(cases) else rng.choices(cases, weights)[0]
@@ -339,7 +339,7 @@ def _generated(g: _Generator) -> None:
 
 
 def _catalog_and_stores(g: _Generator) -> None:
-    for position, svc in enumerate(reference.CATALOG):
+    for position, svc in enumerate(CATALOG):
         g.rows.tables[Service].append({
             "code": svc.code, "name": svc.name, "price_label": svc.price_label,
             "price_vnd": svc.price_vnd, "period_days": svc.period_days,

@@ -34,7 +34,6 @@ from bot.backend.models import (
     Topup,
     UpdateRequest,
 )
-from bot.backend.places import PlaceIndex
 from bot.backend.sms import render as sms_text
 from bot.backend.views import (
     AppConsult,
@@ -58,6 +57,9 @@ from bot.backend.views import (
 )
 from bot.brand import operator
 from bot.database import engine_for, session_factory
+from bot.reference.catalog import find_service
+from bot.reference.occupations import OCCUPATION_LABELS, OCCUPATIONS
+from bot.reference.places import PlaceIndex
 from bot.text import normalize_msisdn
 
 Clock = Callable[[], datetime]
@@ -232,7 +234,7 @@ class Backend:
         return reference.update_path(sub) if sub else None
 
     def occupations(self) -> list[tuple[int, str]]:
-        return list(reference.OCCUPATIONS)
+        return list(OCCUPATIONS)
 
     @staticmethod
     def match_occupation(text: str) -> int | None:
@@ -245,7 +247,7 @@ class Backend:
             number = int(code)
         except (TypeError, ValueError):
             number = 0
-        if number not in reference.OCCUPATION_LABELS:
+        if number not in OCCUPATION_LABELS:
             raise ValueError("occupation code must be 1..18") from None
         with self.session() as s, s.begin():
             sub = self._sub(s, msisdn, lock=True)
@@ -458,7 +460,7 @@ class Backend:
         """A service by code or alias, typed in any style ('nhac cho' -> FUNRING)."""
         if not code:
             return None
-        known = reference.find_service(code)
+        known = find_service(code)
         key = known.code if known else code.strip().upper()
         with self.session() as s:
             row = s.get(Service, key)

@@ -6,6 +6,9 @@ import enum
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+# A catalog entry is also the service view (bot/reference/catalog.py): one definition.
+from bot.reference.catalog import ServiceView as ServiceView
+
 
 def _private():
     """A personal field: left out of repr() so a logged view leaks nothing."""
@@ -86,16 +89,6 @@ class OtpIssue:
 class OtpCheck:
     status: str  # ok | wrong | expired | too_many | no_challenge
     attempts_left: int = 0
-
-
-@dataclass(frozen=True)
-class ServiceView:
-    code: str
-    name: str
-    price_label: str
-    price_vnd: int
-    period_days: int
-    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

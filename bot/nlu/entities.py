@@ -31,7 +31,7 @@ _PASSPORT = re.compile(r"(?<![\w])([A-Za-z]\d{7,8})(?![\w])")
 _DISTRICT_NO = re.compile(r"(?<![\w])(?:quận|quan|q)\s*\.?\s*(\d{1,2})(?![\w])", re.IGNORECASE)
 # An administrative prefix right before a place name.
 _ADMIN_PREFIX = re.compile(
-    r"(?<![\w])((?:quận|quan|huyện|huyen|thành phố|thanh pho|tp|tỉnh|tinh|thị xã|thi xa|tx"
+    r"(?<![\w])((?:quận|quan|q|huyện|huyen|thành phố|thanh pho|tp|tỉnh|tinh|thị xã|thi xa|tx"
     r"|phường|phuong|xã|xa)\.?)\s*$", re.IGNORECASE)
 # Words after a number that make it money / a quantity, not a code ("100000 đồng").
 _UNITS = {"d", "vnd", "dong", "k", "nghin", "ngan", "tr", "trieu", "gb", "mb", "kb"}
@@ -228,7 +228,7 @@ def _select(hits: Iterable[tuple[float, Entity]]) -> list[Entity]:
 @lru_cache(maxsize=1)
 def catalog_aliases() -> dict[str, str]:
     """{alias key: service code} from the backend catalog (codes and aliases)."""
-    from bot.backend.reference import CATALOG  # noqa: PLC0415 - keeps import light
+    from bot.reference.catalog import CATALOG  # noqa: PLC0415 - keeps import light
 
     aliases: dict[str, str] = {}
     for svc in CATALOG:
@@ -266,7 +266,7 @@ def gazetteer() -> frozenset[str]:
     return frozenset(n for n in names if n)
 
 
-def _with_admin_prefix(text: str, ent: Entity) -> Entity:
+def with_admin_prefix(text: str, ent: Entity) -> Entity:
     """'quận Cầu Giấy', 'TP. Thủ Đức', 'tỉnh Nghệ An': the typed prefix joins the span."""
     m = _ADMIN_PREFIX.search(text[:ent.start])
     return Entity(ent.entity, m.start(1), ent.end, ent.value) if m else ent
@@ -277,7 +277,7 @@ def extract_locations(text: str, extra_places: Iterable[str] = ()) -> list[Entit
     hits = _match_windows(text, places, "location", fuzzy=False)
     for m in _DISTRICT_NO.finditer(text):
         hits.append((3.0, Entity("location", m.start(), m.end(), "")))
-    spans = [_with_admin_prefix(text, e) for e in _select(hits)]
+    spans = [with_admin_prefix(text, e) for e in _select(hits)]
     # value = as typed
     return [Entity(e.entity, e.start, e.end, text[e.start:e.end]) for e in spans]
 

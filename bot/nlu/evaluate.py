@@ -47,7 +47,7 @@ def canonical_value(entity: str, value: Any) -> str:
     if entity == "id_number":
         return re.sub(r"[\s.]", "", text).upper()
     if entity == "service":
-        from bot.backend.reference import find_service
+        from bot.reference.catalog import find_service
 
         svc = find_service(text)
         return svc.code if svc else text.upper()
@@ -63,7 +63,7 @@ _ADMIN_WORDS = ("thanh pho ", "tp ", "tinh ", "huyen ", "thi xa ", "tx ", "phuon
 def canonical_place(text: str) -> str:
     """'Quận Cầu Giấy' ~ 'cau giay', 'q3' ~ 'Quận 3', 'TP. HCM' ~ 'tp hcm' (as the store
     finder resolves them)."""
-    from bot.backend.places import PROVINCE_ALIASES, normalize_place
+    from bot.reference.places import PROVINCE_ALIASES, normalize_place
 
     key = normalize_place(text)
     key = PROVINCE_ALIASES.get(key, key)
