@@ -21,7 +21,7 @@ HANDOFF_PORT    ?= 5006
 # Test settings: a smaller NLU config trained into its own folder, a throw-away database.
 TEST_MODELS   := .cache/models-test
 
-.PHONY: help install chat run train validate lint test test-stories test-py eval-nlu db clean browser bench
+.PHONY: help install chat run train validate lint typecheck test test-stories test-py eval-nlu db clean browser bench
 
 help: ## Show the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -73,6 +73,9 @@ bench: $(STAMP) ## Speed and memory benchmark (parse latency, model memory, back
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check bot actions tests scripts
 
+typecheck: $(STAMP) ## mypy on bot/ and actions/ (strict for the modules listed in pyproject.toml)
+	$(BIN)/mypy bot actions
+
 eval-nlu: $(STAMP) ## Train on data/, evaluate on the holdout, compare with Rasa's stock pipeline
 	$(BIN)/bot nlu eval --report-dir reports
 
@@ -93,7 +96,7 @@ browser: ## Debian's chromium + chromedriver for the agent-console browser test
 test-py: $(STAMP) $(TEST_MODELS)/.trained browser ## pytest: backend (SQLite + PostgreSQL), actions, NLU, channels, hand-off
 	TEST_MODEL=$(CURDIR)/$(TEST_MODELS)/test.tar.gz $(BIN)/pytest -q -p no:cacheprovider
 
-test: lint validate test-stories test-py ## Install what is missing and run every test (lint, data validation, stories, pytest)
+test: lint typecheck validate test-stories test-py ## Install what is missing and run every test (lint, data validation, stories, pytest)
 
 clean: ## Remove models, caches and local databases (keeps .venv)
 	rm -rf models .cache $(DATA_DIR) reports

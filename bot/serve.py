@@ -145,7 +145,7 @@ def protect_action_server(app: Any, token: str) -> None:
 
     expected = token.encode("utf-8")
 
-    @app.middleware("request")
+    @app.middleware("request")  # type: ignore[misc]  # Sanic's decorators are untyped
     async def check_token(request: Any) -> Any:
         if request.path == "/health":
             return None
@@ -154,7 +154,7 @@ def protect_action_server(app: Any, token: str) -> None:
             return response.json({"error": "unauthorized"}, status=401)
         return None
 
-    @app.exception(Exception)
+    @app.exception(Exception)  # type: ignore[misc]
     async def failed(request: Any, exception: Exception) -> Any:
         logger.error("action server request failed: %s", type(exception).__name__)
         return response.json({"error": "internal error"}, status=500)
@@ -188,7 +188,7 @@ def _secrets_env(_: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = subparsers.add_parser("serve", help="run a server (rasa, shell, actions)")
     sub = serve.add_subparsers(dest="server", required=True)
 
