@@ -1,4 +1,4 @@
-"""Two-stage fallback: "did you mean ...?" with Vietnamese labels for the likely intents."""
+"""Two-stage fallback: "did you mean ...?" with the domain's label of the likely intent."""
 
 from __future__ import annotations
 
@@ -9,32 +9,11 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import utter
+from bot import texts
 
-# What each intent means for a customer, as a button label.
-INTENT_LABELS: dict[str, str] = {
-    "greet": "chào hỏi",
-    "goodbye": "kết thúc trò chuyện",
-    "thank": "cảm ơn",
-    "affirm": "đồng ý",
-    "deny": "không đồng ý",
-    "stop": "dừng thao tác đang làm",
-    "bot_challenge": "hỏi em là người hay máy",
-    "request_human": "gặp nhân viên tư vấn",
-    "check_subscriber_info": "kiểm tra thông tin thuê bao",
-    "update_subscriber_info": "cập nhật thông tin thuê bao",
-    "check_update_status": "xem tình trạng hồ sơ cập nhật",
-    "update_occupation": "cập nhật nghề nghiệp",
-    "list_services": "xem các dịch vụ đang dùng",
-    "cancel_service": "hủy dịch vụ",
-    "register_service": "đăng ký dịch vụ/gói cước",
-    "confirm_registration": "xác nhận đăng ký dịch vụ",
-    "check_balance": "kiểm tra số dư tài khoản",
-    "check_topup_history": "xem lịch sử nạp tiền",
-    "install_app": "tải ứng dụng chăm sóc khách hàng",
-    "find_store": "tìm cửa hàng",
-    "report_lost_sim": "báo mất máy/mất SIM",
-    "faq": "hỏi về quy định cập nhật thông tin",
-}
+# What each intent means for a customer is the domain response utter_intent_label_<intent>
+# (domain.yml, "hand-off and fallback"): an intent without one is never suggested.
+LABEL_PREFIX = "utter_intent_label_"
 _NOT_SUGGESTED = {"nlu_fallback", "out_of_scope", "inform", "affirm", "deny", "next_step",
                   "step_done", "step_error", "resend_otp"}
 
@@ -44,7 +23,7 @@ def likely_intent(tracker: Tracker) -> str | None:
     ranking = tracker.latest_message.get("intent_ranking") or []
     for candidate in ranking:
         name = candidate.get("name")
-        if name in INTENT_LABELS and name not in _NOT_SUGGESTED:
+        if name and name not in _NOT_SUGGESTED and texts.has_response(LABEL_PREFIX + name):
             return name
     return None
 
@@ -59,5 +38,6 @@ class ActionDefaultAskAffirmation(Action):
         if intent is None:
             utter(dispatcher, "utter_ask_rephrase")
             return []
-        utter(dispatcher, "utter_ask_affirmation", intent=intent, label=INTENT_LABELS[intent])
+        label = texts.text(LABEL_PREFIX + intent, tracker.get_latest_input_channel())
+        utter(dispatcher, "utter_ask_affirmation", intent=intent, label=label)
         return []

@@ -9,16 +9,17 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import RepeatedFailureFormValidation, answering_now, backend, utter
+from bot import texts
 from bot.backend import StoreView
 
 
-def format_stores(stores: list[StoreView]) -> str:
-    """One line per store: name (main store marked), address, opening hours."""
-    lines = []
-    for store in stores:
-        main = " (cửa hàng chính)" if store.is_main else ""
-        lines.append(f"- {store.name}{main}: {store.address}. Giờ mở cửa: {store.opening_hours}")
-    return "\n".join(lines)
+def format_stores(stores: list[StoreView], channel: str | None = None) -> str:
+    """One line per store (utter_store_line, utter_store_line_main for a main store):
+    name, address, opening hours."""
+    return "\n".join(
+        texts.text("utter_store_line_main" if store.is_main else "utter_store_line", channel,
+                   name=store.name, address=store.address, opening_hours=store.opening_hours)
+        for store in stores)
 
 
 class ValidateStoreForm(RepeatedFailureFormValidation):
@@ -31,12 +32,12 @@ class ValidateStoreForm(RepeatedFailureFormValidation):
         if not answering_now(tracker, "location") or tracker.get_slot("location"):
             return {}
         text = (tracker.latest_message.get("text") or "").strip()
-        return {"location": text} if text and backend().find_stores(text, limit=1) else {}
+        return {"location": text} if text and backend().shops.find(text, limit=1) else {}
 
     def validate_location(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                           domain: dict[str, Any]) -> dict[str, Any]:
         place = str(value or "").strip()
-        if not place or not backend().find_stores(place, limit=1):
+        if not place or not backend().shops.find(place, limit=1):
             utter(dispatcher, "utter_location_not_found", place=place)
             return {"location": None}
         return {"location": place}
@@ -51,9 +52,10 @@ class ActionFindStores(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         place = tracker.get_slot("location")
-        stores = backend().find_stores(place) if place else []
+        stores = backend().shops.find(place) if place else []
         if stores:
-            utter(dispatcher, "utter_stores_found", stores=format_stores(stores))
+            utter(dispatcher, "utter_stores_found",
+                  stores=format_stores(stores, tracker.get_latest_input_channel()))
         else:
             utter(dispatcher, "utter_location_not_found", place=place or "")
         return [SlotSet("location", None)]

@@ -34,12 +34,12 @@ class ActionCheckSubscriberInfo(Action):
         msisdn = verified_msisdn(tracker)
         if not msisdn:
             return []
-        profile = backend().masked_profile(msisdn)
-        backend().audit(actor(tracker), "view_masked_profile", msisdn)
+        profile = backend().subscribers.masked_profile(msisdn)
+        backend().audit.record(actor(tracker), "view_masked_profile", msisdn)
         lines = "\n".join(f"- {label}: {value}" for label, value in profile.items())
         utter(dispatcher, "utter_subscriber_info", profile=lines)
-        status = backend().decree49_status(msisdn)
-        subscriber = backend().subscriber(msisdn)
+        status = backend().subscribers.decree49_status(msisdn)
+        subscriber = backend().subscribers.get(msisdn)
         if status is not None and status.complete:
             utter(dispatcher, "utter_decree49_complete")
             return offer_occupation(dispatcher, tracker)
@@ -66,7 +66,7 @@ def typed_method(text: str | None) -> str | None:
 
 
 class ActionUpdateInfo(Action):
-    """The decision tree (backend.update_path) -> `update_route` (rules pick the form)."""
+    """The decision tree (`subscribers.update_path`) -> `update_route` (rules pick the form)."""
 
     def name(self) -> str:
         return "action_update_info"
@@ -74,7 +74,7 @@ class ActionUpdateInfo(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         msisdn = verified_msisdn(tracker)
-        path = backend().update_path(msisdn) if msisdn else None
+        path = backend().subscribers.update_path(msisdn) if msisdn else None
         method = tracker.get_slot("update_method") or typed_method(
             tracker.latest_message.get("text"))
         events: list[EventType] = [SlotSet("update_method", None)]
@@ -83,12 +83,13 @@ class ActionUpdateInfo(Action):
             return [*events, SlotSet("update_route", "complete")]
         if path in _STORE_RESPONSES:
             utter(dispatcher, _STORE_RESPONSES[path])
-            subscriber = backend().subscriber(msisdn)
+            subscriber = backend().subscribers.get(msisdn)
             main_only = path != UpdatePath.STORE_FEATURE_PHONE
             province = subscriber.province if subscriber else None
-            stores = backend().find_stores(province or "", limit=3, main_only=main_only)
+            stores = backend().shops.find(province or "", limit=3, main_only=main_only)
             if stores:
-                utter(dispatcher, "utter_store_list", stores=format_stores(stores))
+                utter(dispatcher, "utter_store_list",
+                      stores=format_stores(stores, tracker.get_latest_input_channel()))
             else:
                 utter(dispatcher, "utter_store_list_empty")
             return [*events, SlotSet("update_route", "store")]
@@ -157,8 +158,8 @@ class ActionCheckUpdateStatus(Action):
         msisdn = verified_msisdn(tracker)
         if not msisdn:
             return []
-        request = backend().latest_update_request(msisdn)
-        backend().audit(actor(tracker), "view_update_status", msisdn)
+        request = backend().update_requests.latest(msisdn)
+        backend().audit.record(actor(tracker), "view_update_status", msisdn)
         if request is None:
             utter(dispatcher, "utter_update_status_none", masked_msisdn=mask_msisdn(msisdn))
             return []

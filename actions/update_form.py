@@ -1,6 +1,6 @@
 """In-chat submission of the missing Decree-49 information (update_form): asks only for
 what this subscriber lacks, validates each answer, takes photos from the channel, shows a
-summary to confirm, then backend.submit_update_request (reviewed within 48 hours)."""
+summary to confirm, then backend.update_requests.submit (reviewed within 48 hours)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from actions.common import (
     verified_msisdn,
 )
 from actions.occupation import offer_occupation
+from bot import texts
 from bot.text import fold
 
 MIN_AGE, MAX_AGE = 14, 120
@@ -48,14 +49,11 @@ FORM_ORDER = ("upd_full_name", "upd_birth_date", "upd_gender", "upd_nationality"
               "upd_id_back_photo", "upd_portrait_photo")
 PHOTO_SLOTS = {"upd_id_front_photo": "id_front", "upd_id_back_photo": "id_back",
                "upd_portrait_photo": "portrait"}
-SUMMARY_LABELS = {
-    "upd_full_name": "Họ tên", "upd_birth_date": "Ngày sinh", "upd_gender": "Giới tính",
-    "upd_nationality": "Quốc tịch", "upd_address": "Địa chỉ", "upd_id_number": "Số giấy tờ",
-    "upd_id_issue_date": "Ngày cấp", "upd_id_issue_place": "Nơi cấp",
-    "upd_id_front_photo": "Ảnh mặt trước giấy tờ", "upd_id_back_photo": "Ảnh mặt sau giấy tờ",
-    "upd_portrait_photo": "Ảnh chân dung",
-}
-GENDER_LABELS = {"male": "Nam", "female": "Nữ"}
+# The confirmation summary's words are domain responses: the label of a slot is
+# utter_summary_label_<slot> (a slot without one is not shown), the values shown instead of
+# what is stored utter_summary_value_<...>.
+SUMMARY_LABEL = "utter_summary_label_"
+GENDER_VALUES = {"male": "utter_summary_value_male", "female": "utter_summary_value_female"}
 DIGRESSIONS = {"faq", "stop", "request_human", "report_lost_sim", "bot_challenge"}
 
 _DATE = re.compile(r"^\s*(\d{1,2})\s*[/\-.\s]\s*(\d{1,2})\s*[/\-.\s]\s*(\d{2}|\d{4})\s*$")
@@ -108,7 +106,7 @@ def split_address(text: str) -> dict[str, str] | None:
 
 def required_update_slots(msisdn: str | None) -> list[str]:
     """update_form slots for what this subscriber is missing, in form order, then confirm."""
-    status = backend().decree49_status(msisdn) if msisdn else None
+    status = backend().subscribers.decree49_status(msisdn) if msisdn else None
     wanted: set[str] = set()
     for code in (status.missing if status else ()):
         wanted.update(SLOTS_FOR_MISSING.get(code, ()))
@@ -219,7 +217,7 @@ class ValidateUpdateForm(RepeatedFailureFormValidation):
                                  tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
         text = " ".join(str(value or "").split())
         if fold(text) in ("vn", "viet nam", "vietnam", "viet"):
-            return {"upd_nationality": "Việt Nam"}
+            return {"upd_nationality": texts.text("utter_summary_value_vietnam")}
         if len(text) < 2 or any(ch.isdigit() for ch in text):
             utter(dispatcher, "utter_invalid_text")
             return {"upd_nationality": None}
@@ -259,7 +257,7 @@ class ValidateUpdateForm(RepeatedFailureFormValidation):
         if typed:
             return parse_vn_date(typed, today)
         msisdn = verified_msisdn(tracker)
-        subscriber = backend().subscriber(msisdn) if msisdn else None
+        subscriber = backend().subscribers.get(msisdn) if msisdn else None
         return subscriber.birth_date if subscriber else None
 
     def validate_upd_id_issue_place(self, value: Any, dispatcher: CollectingDispatcher,
@@ -271,17 +269,18 @@ class ValidateUpdateForm(RepeatedFailureFormValidation):
         return {"upd_id_issue_place": text}
 
 
-def summary_lines(tracker: Tracker, slots: list[str]) -> str:
+def summary_lines(tracker: Tracker, slots: list[str], channel: str | None = None) -> str:
     lines = []
     for slot in slots:
-        if slot not in SUMMARY_LABELS:
+        if not texts.has_response(SUMMARY_LABEL + slot):
             continue
         value = tracker.get_slot(slot)
         if slot in PHOTO_SLOTS:
-            value = "đã nhận" if value else "chưa có"
-        elif slot == "upd_gender":
-            value = GENDER_LABELS.get(value, value)
-        lines.append(f"- {SUMMARY_LABELS[slot]}: {value}")
+            value = texts.text("utter_summary_value_photo_received" if value
+                               else "utter_summary_value_photo_missing", channel)
+        elif slot == "upd_gender" and value in GENDER_VALUES:
+            value = texts.text(GENDER_VALUES[value], channel)
+        lines.append(f"- {texts.text(SUMMARY_LABEL + slot, channel)}: {value}")
     return "\n".join(lines)
 
 
@@ -292,7 +291,8 @@ class ActionAskUpdConfirm(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         slots = required_update_slots(verified_msisdn(tracker))
-        utter(dispatcher, "utter_ask_upd_confirm", summary=summary_lines(tracker, slots))
+        utter(dispatcher, "utter_ask_upd_confirm",
+              summary=summary_lines(tracker, slots, tracker.get_latest_input_channel()))
         return []
 
 
@@ -338,11 +338,11 @@ class ActionSubmitUpdate(Action):
             utter(dispatcher, "utter_update_not_submitted")
             return reset
         fields, photos = update_fields(tracker)
-        request = backend().submit_update_request(msisdn, fields, photos, channel_of(tracker))
+        request = backend().update_requests.submit(msisdn, fields, photos, channel_of(tracker))
         if request is None:
             utter(dispatcher, "utter_update_failed")
             return reset
-        backend().audit(actor(tracker), "submit_update_request", msisdn)
+        backend().audit.record(actor(tracker), "submit_update_request", msisdn)
         utter(dispatcher, "utter_update_submitted", request_id=str(request.id),
               due=format_local(request.due_at))
         return reset + offer_occupation(dispatcher, tracker)

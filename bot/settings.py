@@ -14,6 +14,12 @@ def env() -> str:
     return os.environ.get("BOT_ENV", "dev")
 
 
+def domain_file() -> Path:
+    """The dialogue domain (BOT_DOMAIN, the repository's domain.yml by default): the one
+    source of every text a customer reads, for Python code too (bot/texts.py)."""
+    return Path(os.environ.get("BOT_DOMAIN") or REPO_ROOT / "domain.yml")
+
+
 def db_url() -> str:
     """SQLAlchemy URL of the subscriber backend (SQLite file by default)."""
     return os.environ.get("BOT_DB_URL") or f"sqlite:///{DATA_DIR / 'subscribers.db'}"

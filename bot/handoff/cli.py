@@ -17,15 +17,17 @@ import logging
 import os
 import sys
 
+from bot.handoff.texts import handoff_texts
+
 DEFAULT_HOST = "127.0.0.1"
 
 
 def _read_password(args: argparse.Namespace) -> str:
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\n")
-    first = getpass.getpass("Mật khẩu: ")
-    if getpass.getpass("Nhập lại mật khẩu: ") != first:
-        raise SystemExit("Hai lần nhập mật khẩu không khớp.")
+    first = getpass.getpass(handoff_texts("cli.password"))
+    if getpass.getpass(handoff_texts("cli.password_again")) != first:
+        raise SystemExit(handoff_texts("cli.password_mismatch"))
     return first
 
 
@@ -35,9 +37,9 @@ def _add_agent(args: argparse.Namespace) -> int:
     try:
         agent = AgentAccounts().add_agent(args.name, _read_password(args))
     except AccountError as exc:
-        print(f"Lỗi: {exc}", file=sys.stderr)
+        print(handoff_texts("cli.error", error=exc), file=sys.stderr)
         return 1
-    print(f"Đã tạo tài khoản tổng đài viên {agent.name}.")
+    print(handoff_texts("cli.agent_added", name=agent.name))
     return 0
 
 
@@ -47,9 +49,9 @@ def _set_password(args: argparse.Namespace) -> int:
     try:
         AgentAccounts().set_password(args.name, _read_password(args))
     except AccountError as exc:
-        print(f"Lỗi: {exc}", file=sys.stderr)
+        print(handoff_texts("cli.error", error=exc), file=sys.stderr)
         return 1
-    print(f"Đã đổi mật khẩu của {args.name}; các phiên đăng nhập cũ đã bị hủy.")
+    print(handoff_texts("cli.password_changed", name=args.name))
     return 0
 
 
@@ -59,9 +61,9 @@ def _disable_agent(args: argparse.Namespace) -> int:
     try:
         AgentAccounts().disable_agent(args.name)
     except AccountError as exc:
-        print(f"Lỗi: {exc}", file=sys.stderr)
+        print(handoff_texts("cli.error", error=exc), file=sys.stderr)
         return 1
-    print(f"Đã khóa tài khoản {args.name} và hủy mọi phiên đăng nhập.")
+    print(handoff_texts("cli.agent_disabled", name=args.name))
     return 0
 
 
@@ -69,7 +71,8 @@ def _agents(args: argparse.Namespace) -> int:
     from bot.handoff.accounts import AgentAccounts
 
     for agent in AgentAccounts().agents():
-        print(f"{agent.name}\t{'hoạt động' if agent.active else 'đã khóa'}")
+        state = handoff_texts("cli.agent_active" if agent.active else "cli.agent_inactive")
+        print(handoff_texts("cli.agent_line", name=agent.name, state=state))
     return 0
 
 
@@ -77,8 +80,9 @@ def _queue(args: argparse.Namespace) -> int:
     from bot.handoff.tickets import get_store
 
     for t in get_store().queue():
-        print(f"#{t.id}\tưu tiên {t.priority}\t{t.status}\t{t.reason}\t{t.agent or '-'}\t"
-              f"{t.created_at:%Y-%m-%d %H:%M}Z")
+        print(handoff_texts("cli.queue_line", id=t.id, priority=t.priority, status=t.status,
+                            reason=t.reason, agent=t.agent or "-",
+                            created=f"{t.created_at:%Y-%m-%d %H:%M}"))
     return 0
 
 
@@ -105,24 +109,19 @@ def _serve(args: argparse.Namespace) -> int:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     if not os.environ.get("RASA_JWT_SECRET"):
         if settings.env() not in QUERY_TOKEN_ENVS:
-            print("Lỗi: RASA_JWT_SECRET chưa được đặt. Rasa phải chạy với --jwt-secret và "
-                  "máy chủ hand-off xác thực bằng JWT (docs/handoff.md).", file=sys.stderr)
+            print(handoff_texts("cli.no_jwt_secret"), file=sys.stderr)
             return 2
         if not os.environ.get("RASA_AUTH_TOKEN"):
-            print("Cảnh báo: chưa đặt RASA_JWT_SECRET lẫn RASA_AUTH_TOKEN; Rasa sẽ từ chối.",
-                  file=sys.stderr)
+            print(handoff_texts("cli.no_rasa_auth"), file=sys.stderr)
         else:
-            print(f"Cảnh báo: RASA_JWT_SECRET chưa được đặt; dùng RASA_AUTH_TOKEN trong URL "
-                  f"(chỉ cho phép khi BOT_ENV={settings.env()}).", file=sys.stderr)
+            print(handoff_texts("cli.query_token", env=settings.env()), file=sys.stderr)
     host = (args.host or "").strip() or DEFAULT_HOST
     if not _is_loopback(host):
-        print(f"Cảnh báo: máy chủ hand-off lắng nghe trên {host}, không chỉ 127.0.0.1; đặt "
-              "HANDOFF_COOKIE_SECURE=1 sau HTTPS và HANDOFF_TRUSTED_PROXIES nếu có proxy.",
-              file=sys.stderr)
+        print(handoff_texts("cli.not_loopback", host=host), file=sys.stderr)
     try:
         app = app_from_env()
     except ValueError as exc:  # HANDOFF_API_TOKENS, HANDOFF_TRUSTED_PROXIES
-        print(f"Lỗi cấu hình: {exc}", file=sys.stderr)
+        print(handoff_texts("cli.config_error", error=exc), file=sys.stderr)
         return 2
     web.run_app(app, host=host, port=args.port, print=None)
     return 0

@@ -1,5 +1,6 @@
 """What the hand-off action derives from a conversation: reason, priority, transcript,
-a short Vietnamese summary for the agent, and the notice for the customer.
+a short summary for the agent (words in texts.yml), and the notice for the customer
+(domain responses utter_handoff_*).
 
 Pure functions over Rasa tracker events (plain dicts as rasa-sdk gives them), so they are
 tested without a running server.
@@ -10,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from bot.brand import operator
+from bot import texts
 from bot.handoff.desk import DeskStatus
+from bot.handoff.texts import handoff_texts
 from bot.handoff.tickets import REASONS
 
 FALLBACK_INTENT = "nlu_fallback"
@@ -28,25 +30,11 @@ TRANSCRIPT_LIMIT = 60  # most recent user/bot messages copied into the ticket
 REASON_ALIASES = {"report_lost_sim": "lost_sim", "request_human": "customer_request",
                   FALLBACK_INTENT: "fallback", **{n: "complaint" for n in COMPLAINT_INTENTS}}
 
-# What the customer was asking about, for the agent's summary.
+# What the customer was asking about, for the agent's summary (texts.yml `topics`).
 TOPICS: dict[str, str] = {
-    "request_human": "muốn gặp tổng đài viên",
-    "check_subscriber_info": "kiểm tra thông tin thuê bao",
-    "update_subscriber_info": "cập nhật thông tin thuê bao (Nghị định 49)",
-    "check_update_status": "hỏi kết quả duyệt hồ sơ cập nhật",
-    "update_occupation": "cập nhật nghề nghiệp",
-    "list_services": "hỏi dịch vụ đang dùng / bị trừ tiền",
-    "cancel_service": "hủy dịch vụ",
-    "register_service": "đăng ký dịch vụ",
-    "check_balance": "hỏi số dư tài khoản",
-    "check_topup_history": "hỏi lịch sử nạp tiền",
-    "install_app": "hỏi về ứng dụng",
-    "find_store": "tìm cửa hàng",
-    "report_lost_sim": "báo mất SIM / điện thoại, cần khóa gấp",
-    "faq": "hỏi đáp về Nghị định 49",
-    "out_of_scope": "hỏi ngoài phạm vi",
-    FALLBACK_INTENT: "trợ lý chưa hiểu",
-    **{name: "khiếu nại" for name in COMPLAINT_INTENTS},
+    **{name: label for name, label in handoff_texts.table("topics").items()
+       if name != "complaint"},
+    **{name: handoff_texts("topics.complaint") for name in COMPLAINT_INTENTS},
 }
 # Small talk, and the hand-off request itself (the reason already says it).
 _IGNORED_TOPICS = {"greet", "goodbye", "thank", "affirm", "deny", "inform", "stop",
@@ -118,9 +106,9 @@ def transcript(events: Sequence[dict], limit: int = TRANSCRIPT_LIMIT) -> list[di
             # An intent triggered from outside (the call center), not the customer's words.
             # Only known topics are named; the event's text is never shown.
             intent = _intent(event) or ""
+            topic = TOPICS.get(intent) or handoff_texts("summary.unknown_topic")
             lines.append({"role": "system", "ts": event.get("timestamp"),
-                          "text": f"Tổng đài chuyển khách cho trợ lý ảo: "
-                                  f"{TOPICS.get(intent, 'một yêu cầu')}."})
+                          "text": handoff_texts("summary.call_center_transfer", topic=topic)})
             continue
         lines.append({"role": "customer" if kind == "user" else "bot", "text": text,
                       "ts": event.get("timestamp")})
@@ -128,7 +116,7 @@ def transcript(events: Sequence[dict], limit: int = TRANSCRIPT_LIMIT) -> list[di
 
 
 def summary(events: Sequence[dict], reason: str, slots: dict[str, Any]) -> str:
-    """A short Vietnamese summary for the agent: why, what the customer wanted, context."""
+    """A short summary for the agent: why, what the customer wanted, context."""
     session = current_session(events)
     topics: list[str] = []
     for name in user_intents(session):
@@ -136,48 +124,46 @@ def summary(events: Sequence[dict], reason: str, slots: dict[str, Any]) -> str:
         if name in _IGNORED_TOPICS or label is None or label in topics:
             continue
         topics.append(label)
-    parts = [f"Lý do: {REASONS[reason][1]}."]
+    parts = [handoff_texts("summary.reason", reason=REASONS[reason][1])]
     if topics:
-        parts.append("Khách đã hỏi: " + "; ".join(topics[-4:]) + ".")
+        parts.append(handoff_texts("summary.asked", topics="; ".join(topics[-4:])))
     last = next((e.get("text") for e in reversed(session)
                  if e.get("event") == "user" and (e.get("text") or "").strip()
                  and not is_external(e)), None)
     if last:
         last = " ".join(last.split())
-        parts.append(f"Tin nhắn cuối: «{last[:200]}{'…' if len(last) > 200 else ''}».")
+        parts.append(handoff_texts("summary.last_message",
+                                   text=last[:200] + ("…" if len(last) > 200 else "")))
     if slots.get("service"):
-        parts.append(f"Dịch vụ: {slots['service']}.")
+        parts.append(handoff_texts("summary.service", service=slots["service"]))
     if slots.get("location"):
-        parts.append(f"Khu vực: {slots['location']}.")
-    parts.append("Số điện thoại đã xác thực." if slots.get("verified_msisdn")
-                 else "Chưa xác thực số điện thoại.")
+        parts.append(handoff_texts("summary.location", location=slots["location"]))
+    parts.append(handoff_texts("summary.verified" if slots.get("verified_msisdn")
+                               else "summary.not_verified"))
     return " ".join(parts)
 
 
-def customer_notice(ticket_id: int, reason: str, desk: DeskStatus) -> str:
-    """What the customer is told after the hand-off (Vietnamese, polite)."""
-    profile = operator()
-    lines = [f"Dạ, em đã chuyển yêu cầu của anh/chị tới tổng đài viên (mã yêu cầu #{ticket_id})."]
+def customer_notice(ticket_id: int, reason: str, desk: DeskStatus,
+                    channel: str | None = None) -> str:
+    """What the customer is told after the hand-off, one message of domain responses:
+    utter_handoff_opened, then the wait (desk open) or the desk hours, then for a lost SIM
+    the hotline. `channel` is the Rasa channel name (picks channel variations)."""
+    lines = [texts.text("utter_handoff_opened", channel, ticket_id=ticket_id)]
     if desk.is_open:
-        lines.append(f"Thời gian chờ dự kiến khoảng {desk.expected_wait_minutes} phút. "
-                     "Anh/chị cứ nhắn thêm tại đây, tổng đài viên sẽ đọc được toàn bộ nội dung "
-                     "và trả lời anh/chị ngay trong cuộc trò chuyện này ạ.")
+        lines.append(texts.text("utter_handoff_wait", channel,
+                                wait_minutes=desk.expected_wait_minutes))
     else:
         assert desk.next_opening is not None
-        when = "hôm nay" if desk.opens_today else f"sáng mai ({desk.next_opening:%d/%m})"
-        lines.append(f"Hiện đang ngoài giờ làm việc của tổng đài viên ({desk.opens}–"
-                     f"{desk.closes} hằng ngày). Tổng đài viên sẽ trả lời anh/chị ngay khi "
-                     f"bắt đầu làm việc lúc {desk.opens} {when} ạ. Anh/chị cứ nhắn thêm tại đây, "
-                     "mọi tin nhắn đều được ghi lại.")
+        lines.append(texts.text(
+            "utter_handoff_desk_closed_today" if desk.opens_today
+            else "utter_handoff_desk_closed_tomorrow", channel,
+            desk_opens=desk.opens, desk_closes=desk.closes,
+            opening_date=f"{desk.next_opening:%d/%m}"))
     if reason == "lost_sim":
-        lines.append(f"Nếu cần khóa SIM ngay, anh/chị gọi hotline {profile['hotline_free']} "
-                     f"(miễn phí) hoặc {profile['hotline']} giúp em nhé.")
+        lines.append(texts.text("utter_handoff_lost_sim", channel))
     return "\n".join(lines)
 
 
-def failure_notice() -> str:
+def failure_notice(channel: str | None = None) -> str:
     """When no ticket could be opened: point to the hotline instead of going silent."""
-    profile = operator()
-    return (f"Dạ, hiện em chưa kết nối được với tổng đài viên ạ. Anh/chị vui lòng gọi hotline "
-            f"{profile['hotline_free']} (miễn phí) hoặc {profile['hotline']} để được hỗ trợ "
-            "ngay giúp em nhé.")
+    return texts.text("utter_handoff_unavailable", channel)

@@ -21,12 +21,20 @@ import re
 from functools import lru_cache
 
 from bot.brand import operator
+from bot.handoff.texts import handoff_texts
 from bot.privacy import redact_text
 
-# Labels of the update-form confirmation (actions/update_form.py SUMMARY_LABELS) whose
-# values are personal and not caught by redact_text.
-_NAME_LINE = re.compile(r"(?im)^(\s*-?\s*(?:họ tên|họ và tên)\s*:\s*)(\S.*)$")
-_ADDRESS_LINE = re.compile(r"(?im)^(\s*-?\s*(?:địa chỉ|nơi cấp)\s*:\s*)(\S.*)$")
+
+def _label_line(labels: list[str]) -> re.Pattern[str]:
+    """'- <label>: <value>' lines, any of `labels`, any case."""
+    alternatives = "|".join(re.escape(label) for label in labels)
+    return re.compile(rf"(?im)^(\s*-?\s*(?:{alternatives})\s*:\s*)(\S.*)$")
+
+
+# Labels of the update form's confirmation (utter_summary_label_* in domain.yml) whose
+# values are personal and not caught by redact_text: texts.yml `redaction`.
+_NAME_LINE = _label_line(handoff_texts.raw("redaction.name_labels"))
+_ADDRESS_LINE = _label_line(handoff_texts.raw("redaction.address_labels"))
 _PLACEHOLDER = "\ue000{}\ue001"
 _PLACEHOLDER_RE = re.compile("\ue000([a-z])\ue001")
 

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from bot import texts
 from bot.conversation_ids import RASA_CHANNEL_NAMES, sender_id
@@ -35,6 +35,9 @@ from bot.handoff.tickets import (
 )
 from bot.privacy import mask_msisdn
 from bot.text import normalize_msisdn
+
+if TYPE_CHECKING:
+    from bot.backend import Backend
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +62,6 @@ GOALS: dict[str, tuple[str, tuple[str, ...]]] = {
 CLOSING_NOTICES = {"resolved": "utter_handoff_resolved", "handed_back": "utter_handoff_handed_back"}
 
 
-class Backend(Protocol):
-    def masked_profile(self, msisdn: str) -> dict[str, str]: ...
-    def audit(self, actor: str, action: str, msisdn: str | None) -> None: ...
-    def record_verification(self, conversation_id: str, msisdn: str, method: str) -> None: ...
-
-
 class ServiceError(Exception):
     """A request the service refuses: `status` is the HTTP status, `message` Vietnamese
     (shown to the agent / caller as is), `code` a stable machine-readable code."""
@@ -81,7 +78,9 @@ class HandoffService:
     store: TicketStore
     rasa: RasaClient
     send_text: SendText | None = None  # bot.channels.outbound.send_text by default
-    backend: Backend | None = None  # bot.backend.get_backend() by default
+    # The subscriber backend (masked profile, audit trail, identity ledger);
+    # bot.backend.get_backend() by default.
+    backend: Backend | None = None
     resume_retries: int = 2
     _sync_locks: dict[int, asyncio.Lock] = field(default_factory=dict)
 
@@ -143,10 +142,10 @@ class HandoffService:
         profile: dict[str, str] = {}
         if ticket.verified_msisdn:
             backend = self._backend()
-            raw = await self._db(backend.masked_profile, ticket.verified_msisdn)
+            raw = await self._db(backend.subscribers.masked_profile, ticket.verified_msisdn)
             profile = {label: masked_value(value, ticket.verified_msisdn)
                        for label, value in raw.items()}
-            await self._db(backend.audit, f"agent:{agent}", "handoff_view_profile",
+            await self._db(backend.audit.record, f"agent:{agent}", "handoff_view_profile",
                            ticket.verified_msisdn)
         return {"ticket": ticket, "messages": messages, "profile": profile, "paused": paused}
 
@@ -163,7 +162,7 @@ class HandoffService:
         return ticket, messages
 
     async def _audit_transcript(self, ticket: TicketView, agent: str) -> None:
-        await self._db(self._backend().audit, f"agent:{agent}",
+        await self._db(self._backend().audit.record, f"agent:{agent}",
                        f"handoff_view_transcript:{ticket.id}", ticket.verified_msisdn)
 
     async def claim(self, ticket_id: int, agent: str) -> TicketView:
@@ -315,8 +314,8 @@ class HandoffService:
                 self.store.record_transfer, caller=caller, conversation_id=conversation_id,
                 channel=channel, goal=goal, verified_msisdn=verified, notes=notes, status=status)
             if verified:
-                await self._db(self._backend().audit, f"api:{caller}", "handoff_to_assistant",
-                               verified)
+                await self._db(self._backend().audit.record, f"api:{caller}",
+                               "handoff_to_assistant", verified)
         return {"transfer_id": transfer_id, "conversation_id": conversation_id,
                 "channel": channel, "goal": goal, "intent": intent, "status": status}
 
@@ -338,7 +337,7 @@ class HandoffService:
         server-side fact the actions trust (slots alone are not proof). Nothing is sent to
         Rasa when this fails."""
         try:
-            await self._db(self._backend().record_verification, conversation_id, msisdn,
+            await self._db(self._backend().identity.record, conversation_id, msisdn,
                            "call_center")
         except Exception as exc:  # noqa: BLE001 - database down, ledger refused the entry
             log.error("identity ledger entry not written: %s", type(exc).__name__)

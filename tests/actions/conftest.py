@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from rasa.shared.core.domain import Domain
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -17,7 +17,8 @@ DOMAIN_FILE = Path(__file__).resolve().parents[2] / "domain.yml"
 
 @pytest.fixture(scope="session")
 def domain() -> dict[str, Any]:
-    return yaml.safe_load(DOMAIN_FILE.read_text(encoding="utf-8"))
+    """The domain as Rasa sends it to the action server (read by Rasa's loader)."""
+    return Domain.load(str(DOMAIN_FILE)).as_dict()
 
 
 @pytest.fixture(autouse=True)
@@ -42,7 +43,7 @@ def make_tracker(*, slots: dict[str, Any] | None = None, intent: str | None = No
     if proof and all_slots.get("identity_verified") and all_slots.get("verified_msisdn"):
         from bot.backend import get_backend
 
-        get_backend().record_verification(sender_id, all_slots["verified_msisdn"], "otp")
+        get_backend().identity.record(sender_id, all_slots["verified_msisdn"], "otp")
     if requested_slot is not None:
         all_slots["requested_slot"] = requested_slot
     all_slots.update(set_after_user or {})
