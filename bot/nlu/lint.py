@@ -22,8 +22,11 @@ from pathlib import Path
 
 from bot.nlu.normalize import TOKEN_RE, load_collisions_ok, load_teencode
 from bot.text import fold, nfc, normalize_msisdn, normalize_tone_placement, strip_diacritics
+from bot.texts import Messages
 
 LONG_WORDS = 15
+# What the lint tells designers: bot/nlu/lint_messages.yml.
+MESSAGES = Messages(Path(__file__).with_name("lint_messages.yml"))
 CONTRACT_ENTITIES = ("phone_number", "id_number", "otp_code", "service", "location")
 _ID_RE = re.compile(r"^(\d{9}|\d{12}|[A-Z]\d{7,8})$")
 
@@ -100,10 +103,8 @@ def check_duplicates(items: Sequence[Item]) -> list[Problem]:
         key = fold(re.sub(r"[^\w\s]", " ", it.text)) or " ".join(it.text.split())
         seen[key].add(it.label)
         where.setdefault(key, it.text)
-    return [Problem("duplicate",
-                    f"'{where[k]}' is an example of {len(labels)} intents: "
-                    f"{', '.join(sorted(labels))}. Keep it in one intent only "
-                    "(cùng một câu ví dụ không được nằm ở hai ý định).")
+    return [Problem("duplicate", MESSAGES("duplicate", example=where[k], count=len(labels),
+                                          intents=", ".join(sorted(labels))))
             for k, labels in seen.items() if len(labels) > 1]
 
 
@@ -115,22 +116,16 @@ def check_coverage(items: Sequence[Item], teencode: dict[str, str],
     problems = []
     for label, texts in sorted(by_label.items()):
         if len(texts) < min_examples:
-            problems.append(Problem(
-                "too-few", f"intent '{label}' has {len(texts)} examples; at least "
-                f"{min_examples} are needed (cần thêm ví dụ cho ý định này)."))
+            problems.append(Problem("too-few", MESSAGES("too_few", intent=label,
+                                                        count=len(texts),
+                                                        minimum=min_examples)))
         if not any(is_without_diacritics(t) for t in texts):
-            problems.append(Problem(
-                "style", f"intent '{label}' has no example typed without diacritics; add "
-                "some like 'huy dich vu nhac cho' (thêm câu gõ không dấu)."))
+            problems.append(Problem("style", MESSAGES("no_plain", intent=label)))
         if not any(has_teencode(t, teencode) for t in texts):
-            problems.append(Problem(
-                "style", f"intent '{label}' has no example with teencode/abbreviations "
-                "from teencode.yml; add some like 'ad ơi hủy dv giúp e' (thêm câu viết tắt)."))
+            problems.append(Problem("style", MESSAGES("no_teencode", intent=label)))
         if not any(is_long(t) for t in texts):
-            problems.append(Problem(
-                "style", f"intent '{label}' has no long example (>= {LONG_WORDS} words); add "
-                "a chatty one with a greeting or complaint around the request "
-                "(thêm câu dài, nhiều ý)."))
+            problems.append(Problem("style", MESSAGES("no_long", intent=label,
+                                                      words=LONG_WORDS)))
     return problems
 
 
@@ -139,21 +134,18 @@ def _value_problem(entity: str, value: str, synonyms: dict[str, str],
     if entity == "service":
         resolved = value if value in codes else synonyms.get(value.lower(), value)
         if resolved not in codes:
-            return (f"service value '{value}' is not a catalog code ({', '.join(sorted(codes))})"
-                    f"; annotate as [{value}]{{\"entity\": \"service\", \"value\": \"CODE\"}} "
-                    "(giá trị dịch vụ phải là mã trong danh mục)")
+            return MESSAGES("service_value", value=value, codes=", ".join(sorted(codes)))
     elif entity == "phone_number":
         if normalize_msisdn(value) is None:
-            return f"phone_number '{value}' is not a Vietnamese mobile number"
+            return MESSAGES("phone_value", value=value)
     elif entity == "otp_code":
         if not re.fullmatch(r"\d{6}", re.sub(r"\s", "", value)):
-            return f"otp_code '{value}' is not 6 digits"
+            return MESSAGES("otp_value", value=value)
     elif entity == "id_number":
         if not _ID_RE.match(re.sub(r"[\s.]", "", value).upper()):
-            return f"id_number '{value}' is not 9 or 12 digits nor a passport number"
+            return MESSAGES("id_value", value=value)
     elif entity not in CONTRACT_ENTITIES:
-        return (f"entity '{entity}' is not in the NLU contract "
-                f"({', '.join(CONTRACT_ENTITIES)})")
+        return MESSAGES("unknown_entity", entity=entity, entities=", ".join(CONTRACT_ENTITIES))
     return None
 
 
@@ -166,7 +158,8 @@ def check_entities(items: Sequence[Item], synonyms: dict[str, str]) -> list[Prob
         for entity, value, _span in it.entities:
             msg = _value_problem(entity, value, synonyms, codes)
             if msg:
-                problems.append(Problem("entity", f"{it.source}: {msg} — in '{it.text}'"))
+                problems.append(Problem("entity", MESSAGES("entity_problem", source=it.source,
+                                                           problem=msg, example=it.text)))
     return problems
 
 
@@ -186,11 +179,9 @@ def check_teencode(items: Sequence[Item], teencode: dict[str, str],
             if tok != key and tok not in teencode and tok not in expansion.split()
         )
         if clashes:
-            problems.append(Problem(
-                "teencode", f"teencode '{key}' -> '{expansion}' collides with the real "
-                f"word(s) {', '.join(repr(c) for c in clashes)} in the training data: typed "
-                f"without diacritics they all read '{fold(key)}'. Remove the entry "
-                "or list it under collisions_ok (từ viết tắt trùng với từ thật khi bỏ dấu)."))
+            problems.append(Problem("teencode", MESSAGES(
+                "teencode_collision", key=key, expansion=expansion,
+                words=", ".join(repr(c) for c in clashes), folded=fold(key))))
     return problems
 
 
@@ -205,7 +196,6 @@ def lint_paths(paths: Iterable[str | Path], teencode_file: str | None = None,
                min_examples: int = 40) -> list[Problem]:
     items, synonyms = load_items(paths)
     if not items:
-        return [Problem("empty", "no NLU training examples found in "
-                        + ", ".join(map(str, paths)))]
+        return [Problem("empty", MESSAGES("empty", paths=", ".join(map(str, paths))))]
     return lint_items(items, synonyms, load_teencode(teencode_file), min_examples,
                       load_collisions_ok(teencode_file))
