@@ -36,10 +36,10 @@ class ActionCheckBalance(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         msisdn = verified_msisdn(tracker)
-        balance = backend().balance(msisdn) if msisdn else None
+        balance = backend().account.balance(msisdn) if msisdn else None
         if balance is None:
             return []
-        backend().audit(actor(tracker), "view_balance", msisdn)
+        backend().audit.record(actor(tracker), "view_balance", msisdn)
         utter(dispatcher, "utter_balance_postpaid" if balance.is_postpaid
               else "utter_balance_prepaid", masked_msisdn=mask_msisdn(msisdn),
               amount=format_vnd(balance.main_vnd), as_of=format_local(balance.as_of))
@@ -55,8 +55,8 @@ class ActionCheckTopupHistory(Action):
         msisdn = verified_msisdn(tracker)
         if not msisdn:
             return []
-        topups = backend().topups(msisdn, limit=5)
-        backend().audit(actor(tracker), "view_topups", msisdn)
+        topups = backend().account.topups(msisdn, limit=5)
+        backend().audit.record(actor(tracker), "view_topups", msisdn)
         if not topups:
             utter(dispatcher, "utter_topups_none", masked_msisdn=mask_msisdn(msisdn))
         else:
@@ -75,7 +75,7 @@ class ActionInstallApp(Action):
         msisdn = verified_msisdn(tracker)
         if not msisdn:
             return []
-        consult = backend().consult_app(msisdn, channel_of(tracker))
+        consult = backend().account.consult_app(msisdn, channel_of(tracker))
         response = _APP_RESPONSES.get(consult.status)
         if response is None:
             return []

@@ -76,7 +76,7 @@ def verified_msisdn(tracker: Tracker) -> str | None:
     Telegram contact the channel recorded, a call-center transfer through the authenticated
     API). The `verified_msisdn` / `identity_verified` slots only mirror it: a slot set from
     outside proves nothing."""
-    return backend().verified_number(tracker.sender_id)
+    return backend().identity.verified_number(tracker.sender_id)
 
 
 def actor(tracker: Tracker) -> str:

@@ -91,7 +91,7 @@ class ValidateVerifyForm(RepeatedFailureFormValidation):
 
     def _issue(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                msisdn: str, had_code: bool = True) -> dict[str, Any]:
-        issue = backend().issue_otp(msisdn, channel_of(tracker), tracker.sender_id)
+        issue = backend().otp.issue(msisdn, channel_of(tracker), tracker.sender_id)
         masked = mask_msisdn(msisdn)
         if issue.status == "sent":
             utter(dispatcher, "utter_otp_sent", masked_msisdn=masked)
@@ -137,9 +137,9 @@ class ValidateVerifyForm(RepeatedFailureFormValidation):
         if len(code) != 6:
             utter(dispatcher, "utter_otp_format")
             return {"otp_code": None}
-        check = backend().verify_otp(msisdn, code, tracker.sender_id)
+        check = backend().otp.verify(msisdn, code, tracker.sender_id)
         if check.status == "ok":
-            backend().audit(actor(tracker), "identity_verified_otp", msisdn)
+            backend().audit.record(actor(tracker), "identity_verified_otp", msisdn)
             link_chat_to_number(tracker, msisdn)
             return {"otp_code": "verified", "verified_msisdn": msisdn,
                     "identity_verified": True}

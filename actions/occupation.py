@@ -4,6 +4,7 @@ once-per-conversation offer after a finished flow (07:00-22:00 local, never for 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +23,7 @@ from actions.common import (
     verified_msisdn,
 )
 from bot.brand import operator
+from bot.reference.occupations import OCCUPATIONS
 from bot.text import fold
 
 # Words customers type for a code, folded (no diacritics); the labels themselves match too.
@@ -47,7 +49,7 @@ _KEYWORDS: dict[int, tuple[str, ...]] = {
 }
 
 
-def match_occupation(text: str, occupations: list[tuple[int, str]]) -> int | None:
+def match_occupation(text: str, occupations: Sequence[tuple[int, str]]) -> int | None:
     """'4', 'số 4', 'giáo viên', 'Nhân viên văn phòng' -> a code 1..18, else None."""
     raw = str(text or "").strip()
     digits = re.fullmatch(r"\D{0,12}?(\d{1,2})\D{0,3}", raw)
@@ -85,7 +87,7 @@ def offer_occupation(dispatcher: CollectingDispatcher, tracker: Tracker,
         return []
     if not within_contact_hours(local_now(now)):
         return []
-    subscriber = backend().subscriber(msisdn)
+    subscriber = backend().subscribers.get(msisdn)
     if subscriber is None or subscriber.occupation_code is not None:
         return []
     utter(dispatcher, "utter_offer_occupation")
@@ -100,7 +102,7 @@ class ActionAskOccupationCode(Action):
                   domain: dict[str, Any]) -> list[EventType]:
         buttons = [{"title": f"{code}. {label}",
                     "payload": f'/inform{{"occupation_code": "{code}"}}'}
-                   for code, label in backend().occupations()]
+                   for code, label in OCCUPATIONS]
         dispatcher.utter_message(response="utter_ask_occupation_code", buttons=buttons)
         return []
 
@@ -115,13 +117,12 @@ class ValidateOccupationForm(RepeatedFailureFormValidation):
         ("giáo viên" must not be taken for "nhân viên" = a human agent)."""
         if not answering_now(tracker, "occupation_code"):
             return {}
-        code = match_occupation(tracker.latest_message.get("text") or "",
-                                backend().occupations())
+        code = match_occupation(tracker.latest_message.get("text") or "", OCCUPATIONS)
         return {"occupation_code": str(code)} if code is not None else {}
 
     def validate_occupation_code(self, value: Any, dispatcher: CollectingDispatcher,
                                  tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
-        code = match_occupation(str(value or ""), backend().occupations())
+        code = match_occupation(str(value or ""), OCCUPATIONS)
         if code is None:
             utter(dispatcher, "utter_invalid_occupation")
             return {"occupation_code": None}
@@ -142,8 +143,8 @@ class ActionSetOccupation(Action):
                                    SlotSet("occupation_offered", True)]
         if not msisdn or not code:
             return events
-        labels = dict(backend().occupations())
-        backend().set_occupation(msisdn, int(code))
-        backend().audit(actor(tracker), "set_occupation", msisdn)
+        labels = dict(OCCUPATIONS)
+        backend().subscribers.set_occupation(msisdn, int(code))
+        backend().audit.record(actor(tracker), "set_occupation", msisdn)
         utter(dispatcher, "utter_occupation_saved", label=labels.get(int(code), ""))
         return events

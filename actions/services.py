@@ -33,7 +33,7 @@ def _buttons(items: list[SubscriptionView] | list[ServiceView], intent: str) -> 
 
 def resolve_service(value: Any) -> ServiceView | None:
     """A catalog service from a code or any way of naming it."""
-    return backend().service(str(value)) if value else None
+    return backend().vas.service(str(value)) if value else None
 
 
 class ActionListServices(Action):
@@ -45,8 +45,8 @@ class ActionListServices(Action):
         msisdn = verified_msisdn(tracker)
         if not msisdn:
             return []
-        active = backend().active_subscriptions(msisdn)
-        backend().audit(actor(tracker), "view_subscriptions", msisdn)
+        active = backend().vas.active_subscriptions(msisdn)
+        backend().audit.record(actor(tracker), "view_subscriptions", msisdn)
         if not active:
             utter(dispatcher, "utter_services_none")
             return offer_occupation(dispatcher, tracker)
@@ -61,7 +61,7 @@ class ActionAskCancelFormService(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        active = backend().active_subscriptions(verified_msisdn(tracker) or "")
+        active = backend().vas.active_subscriptions(verified_msisdn(tracker) or "")
         dispatcher.utter_message(response="utter_ask_cancel_form_service",
                                  services=_service_lines(active),
                                  buttons=_buttons(active, "cancel_service"))
@@ -78,7 +78,7 @@ class ValidateCancelForm(RepeatedFailureFormValidation):
                   domain: dict[str, Any]) -> list[EventType]:
         msisdn = verified_msisdn(tracker)
         if tracker.get_slot("requested_slot") is None and (
-                not msisdn or not backend().active_subscriptions(msisdn)):
+                not msisdn or not backend().vas.active_subscriptions(msisdn)):
             utter(dispatcher, "utter_services_none")
             return [SlotSet("service", None), SlotSet("requested_slot", None)]
         return await super().run(dispatcher, tracker, domain)
@@ -89,7 +89,8 @@ class ValidateCancelForm(RepeatedFailureFormValidation):
         if service is None:
             utter(dispatcher, "utter_cancel_unknown_service")
             return {"service": None}
-        active = {s.code for s in backend().active_subscriptions(verified_msisdn(tracker) or "")}
+        msisdn = verified_msisdn(tracker) or ""
+        active = {s.code for s in backend().vas.active_subscriptions(msisdn)}
         if service.code not in active:
             utter(dispatcher, "utter_cancel_not_subscribed", service_name=service.name)
             return {"service": None}
@@ -127,8 +128,8 @@ class ActionCancelService(Action):
         if confirmed is not True:
             utter(dispatcher, "utter_cancel_kept", service_name=service.name)
             return events
-        result = backend().cancel_subscription(msisdn, service.code, channel_of(tracker))
-        backend().audit(actor(tracker), "cancel_subscription", msisdn)
+        result = backend().vas.cancel(msisdn, service.code, channel_of(tracker))
+        backend().audit.record(actor(tracker), "cancel_subscription", msisdn)
         if result.status == "cancelled":
             utter(dispatcher, "utter_cancel_done", service_name=service.name)
         else:
@@ -142,8 +143,9 @@ class ActionAskRegisterFormService(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        active = {s.code for s in backend().active_subscriptions(verified_msisdn(tracker) or "")}
-        offer = [s for s in backend().catalog() if s.code not in active]
+        msisdn = verified_msisdn(tracker) or ""
+        active = {s.code for s in backend().vas.active_subscriptions(msisdn)}
+        offer = [s for s in backend().vas.catalog() if s.code not in active]
         dispatcher.utter_message(response="utter_ask_register_form_service",
                                  buttons=_buttons(offer, "register_service"))
         return []
@@ -174,8 +176,8 @@ class ActionRequestRegistration(Action):
         service = resolve_service(tracker.get_slot("service"))
         if not msisdn or service is None:
             return []
-        result = backend().request_registration(msisdn, service.code, channel_of(tracker))
-        backend().audit(actor(tracker), "request_registration", msisdn)
+        result = backend().vas.request_registration(msisdn, service.code, channel_of(tracker))
+        backend().audit.record(actor(tracker), "request_registration", msisdn)
         variables = {"service_name": service.name, "price": service.price_label,
                      "service_code": service.code}
         if result.status == "pending":
@@ -202,8 +204,8 @@ class ActionConfirmRegistration(Action):
         if not msisdn:
             return []
         service = resolve_service(tracker.get_slot("service"))
-        result = backend().confirm_registration(msisdn, service.code if service else None)
-        backend().audit(actor(tracker), "confirm_registration", msisdn)
+        result = backend().vas.confirm_registration(msisdn, service.code if service else None)
+        backend().audit.record(actor(tracker), "confirm_registration", msisdn)
         code = result.code or (service.code if service else None)
         confirmed = resolve_service(code) if code else None
         variables = {"service_name": confirmed.name if confirmed else "",

@@ -99,13 +99,13 @@ def bench_backend(rounds: int) -> None:
         seed(backend)
         print(f"seed             {(time.perf_counter() - t0) * 1000:6.0f} ms (200 subscribers)")
         calls: dict[str, Callable[[], object]] = {
-            "masked_profile": lambda: backend.masked_profile("0901000002"),
-            "decree49_status": lambda: backend.decree49_status("0901000002"),
-            "active_subscriptions": lambda: backend.active_subscriptions("0901000001"),
-            "find_stores('q3')": lambda: backend.find_stores("q3"),
-            "find_stores('ha noi')": lambda: backend.find_stores("ha noi"),
-            "balance+topups": lambda: (backend.balance("0901000015"),
-                                       backend.topups("0901000015")),
+            "masked_profile": lambda: backend.subscribers.masked_profile("0901000002"),
+            "decree49_status": lambda: backend.subscribers.decree49_status("0901000002"),
+            "active_subscriptions": lambda: backend.vas.active_subscriptions("0901000001"),
+            "find_stores('q3')": lambda: backend.shops.find("q3"),
+            "find_stores('ha noi')": lambda: backend.shops.find("ha noi"),
+            "balance+topups": lambda: (backend.account.balance("0901000015"),
+                                       backend.account.topups("0901000015")),
         }
         for name, call in calls.items():
             samples = []

@@ -50,8 +50,8 @@ def _sqlite_url(path: Path) -> str:
 
 def _seed_file(path: Path, clock) -> None:
     from bot import database as db
+    from bot.backend import Backend
     from bot.backend.seed import seed
-    from bot.backend.service import Backend
 
     url = _sqlite_url(path)
     db.upgrade(url)
@@ -84,8 +84,7 @@ def clock() -> FakeClock:
 @pytest.fixture
 def backend(tmp_path, clock, _seeded_template_fixed, monkeypatch) -> Iterator:
     """A freshly seeded SQLite Backend on the fake clock; also get_backend()'s instance."""
-    from bot.backend import set_backend
-    from bot.backend.service import Backend
+    from bot.backend import Backend, set_backend
 
     path = tmp_path / "subscribers.db"
     shutil.copyfile(_seeded_template_fixed, path)
@@ -145,9 +144,8 @@ def pg_url() -> Iterator[str]:
 @pytest.fixture
 def pg_backend(pg_url, clock, monkeypatch) -> Iterator:
     """A freshly seeded PostgreSQL Backend on the fake clock; also get_backend()'s instance."""
-    from bot.backend import set_backend
+    from bot.backend import Backend, set_backend
     from bot.backend.seed import seed
-    from bot.backend.service import Backend
 
     instance = Backend(pg_url, clock=clock)
     seed(instance)

@@ -1,7 +1,13 @@
-"""Subscriber backend: SQLAlchemy models, Alembic migrations, the `Backend` service, demo seed.
+"""Subscriber backend: SQLAlchemy models, migrations, focused services, demo seed.
 
     from bot.backend import get_backend
     backend = get_backend()          # process-wide instance for bot.settings.db_url()
+    backend.otp.issue("0901000001", "telegram", "tg-42")
+    backend.vas.cancel("0901000001", "FUNRING", "telegram")
+
+`Backend` is only the composition root: it builds one service per concern on one database
+and one clock, and exposes them. Each service runs its own short transactions and returns
+frozen views (bot/backend/views.py). The contract: bot/backend/README.md.
 """
 
 from __future__ import annotations
@@ -11,8 +17,16 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot import settings
+from bot.backend.account import Account
+from bot.backend.audit import AuditTrail
+from bot.backend.context import BackendContext, Clock
+from bot.backend.identity import IdentityLedger, OtpPolicy, OtpService
 from bot.backend.reference import format_vnd
-from bot.backend.service import Backend
+from bot.backend.shops import Shops
+from bot.backend.sms import SmsService
+from bot.backend.subscribers import Subscribers
+from bot.backend.update_requests import UpdateRequests
+from bot.backend.vas import ValueAddedServices
 from bot.backend.views import (
     AppConsult,
     AuditView,
@@ -22,7 +36,6 @@ from bot.backend.views import (
     Decree49Status,
     OtpCheck,
     OtpIssue,
-    PendingView,
     Registration,
     ServiceView,
     SmsView,
@@ -36,10 +49,43 @@ from bot.backend.views import (
 
 __all__ = [
     "AppConsult", "AuditView", "Backend", "Balance", "CancelResult", "Confirmation",
-    "Decree49Status", "OtpCheck", "OtpIssue", "PendingView", "Registration", "ServiceView",
-    "SmsView", "StoreView", "SubscriberView", "SubscriptionView", "TopupView", "UpdatePath",
+    "Decree49Status", "OtpCheck", "OtpIssue", "Registration", "ServiceView", "SmsView",
+    "StoreView", "SubscriberView", "SubscriptionView", "TopupView", "UpdatePath",
     "UpdateRequestView", "format_vnd", "get_backend", "local_time", "set_backend",
 ]
+
+
+class Backend:
+    """The backend's services on one database: `Backend(db_url, clock=None, *,
+    otp_policy=None)`. `clock()` returns an aware UTC datetime (tests inject a fake one)."""
+
+    def __init__(self, db_url: str, clock: Clock | None = None, *,
+                 otp_policy: OtpPolicy | None = None) -> None:
+        self.context = BackendContext(db_url, clock)
+        self.db_url = db_url
+        self.engine = self.context.engine
+        ctx = self.context
+        self.identity = IdentityLedger(ctx)  # who a conversation is (the identity ledger)
+        self.otp = OtpService(ctx, self.identity, otp_policy)  # codes that prove it
+        self.subscribers = Subscribers(ctx)  # registered information, Decree 49, occupation
+        self.vas = ValueAddedServices(ctx)  # catalog, active services, cancel, register
+        self.account = Account(ctx)  # balance, top-ups, the self-care app
+        self.shops = Shops(ctx)  # the operator's shops by place
+        self.update_requests = UpdateRequests(ctx)  # Decree-49 update requests, review
+        self.sms = SmsService(ctx)  # the SMS outbox and its gateway
+        self.audit = AuditTrail(ctx)  # who touched whose personal data
+
+    def now(self) -> datetime:
+        """The backend's clock, aware UTC."""
+        return self.context.now()
+
+    def session(self):
+        """A session on the backend's database (tests and the seed read rows with it)."""
+        return self.context.session()
+
+    def dispose(self) -> None:
+        self.context.dispose()
+
 
 _lock = threading.Lock()
 _instances: dict[str, Backend] = {}

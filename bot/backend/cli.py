@@ -20,8 +20,8 @@ def _cmd_upgrade(args: argparse.Namespace) -> int:
 
 
 def _cmd_seed(args: argparse.Namespace) -> int:
+    from bot.backend import Backend
     from bot.backend.seed import seed
-    from bot.backend.service import Backend
 
     backend = Backend(_url(args))
     try:
@@ -44,7 +44,7 @@ def _cmd_reset(args: argparse.Namespace) -> int:
 
 
 def _cmd_sms(args: argparse.Namespace) -> int:
-    from bot.backend.service import Backend
+    from bot.backend import Backend
     from bot.text import normalize_msisdn
 
     number = None
@@ -57,7 +57,7 @@ def _cmd_sms(args: argparse.Namespace) -> int:
     try:
         if not args.follow:
             # A listing: pending messages as they are, sent ones with their codes masked.
-            rows = backend.sms_outbox(number)
+            rows = backend.sms.outbox(number)
             for row in rows[-args.last:] if args.last else rows:
                 _print_sms(row)
             return 0
@@ -65,10 +65,10 @@ def _cmd_sms(args: argparse.Namespace) -> int:
         # then every pending message is "sent" by printing it, readable, exactly once;
         # dispatch_sms then masks the code in the stored copy.
         if args.last:
-            for row in backend.sms_outbox(number, status="sent")[-args.last:]:
+            for row in backend.sms.outbox(number, status="sent")[-args.last:]:
                 _print_sms(row)
         while True:
-            if not backend.dispatch_sms(_print_sms, msisdn=number):
+            if not backend.sms.dispatch(_print_sms, msisdn=number):
                 time.sleep(args.interval)
     except KeyboardInterrupt:
         pass

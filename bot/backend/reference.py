@@ -5,40 +5,7 @@ occupations, is in bot/reference.)"""
 
 from __future__ import annotations
 
-import re
-
 from bot.backend.views import Decree49Status, SubscriberView, UpdatePath
-from bot.reference.occupations import OCCUPATION_LABELS
-from bot.text import fold
-
-# What customers say (folded) -> occupation code. Longest match wins.
-OCCUPATION_KEYWORDS: dict[int, tuple[str, ...]] = {
-    1: ("quan doi", "cong an", "bo doi", "luc luong vu trang", "si quan", "quan nhan",
-        "canh sat"),
-    2: ("lanh dao", "can bo lanh dao", "chu tich", "bi thu", "pho chu tich"),
-    3: ("quan ly", "giam doc", "truong phong", "chu doanh nghiep", "pho giam doc"),
-    4: ("nhan vien van phong", "van phong", "thu ky", "hanh chinh", "cong chuc", "vien chuc",
-        "nhan su"),
-    5: ("ky su", "ky thuat", "lap trinh", "lap trinh vien", "cong nghe thong tin",
-        "khoa hoc tu nhien", "kien truc su"),
-    6: ("bac si", "y ta", "duoc si", "dieu duong", "thu y", "y te", "y si"),
-    7: ("khoa hoc xa hoi", "nha nghien cuu", "tam ly", "xa hoi hoc"),
-    8: ("ke toan", "ngan hang", "tai chinh", "kiem toan", "thu ngan"),
-    9: ("nong dan", "lam ruong", "ngu dan", "chan nuoi", "nong nghiep", "lam nghiep",
-        "thuy san", "trong trot", "danh ca"),
-    10: ("giao vien", "giang vien", "giao duc", "co giao", "thay giao", "day hoc"),
-    11: ("luat su", "luat", "cong chung vien", "tham phan", "kiem sat vien"),
-    12: ("nha van", "nha bao", "nghe si", "ca si", "hoa si", "dien vien", "phong vien",
-         "nhac si"),
-    13: ("tu si", "linh muc", "nha su", "muc su", "chuc sac ton giao", "ton giao"),
-    14: ("tai xe", "lai xe", "xe om", "dau bep", "phuc vu", "le tan", "bao ve", "du lich",
-         "khach san", "nha hang", "trong tre", "giup viec", "huong dan vien", "cat toc"),
-    15: ("ban hang", "kinh doanh", "buon ban", "tieu thuong", "sale", "ban online"),
-    16: ("lao dong tu do", "lao dong pho thong", "cong nhan", "tho xay", "phu ho", "lam thue",
-         "tu do", "tho"),
-    17: ("hoc sinh", "sinh vien", "di hoc"),
-    18: ("huu tri", "nghi huu", "ve huu", "noi tro", "khac", "o nha"),
-}
 
 # Decree-49 information, in the order a customer fills it in; code -> Vietnamese label.
 DECREE49_FIELDS: tuple[tuple[str, str], ...] = (
@@ -164,19 +131,3 @@ def format_vnd(amount: int) -> str:
     """125000 -> '125.000 đ' (Vietnamese thousands separator)."""
     sign = "-" if amount < 0 else ""
     return f"{sign}{abs(int(amount)):,} đ".replace(",", ".")
-
-
-def match_occupation(text: str) -> int | None:
-    """The occupation code a customer means: '17', 'sinh viên', 'toi la ke toan' -> 17, 8."""
-    folded = fold(text)
-    number = re.fullmatch(r"(?:ma |so |nghe )?(\d{1,2})", folded)
-    if number:
-        code = int(number.group(1))
-        return code if code in OCCUPATION_LABELS else None
-    best: tuple[int, int] | None = None  # (keyword length, code)
-    for code, keywords in OCCUPATION_KEYWORDS.items():
-        for keyword in keywords:
-            longer = best is None or len(keyword) > best[0]
-            if longer and re.search(rf"(?<!\w){re.escape(keyword)}(?!\w)", folded):
-                best = (len(keyword), code)
-    return best[1] if best else None

@@ -11,7 +11,7 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, insert, text
 
@@ -40,10 +40,14 @@ from bot.backend.seed_data import (
     PROVINCE_WEIGHTS,
     STORES,
 )
-from bot.backend.service import REGISTRATION_TTL, UPDATE_REVIEW_TIME, Backend
+from bot.backend.update_requests import UPDATE_REVIEW_TIME
+from bot.backend.vas import REGISTRATION_TTL
 from bot.brand import operator
 from bot.reference.catalog import CATALOG
 from bot.text import fold
+
+if TYPE_CHECKING:
+    from bot.backend import Backend
 
 SEED = 20170424  # Decree 49 took effect on 24/4/2017
 GENERATED_COUNT = 185

@@ -1,4 +1,4 @@
-"""Frozen dataclasses returned by the `Backend` service (no ORM object ever leaks out)."""
+"""Frozen dataclasses returned by the backend's services (no ORM object ever leaks out)."""
 
 from __future__ import annotations
 
@@ -111,15 +111,6 @@ class Registration:
     status: str  # pending | already_active | already_pending | unknown_service | unknown_number
     expires_at: datetime | None = None
     code: str | None = None
-
-
-@dataclass(frozen=True)
-class PendingView:
-    code: str
-    name: str
-    requested_at: datetime
-    expires_at: datetime
-    channel: str
 
 
 @dataclass(frozen=True)

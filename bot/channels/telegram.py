@@ -498,4 +498,4 @@ def _record_contact(conversation_id: str, msisdn: str) -> None:
     """The identity ledger: this conversation proved it owns `msisdn` (Telegram contact)."""
     from bot.backend import get_backend
 
-    get_backend().record_verification(conversation_id, msisdn, VERIFICATION_METHOD)
+    get_backend().identity.record(conversation_id, msisdn, VERIFICATION_METHOD)

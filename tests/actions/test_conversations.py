@@ -52,7 +52,7 @@ def bot(tmp_path_factory) -> Iterator[Any]:
         agent = Agent.load(model, action_endpoint=EndpointConfig(
             f"http://127.0.0.1:{port}/webhook",
             headers={ACTION_TOKEN_HEADER: TEST_SECRETS["ACTION_SERVER_TOKEN"]}))
-        from bot.backend.service import Backend
+        from bot.backend import Backend
         yield _Bot(agent, asyncio.new_event_loop(), Backend(db_url))
 
 
@@ -88,22 +88,22 @@ def test_wrong_otp_five_times(bot):
         assert f"còn {left} lần" in bot.texts("c2", "000000")
     answer = bot.texts("c2", "000000")
     assert "sai mã OTP 5 lần" in answer and "chưa xác minh được" in answer
-    assert not any(a.action == "view_masked_profile" for a in bot.backend.audit_log())
+    assert not any(a.action == "view_masked_profile" for a in bot.backend.audit.recent())
 
 
 def test_list_then_cancel_from_the_list(bot):
-    bot.backend.record_verification("tg-2", "0901000002", "telegram_contact")
+    bot.backend.identity.record("tg-2", "0901000002", "telegram_contact")
     messages = bot.say("tg-2", "Sao tự nhiên tôi bị trừ tiền?")
     assert "Truyền hình MobiTV: 50.000 đ / 30 ngày" in messages[0]["text"]
     assert "không sử dụng Nhạc chờ FunRing" in bot.texts("tg-2", "hủy dịch vụ nhạc chờ")
     assert "xác nhận hủy Truyền hình MobiTV" in bot.texts(
         "tg-2", '/cancel_service{"service": "MOBITV"}')
     assert "đã hủy thành công Truyền hình MobiTV" in bot.texts("tg-2", "/affirm")
-    assert [s.code for s in bot.backend.active_subscriptions("0901000002")] == ["KHOGAME"]
+    assert [s.code for s in bot.backend.vas.active_subscriptions("0901000002")] == ["KHOGAME"]
 
 
 def test_in_chat_update_with_a_question_in_the_middle(bot):
-    bot.backend.record_verification("tg-4", "0901000004", "telegram_contact")
+    bot.backend.identity.record("tg-4", "0901000004", "telegram_contact")
     assert "Anh/chị muốn cách nào" in bot.texts("tg-4", "cập nhật thông tin thuê bao thế nào")
     assert "họ và tên" in bot.texts("tg-4", '/update_subscriber_info{"update_method": "chat"}')
     assert "Số giấy tờ" in bot.texts("tg-4", "Nguyễn Văn An")
@@ -113,23 +113,23 @@ def test_in_chat_update_with_a_question_in_the_middle(bot):
     assert "48 giờ" in answer and "MẶT TRƯỚC" in answer  # answered, then the form resumes
     assert "Nguyễn Văn An" in bot.texts("tg-4", "/inform", {"photos": ["tg-file-9"]})
     assert "trong vòng 48 giờ" in bot.texts("tg-4", "/affirm")
-    assert bot.backend.latest_update_request("0901000004").status == "pending"
+    assert bot.backend.update_requests.latest("0901000004").status == "pending"
 
 
 def test_expired_registration_and_start_again(bot):
-    bot.backend.record_verification("tg-8", "0901000008", "telegram_contact")
+    bot.backend.identity.record("tg-8", "0901000008", "telegram_contact")
     assert "hết hạn" in bot.texts("tg-8", "xác nhận đăng ký gói C90N")
     assert "XÁC NHẬN LẦN 2" in bot.texts("tg-8", '/register_service{"service": "C90N"}')
     assert "kích hoạt thành công" in bot.texts("tg-8", "/affirm")
-    assert "C90N" in {s.code for s in bot.backend.active_subscriptions("0901000008")}
+    assert "C90N" in {s.code for s in bot.backend.vas.active_subscriptions("0901000008")}
 
 
 def test_occupation_offer_and_answer_in_words(bot):
-    bot.backend.record_verification("tg-10", "0901000010", "telegram_contact")
+    bot.backend.identity.record("tg-10", "0901000010", "telegram_contact")
     assert "nghề nghiệp" in bot.texts("tg-10", "Kiểm tra số dư tài khoản chính")
     bot.texts("tg-10", "/update_occupation")
     assert "Giáo dục, giảng dạy" in bot.texts("tg-10", "giáo viên")
-    assert bot.backend.subscriber("0901000010").occupation_code == 10
+    assert bot.backend.subscribers.get("0901000010").occupation_code == 10
 
 
 def test_bare_number_first_then_the_request(bot):

@@ -35,7 +35,7 @@ async def _answer_otp(domain, code, intent="inform", slots=None):
 async def test_a_proof_in_the_ledger_sets_the_identity_slots(backend, domain):
     """A Telegram contact recorded by the channel (or a call-center transfer) for this
     conversation: the custom slot mapping mirrors it into the slots."""
-    backend.record_verification("tg-1001", NUMBER, "telegram_contact")
+    backend.identity.record("tg-1001", NUMBER, "telegram_contact")
     tracker = make_tracker(intent="check_balance", text="số dư")
     events, _ = await run(ActionExtractVerifiedMsisdn(), tracker, domain)
     assert events == [SlotSet("verified_msisdn", NUMBER), SlotSet("identity_verified", True),
@@ -60,7 +60,7 @@ async def test_forged_identity_slots_are_cleared(backend, domain):
 
 
 async def test_an_expired_proof_no_longer_counts(backend, clock, domain):
-    backend.record_verification("tg-1001", NUMBER, "otp")
+    backend.identity.record("tg-1001", NUMBER, "otp")
     clock.advance(minutes=61)
     tracker = make_tracker(text="hi", slots={"identity_verified": True,
                                              "verified_msisdn": NUMBER}, proof=False)
@@ -80,7 +80,7 @@ async def test_valid_number_gets_an_otp_by_sms(backend, domain):
     assert slot_events(events)["phone_number"] == NUMBER
     assert responses(messages) == ["utter_otp_sent"]
     assert messages[0]["masked_msisdn"] == "090***0002"
-    outbox = backend.sms_outbox(NUMBER)
+    outbox = backend.sms.outbox(NUMBER)
     assert outbox and "123456" in outbox[-1].text
 
 
@@ -91,7 +91,7 @@ async def test_invalid_and_unknown_numbers_are_refused(backend, domain):
     events, messages = await _answer_phone(domain, "0999999999")
     assert slot_events(events)["phone_number"] is None
     assert responses(messages) == ["utter_phone_not_subscriber"]
-    assert backend.sms_outbox("0999999999") == []
+    assert backend.sms.outbox("0999999999") == []
 
 
 async def test_three_invalid_numbers_offer_help(backend, domain):
@@ -111,7 +111,7 @@ async def test_correct_otp_verifies_and_is_audited(backend, domain):
     assert slot_events(events) == {"otp_code": "verified", "verified_msisdn": NUMBER,
                                    "identity_verified": True}
     assert messages == []
-    assert backend.audit_log(1)[0].action == "identity_verified_otp"
+    assert backend.audit.recent(1)[0].action == "identity_verified_otp"
     # the chat (sender tg-1001) is now linked to the proven number for the call center
     with backend.engine.connect() as conn:
         link = conn.execute(select(ChannelLink.channel, ChannelLink.user_id,
@@ -174,7 +174,7 @@ async def test_shared_telegram_contact_completes_the_form_without_otp(backend, d
     events, messages = await _answer_phone(domain, NUMBER, slots=slots)
     assert slot_events(events) == {"phone_number": NUMBER, "otp_code": "verified"}
     assert messages == []
-    assert backend.sms_outbox(NUMBER) == []
+    assert backend.sms.outbox(NUMBER) == []
 
 
 async def test_text_that_is_no_code_three_times_offers_help(backend, domain):

@@ -21,7 +21,9 @@ from actions.services import (
     ValidateCancelForm,
 )
 from actions.stores import ActionFindStores, ValidateStoreForm
+from bot.reference.occupations import OCCUPATIONS
 from tests.actions.conftest import make_tracker, responses, run, slot_events, verified
+from tests.backend_helpers import pending_registrations
 
 
 async def test_list_services_with_prices_and_cancel_buttons(backend, domain):
@@ -63,7 +65,7 @@ async def test_cancel_by_any_name_then_confirm_cancels_in_the_database(backend, 
     events, messages = await run(ActionCancelService(), tracker, domain)
     assert responses(messages) == ["utter_cancel_done"]
     assert events[:2] == [SlotSet("service", None), SlotSet("cancel_confirmed", None)]
-    assert [s.code for s in backend.active_subscriptions("0901000001")] == ["MCA"]
+    assert [s.code for s in backend.vas.active_subscriptions("0901000001")] == ["MCA"]
 
 
 async def test_cancel_declined_keeps_the_service(backend, domain):
@@ -71,7 +73,7 @@ async def test_cancel_declined_keeps_the_service(backend, domain):
                                           cancel_confirmed=False))
     _, messages = await run(ActionCancelService(), tracker, domain)
     assert responses(messages) == ["utter_cancel_kept"]
-    assert {s.code for s in backend.active_subscriptions("0901000001")} == {"FUNRING", "MCA"}
+    assert {s.code for s in backend.vas.active_subscriptions("0901000001")} == {"FUNRING", "MCA"}
 
 
 async def test_cancel_form_ends_when_nothing_is_active(backend, domain):
@@ -87,10 +89,10 @@ async def test_registration_is_pending_until_confirmed(backend, domain):
     _, messages = await run(ActionRequestRegistration(), tracker, domain)
     assert responses(messages) == ["utter_registration_pending"]
     assert messages[0]["service_code"] == "C90N"
-    assert [p.code for p in backend.pending_registrations("0901000001")] == ["C90N"]
+    assert [p.code for p in pending_registrations(backend, "0901000001")] == ["C90N"]
     events, messages = await run(ActionConfirmRegistration(), tracker, domain)
     assert responses(messages) == ["utter_registration_activated"]
-    assert "C90N" in {s.code for s in backend.active_subscriptions("0901000001")}
+    assert "C90N" in {s.code for s in backend.vas.active_subscriptions("0901000001")}
 
 
 async def test_confirm_after_12_hours_is_expired(backend, domain):
@@ -98,14 +100,14 @@ async def test_confirm_after_12_hours_is_expired(backend, domain):
     events, messages = await run(ActionConfirmRegistration(), tracker, domain)
     assert responses(messages) == ["utter_registration_expired"]
     assert messages[0]["service_code"] == "C90N"
-    assert backend.active_subscriptions("0901000008") == []
+    assert backend.vas.active_subscriptions("0901000008") == []
 
 
 async def test_confirm_pending_d5_without_naming_it(backend, domain):
     _, messages = await run(ActionConfirmRegistration(),
                             make_tracker(slots=verified("0901000009")), domain)
     assert responses(messages) == ["utter_registration_activated"]
-    assert "D5" in {s.code for s in backend.active_subscriptions("0901000009")}
+    assert "D5" in {s.code for s in backend.vas.active_subscriptions("0901000009")}
 
 
 async def test_balance_and_topups(backend, domain):
@@ -127,7 +129,7 @@ async def test_install_app_rules(backend, domain):
     _, messages = await run(ActionInstallApp(), make_tracker(slots=verified("0901000002")),
                             domain)
     assert responses(messages) == ["utter_app_sms_sent"]
-    assert "mbf.vn/appdl" in backend.sms_outbox("0901000002")[-1].text
+    assert "mbf.vn/appdl" in backend.sms.outbox("0901000002")[-1].text
     _, messages = await run(ActionInstallApp(), make_tracker(slots=verified("0901000007")),
                             domain)
     assert responses(messages) == ["utter_app_feature_phone"]
@@ -157,7 +159,7 @@ async def test_store_finder(backend, domain):
 
 
 async def test_occupation(backend, domain):
-    labels = backend.occupations()
+    labels = list(OCCUPATIONS)
     assert match_occupation("4", labels) == 4
     assert match_occupation("tôi là giáo viên", labels) == 10
     assert match_occupation("sinh vien", labels) == 17
@@ -173,7 +175,7 @@ async def test_occupation(backend, domain):
                                  make_tracker(slots=verified("0901000010", occupation_code="8")),
                                  domain)
     assert responses(messages) == ["utter_occupation_saved"]
-    assert backend.subscriber("0901000010").occupation_code == 8
+    assert backend.subscribers.get("0901000010").occupation_code == 8
 
 
 async def test_fallback_asks_with_a_vietnamese_label(domain):

@@ -36,18 +36,18 @@ async def test_check_info_shows_masked_profile_and_what_is_missing(backend, doma
     assert responses(messages) == ["utter_subscriber_info", "utter_decree49_missing"]
     profile = messages[0]["profile"]
     assert "090100000" in profile and "Chưa có" in profile
-    subscriber = backend.subscriber("0901000002")
+    subscriber = backend.subscribers.get("0901000002")
     assert subscriber.full_name not in profile and subscriber.id_number not in profile
     assert messages[1]["missing"] == "ảnh chân dung"
     assert events == []
-    assert backend.audit_log(1)[0].action == "view_masked_profile"
+    assert backend.audit.recent(1)[0].action == "view_masked_profile"
 
 
 async def test_check_info_needs_a_verified_number(backend, domain):
     events, messages = await run(ActionCheckSubscriberInfo(),
                                  make_tracker(slots={"verified_msisdn": "0901000002"}), domain)
     assert (events, messages) == ([], [])
-    assert backend.audit_log(1) == []
+    assert backend.audit.recent(1) == []
 
 
 async def test_one_way_blocked_subscriber_is_told(backend, domain):
@@ -245,7 +245,7 @@ async def test_summary_then_submit_creates_a_request_due_in_48_hours(backend, cl
     assert "Ảnh chân dung: đã nhận" in messages[0]["summary"]
     events, messages = await run(ActionSubmitUpdate(), make_tracker(slots=slots), domain)
     assert responses(messages) == ["utter_update_submitted"]
-    request = backend.latest_update_request("0901000002")
+    request = backend.update_requests.latest("0901000002")
     assert request.status == "pending"
     assert (request.due_at - request.submitted_at).total_seconds() == 48 * 3600
     assert slot_events(events)["upd_portrait_photo"] is None
@@ -255,7 +255,7 @@ async def test_declined_summary_is_not_submitted(backend, domain):
     slots = verified("0901000002", upd_portrait_photo="x.jpg", upd_confirm=False)
     _, messages = await run(ActionSubmitUpdate(), make_tracker(slots=slots), domain)
     assert responses(messages) == ["utter_update_not_submitted"]
-    assert backend.latest_update_request("0901000002") is None
+    assert backend.update_requests.latest("0901000002") is None
 
 
 async def test_update_status(backend, domain):

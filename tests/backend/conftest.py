@@ -12,9 +12,8 @@ TEST_OTP = "123456"  # same as tests/conftest.py
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def backend(request, tmp_path, clock, monkeypatch, _seeded_template_fixed) -> Iterator:
-    from bot.backend import set_backend
+    from bot.backend import Backend, set_backend
     from bot.backend.seed import seed
-    from bot.backend.service import Backend
 
     if request.param == "sqlite":
         path = tmp_path / "subscribers.db"

@@ -15,73 +15,56 @@ NUMBER = "0901000002"
 
 
 def test_nothing_recorded_means_not_verified(backend):
-    assert backend.verified_number(CONV) is None
-    assert backend.verified_number("") is None
+    assert backend.identity.verified_number(CONV) is None
+    assert backend.identity.verified_number("") is None
 
 
 @pytest.mark.parametrize("method", ["otp", "telegram_contact", "call_center"])
 def test_record_then_verified_number(backend, method):
-    backend.record_verification(CONV, "+84 901 000 002", method)
-    assert backend.verified_number(CONV) == NUMBER
-    assert backend.verified_number(OTHER) is None  # bound to that conversation only
+    backend.identity.record(CONV, "+84 901 000 002", method)
+    assert backend.identity.verified_number(CONV) == NUMBER
+    assert backend.identity.verified_number(OTHER) is None  # bound to that conversation only
 
 
 def test_ttl_comes_from_operator_profile(backend, clock):
+    from bot.backend.identity import verified_ttl
     from bot.brand import operator
 
     ttl = operator()["identity"]["verified_ttl_minutes"]
-    assert backend.verified_ttl() == timedelta(minutes=ttl)
-    backend.record_verification(CONV, NUMBER, "otp")
+    assert verified_ttl() == timedelta(minutes=ttl)
+    backend.identity.record(CONV, NUMBER, "otp")
     with backend.session() as s:
         row = s.execute(select(IdentityVerification)).scalars().one()
     assert (row.conversation_id, row.msisdn, row.method) == (CONV, NUMBER, "otp")
     assert row.verified_at == clock.now
     assert row.expires_at == clock.now + timedelta(minutes=ttl)
     clock.advance(minutes=ttl, seconds=-1)
-    assert backend.verified_number(CONV) == NUMBER
+    assert backend.identity.verified_number(CONV) == NUMBER
     clock.advance(seconds=1)
-    assert backend.verified_number(CONV) is None
+    assert backend.identity.verified_number(CONV) is None
 
 
 def test_latest_unexpired_record_wins(backend, clock):
-    backend.record_verification(CONV, "0901000001", "telegram_contact")
+    backend.identity.record(CONV, "0901000001", "telegram_contact")
     clock.advance(minutes=10)
-    backend.record_verification(CONV, NUMBER, "otp")
-    assert backend.verified_number(CONV) == NUMBER
+    backend.identity.record(CONV, NUMBER, "otp")
+    assert backend.identity.verified_number(CONV) == NUMBER
     # The newer one expires 10 minutes after the older one: nothing older comes back.
     clock.advance(minutes=60)
-    assert backend.verified_number(CONV) is None
-
-
-def test_clear_ends_it_early(backend, clock):
-    backend.record_verification(CONV, NUMBER, "otp")
-    backend.record_verification(OTHER, "0901000001", "call_center")
-    backend.clear_verification(CONV)
-    assert backend.verified_number(CONV) is None
-    assert backend.verified_number(OTHER) == "0901000001"
-    backend.clear_verification("never-seen")  # no error
-    # The history stays, expired.
-    with backend.session() as s:
-        rows = s.execute(select(IdentityVerification)
-                         .where(IdentityVerification.conversation_id == CONV)).scalars().all()
-    assert len(rows) == 1 and rows[0].expires_at == clock.now
-    # A new proof after clearing counts again.
-    clock.advance(seconds=1)
-    backend.record_verification(CONV, "0901000003", "otp")
-    assert backend.verified_number(CONV) == "0901000003"
+    assert backend.identity.verified_number(CONV) is None
 
 
 @pytest.mark.parametrize("method", ["sms", "", "OTP", "metadata"])
 def test_unknown_method_is_refused(backend, method):
     with pytest.raises(ValueError):
-        backend.record_verification(CONV, NUMBER, method)
-    assert backend.verified_number(CONV) is None
+        backend.identity.record(CONV, NUMBER, method)
+    assert backend.identity.verified_number(CONV) is None
 
 
 @pytest.mark.parametrize("number", ["12345", "", "hello", None])
 def test_malformed_number_is_refused_without_echoing_it(backend, number):
     with pytest.raises(ValueError) as err:
-        backend.record_verification(CONV, number, "otp")
+        backend.identity.record(CONV, number, "otp")
     if number:
         assert number not in str(err.value)
 
@@ -89,18 +72,18 @@ def test_malformed_number_is_refused_without_echoing_it(backend, number):
 @pytest.mark.parametrize("conversation", ["", "   ", "x" * 161])
 def test_malformed_conversation_is_refused(backend, conversation):
     with pytest.raises(ValueError):
-        backend.record_verification(conversation, NUMBER, "otp")
+        backend.identity.record(conversation, NUMBER, "otp")
 
 
 def test_long_conversation_id_fits(backend):
     long_id = "c" * 160
-    backend.record_verification(long_id, NUMBER, "otp")
-    assert backend.verified_number(long_id) == NUMBER
+    backend.identity.record(long_id, NUMBER, "otp")
+    assert backend.identity.verified_number(long_id) == NUMBER
 
 
 def test_reseed_clears_the_ledger(backend):
     from bot.backend.seed import seed
 
-    backend.record_verification(CONV, NUMBER, "otp")
+    backend.identity.record(CONV, NUMBER, "otp")
     seed(backend)
-    assert backend.verified_number(CONV) is None
+    assert backend.identity.verified_number(CONV) is None

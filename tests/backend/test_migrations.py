@@ -18,9 +18,10 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 from bot import database as db
-from bot.backend.service import Backend
+from bot.backend import Backend
 from bot.cli import main
 from bot.database import Base
+from tests.backend_helpers import queue_sms
 
 REPO = Path(__file__).resolve().parents[2]
 # The backend's own tables (channels and hand-off share Base: their tables are theirs).
@@ -109,9 +110,9 @@ def test_seeding_on_postgres_twice_keeps_sequences_working(pg_url):
 
         seed(backend)
         seed(backend)
-        backend.send_sms("0901000001", "xin chào")
-        assert backend.sms_outbox()[-1].id == 1
-        assert backend.submit_update_request("0901000001", {}, {}, "zalo").id > 1
+        queue_sms(backend, "0901000001", "xin chào")
+        assert backend.sms.outbox()[-1].id == 1
+        assert backend.update_requests.submit("0901000001", {}, {}, "zalo").id > 1
     finally:
         backend.dispose()
 
@@ -126,8 +127,8 @@ def test_cli_upgrade_seed_sms_reset(tmp_path, capsys, monkeypatch):
     try:
         monkeypatch.setenv("BOT_ENV", "test")
         monkeypatch.setenv("BOT_OTP_FIXED_CODE", "654321")
-        assert backend.issue_otp("0901000002", "telegram", "telegram:1").status == "sent"
-        backend.send_sms("0901000003", "tin khác")
+        assert backend.otp.issue("0901000002", "telegram", "telegram:1").status == "sent"
+        queue_sms(backend, "0901000003", "tin khác")
         assert main(["db", "--db-url", url, "sms", "--number", "090 100 0002"]) == 0
         out = capsys.readouterr().out
         assert "-> 0901000002] MobiFone: Mã xác thực 654321 để xác minh" in out
@@ -135,13 +136,13 @@ def test_cli_upgrade_seed_sms_reset(tmp_path, capsys, monkeypatch):
         assert main(["db", "--db-url", url, "sms"]) == 0
         assert "tin khác" in capsys.readouterr().out
         # A listing is read-only: both messages are still pending.
-        assert [r.status for r in backend.sms_outbox()] == ["pending", "pending"]
+        assert [r.status for r in backend.sms.outbox()] == ["pending", "pending"]
         assert main(["db", "--db-url", url, "sms", "--number", "12"]) == 2
         assert main(["db", "--db-url", url, "reset"]) == 0
-        assert backend.sms_outbox() == []
-        assert backend.subscriber("0901000001") is not None
+        assert backend.sms.outbox() == []
+        assert backend.subscribers.get("0901000001") is not None
         assert main(["db", "--db-url", url, "reset", "--no-seed"]) == 0
-        assert backend.subscriber("0901000001") is None
+        assert backend.subscribers.get("0901000001") is None
     finally:
         backend.dispose()
 
@@ -153,9 +154,9 @@ def test_cli_sms_follow_prints_new_messages(seeded_db_url, monkeypatch):
     monkeypatch.setenv("BOT_OTP_FIXED_CODE", "654321")
     env = {**os.environ, "BOT_DB_URL": seeded_db_url}
     backend = Backend(seeded_db_url)
-    assert backend.sms_outbox() == []
+    assert backend.sms.outbox() == []
     # Queued before the follower is ready: still sent (printed) once.
-    backend.send_sms("0901000004", "Tin trước khi bắt đầu")
+    queue_sms(backend, "0901000004", "Tin trước khi bắt đầu")
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "db", "sms", "--follow", "--interval", "0.2"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -164,18 +165,18 @@ def test_cli_sms_follow_prints_new_messages(seeded_db_url, monkeypatch):
                      daemon=True).start()
     try:
         assert "-> 0901000004] Tin trước khi bắt đầu" in lines.get(timeout=20)
-        assert backend.issue_otp("0901000005", "telegram", "telegram:5").status == "sent"
+        assert backend.otp.issue("0901000005", "telegram", "telegram:5").status == "sent"
         line = lines.get(timeout=20)
         assert "-> 0901000005] MobiFone: Mã xác thực 654321 để xác minh" in line
-        _wait_for(lambda: backend.sms_outbox("0901000005")[-1].status == "sent")
-        stored = backend.sms_outbox("0901000005")[-1]
+        _wait_for(lambda: backend.sms.outbox("0901000005")[-1].status == "sent")
+        stored = backend.sms.outbox("0901000005")[-1]
         assert "654321" not in stored.text and "Mã xác thực ****** để xác minh" in stored.text
         # A re-seed empties the outbox and ids start again: the follower keeps up.
         from bot.backend.seed import seed
 
         seed(backend)
-        assert backend.last_sms_id() == 0
-        backend.send_sms("0901000007", "Sau khi nạp lại dữ liệu")
+        assert backend.sms.outbox() == []
+        queue_sms(backend, "0901000007", "Sau khi nạp lại dữ liệu")
         assert "-> 0901000007] Sau khi nạp lại dữ liệu" in lines.get(timeout=20)
         time.sleep(0.5)
         assert lines.empty(), "a message was printed twice"
@@ -190,9 +191,9 @@ def test_cli_sms_follow_last_shows_sent_messages_masked(seeded_db_url, monkeypat
     monkeypatch.setenv("BOT_OTP_FIXED_CODE", "654321")
     backend = Backend(seeded_db_url)
     try:
-        backend.issue_otp("0901000002", "telegram", "telegram:2")
-        assert backend.dispatch_sms(lambda _sms: None) == 1
-        backend.send_sms("0901000003", "đang chờ")
+        backend.otp.issue("0901000002", "telegram", "telegram:2")
+        assert backend.sms.dispatch(lambda _sms: None) == 1
+        queue_sms(backend, "0901000003", "đang chờ")
     finally:
         backend.dispose()
     env = {**os.environ, "BOT_DB_URL": seeded_db_url}

@@ -67,10 +67,9 @@ def test_engines_of_every_package_hide_parameters(tmp_path):
 
 
 @pytest.mark.parametrize("call", [
-    lambda b: b.send_sms("0123 456 789 999", "x"),
-    lambda b: b.record_verification("c:1", "0123 456 789 999", "otp"),
-    lambda b: b.record_verification("c:1", "0901000001", "0901000001"),
-    lambda b: b.issue_otp("0901000001", "telegram", "0901000001" * 20),
+    lambda b: b.identity.record("c:1", "0123 456 789 999", "otp"),
+    lambda b: b.identity.record("c:1", "0901000001", "0901000001"),
+    lambda b: b.otp.issue("0901000001", "telegram", "0901000001" * 20),
 ])
 def test_backend_errors_do_not_echo_the_input(backend, call):
     with pytest.raises(ValueError) as err:
@@ -80,17 +79,17 @@ def test_backend_errors_do_not_echo_the_input(backend, call):
 
 
 def test_a_bad_value_in_an_update_request_is_not_echoed(backend):
-    req = backend.submit_update_request("0901000002", {"birth_date": "31/12/1990"}, {},
+    req = backend.update_requests.submit("0901000002", {"birth_date": "31/12/1990"}, {},
                                         "zalo")
     with pytest.raises(ValueError) as err:
-        backend.review_update_request(req.id, approve=True)
+        backend.update_requests.review(req.id, approve=True)
     assert str(err.value) == f"update request {req.id}: field birth_date is not valid"
     assert err.value.__cause__ is None and err.value.__suppress_context__
-    assert backend.latest_update_request("0901000002").status == "pending"  # rolled back
+    assert backend.update_requests.latest("0901000002").status == "pending"  # rolled back
 
 
 @pytest.mark.parametrize("code", ["0901000002", None, 99])
 def test_a_bad_occupation_code_is_not_echoed(backend, code):
     with pytest.raises(ValueError) as err:
-        backend.set_occupation("0901000002", code)
+        backend.subscribers.set_occupation("0901000002", code)
     assert str(err.value) == "occupation code must be 1..18"

@@ -12,7 +12,7 @@ from bot.backend import reference as ref
 
 
 def _complete_view(backend):
-    view = backend.subscriber("0901000001")
+    view = backend.subscribers.get("0901000001")
     assert ref.decree49(view).complete
     return view
 
@@ -111,8 +111,8 @@ def test_mask_id_number(number, masked):
 
 
 def test_masked_profile_reveals_no_personal_detail(backend):
-    sub = backend.subscriber("0901000001")
-    profile = backend.masked_profile("0901000001")
+    sub = backend.subscribers.get("0901000001")
+    profile = backend.subscribers.masked_profile("0901000001")
     assert profile["Chủ thuê bao"] == "N** V** An"
     assert profile["Số giấy tờ"] == "*" * (len(sub.id_number) - 3) + sub.id_number[-3:]
     assert profile["Năm sinh"] == str(sub.birth_date.year)
@@ -129,46 +129,48 @@ def test_masked_profile_reveals_no_personal_detail(backend):
 
 
 def test_masked_profile_lists_what_is_missing(backend):
-    profile = backend.masked_profile("0901000003")
+    profile = backend.subscribers.masked_profile("0901000003")
     assert profile["Ảnh mặt trước giấy tờ"] == "Chưa có"
     assert profile["Ảnh mặt sau giấy tờ"] == "Chưa có"
     assert profile["Thông tin theo Nghị định 49"] == (
         "Còn thiếu: ảnh mặt trước giấy tờ, ảnh mặt sau giấy tờ")
-    assert backend.masked_profile("0901000011")["Trạng thái"] == "Bị khóa một chiều"
-    assert backend.masked_profile("0901000010")["Nghề nghiệp"] == "Chưa cập nhật"
+    assert backend.subscribers.masked_profile("0901000011")["Trạng thái"] == "Bị khóa một chiều"
+    assert backend.subscribers.masked_profile("0901000010")["Nghề nghiệp"] == "Chưa cập nhật"
 
 
 def test_unknown_number(backend):
-    assert backend.subscriber("0999999999") is None
-    assert backend.masked_profile("0999999999") == {}
-    assert backend.decree49_status("0999999999") is None
-    assert backend.update_path("0999999999") is None
-    assert backend.subscriber("not a number") is None
+    assert backend.subscribers.get("0999999999") is None
+    assert backend.subscribers.masked_profile("0999999999") == {}
+    assert backend.subscribers.decree49_status("0999999999") is None
+    assert backend.subscribers.update_path("0999999999") is None
+    assert backend.subscribers.get("not a number") is None
 
 
 def test_numbers_in_any_format(backend):
     for raw in ("0901000001", "090 100 0001", "+84901000001", "84901000001", "090.100.0001"):
-        assert backend.subscriber(raw).msisdn == "0901000001"
+        assert backend.subscribers.get(raw).msisdn == "0901000001"
 
 
 def test_occupations_list_and_set(backend):
-    occupations = backend.occupations()
+    from bot.reference.occupations import OCCUPATIONS
+
+    occupations = list(OCCUPATIONS)
     assert [c for c, _ in occupations] == list(range(1, 19))
     assert occupations[16] == (17, "Học sinh, sinh viên")
-    assert backend.decree49_status("0901000010").occupation_missing
-    assert backend.set_occupation("0901000010", 8) is True
-    assert backend.subscriber("0901000010").occupation_code == 8
-    assert not backend.decree49_status("0901000010").occupation_missing
-    assert backend.set_occupation("0901000010", 17) is True  # replaces: one main code
-    assert backend.subscriber("0901000010").occupation_code == 17
-    assert backend.set_occupation("0999999999", 3) is False
+    assert backend.subscribers.decree49_status("0901000010").occupation_missing
+    assert backend.subscribers.set_occupation("0901000010", 8) is True
+    assert backend.subscribers.get("0901000010").occupation_code == 8
+    assert not backend.subscribers.decree49_status("0901000010").occupation_missing
+    assert backend.subscribers.set_occupation("0901000010", 17) is True  # replaces: one main code
+    assert backend.subscribers.get("0901000010").occupation_code == 17
+    assert backend.subscribers.set_occupation("0999999999", 3) is False
     for bad in (0, 19, -1):
         with pytest.raises(ValueError):
-            backend.set_occupation("0901000010", bad)
+            backend.subscribers.set_occupation("0901000010", bad)
 
 
 def test_views_are_frozen(backend):
-    view = backend.subscriber("0901000001")
+    view = backend.subscribers.get("0901000001")
     with pytest.raises(dataclasses.FrozenInstanceError):
         view.full_name = "x"
     assert isinstance(view.birth_date, date)
@@ -189,26 +191,8 @@ def test_local_time(clock):
     assert local_time(clock()).strftime("%H:%M %d/%m/%Y") == "10:00 02/06/2025"
 
 
-@pytest.mark.parametrize(
-    ("text", "code"),
-    [("17", 17), ("mã 8", 8), ("em là sinh viên", 17), ("toi la ke toan", 8),
-     ("Giáo viên tiểu học", 10), ("bác sĩ", 6), ("chạy xe ôm", 14), ("nghỉ hưu rồi", 18),
-     ("nhân viên văn phòng", 4), ("kỹ sư xây dựng", 5), ("công an", 1), ("nông dân", 9),
-     ("bán hàng online", 15), ("công nhân", 16), ("nhà báo", 12), ("luật sư", 11)],
-)
-def test_match_occupation(text, code):
-    from bot.backend import Backend
-
-    assert Backend.match_occupation(text) == code
-
-
-@pytest.mark.parametrize("text", ["", "19", "0", "xin chào"])
-def test_match_occupation_unknown(text):
-    assert ref.match_occupation(text) is None
-
-
 def test_subscriber_repr_leaks_no_personal_data(backend):
-    sub = backend.subscriber("0901000001")
+    sub = backend.subscribers.get("0901000001")
     text = repr(sub)
     for secret in (sub.full_name, sub.id_number, str(sub.birth_date), sub.street,
                    sub.id_issue_place):

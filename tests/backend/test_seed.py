@@ -12,26 +12,27 @@ from bot.backend import UpdatePath
 from bot.backend.models import Store, Subscriber, Topup
 from bot.backend.seed import build_rows, seed
 from bot.text import strip_diacritics
+from tests.backend_helpers import pending_registrations
 
 FIXED_NOW = datetime(2025, 6, 2, 3, 0, tzinfo=timezone.utc)
 
 
 def _codes(backend, number):
-    return sorted(s.code for s in backend.active_subscriptions(number))
+    return sorted(s.code for s in backend.vas.active_subscriptions(number))
 
 
 def test_demo_numbers_situations(backend):
     b = backend
-    d = {n: b.subscriber(f"09010000{n:02d}") for n in range(1, 16)}
-    status = {n: b.decree49_status(f"09010000{n:02d}") for n in range(1, 16)}
-    path = {n: b.update_path(f"09010000{n:02d}") for n in range(1, 16)}
+    d = {n: b.subscribers.get(f"09010000{n:02d}") for n in range(1, 16)}
+    status = {n: b.subscribers.decree49_status(f"09010000{n:02d}") for n in range(1, 16)}
+    path = {n: b.subscribers.update_path(f"09010000{n:02d}") for n in range(1, 16)}
 
     # 1: complete, prepaid, smartphone, app installed, FUNRING + MCA, 125.000 đ, occupation.
     assert status[1].complete and not status[1].occupation_missing
     assert (d[1].subscription_type, d[1].device, d[1].app_installed) == (
         "prepaid", "smartphone", True)
     assert _codes(b, "0901000001") == ["FUNRING", "MCA"]
-    assert b.balance("0901000001").main_vnd == 125000
+    assert b.account.balance("0901000001").main_vnd == 125000
     # 2: missing portrait, smartphone, no app, MOBITV + KHOGAME.
     assert status[2].missing == ("portrait_photo",) and path[2] is UpdatePath.ONLINE_APP
     assert d[2].device == "smartphone" and not d[2].app_installed
@@ -52,9 +53,9 @@ def test_demo_numbers_situations(backend):
     assert d[7].device == "feature_phone" and status[7].missing == ("portrait_photo",)
     assert path[7] is UpdatePath.STORE_FEATURE_PHONE
     # 8: C90N requested 13 hours ago (expired), no active service.
-    assert _codes(b, "0901000008") == [] and b.pending_registrations("0901000008") == []
+    assert _codes(b, "0901000008") == [] and pending_registrations(b, "0901000008") == []
     # 9: D5 requested 1 hour ago, pending.
-    pend = b.pending_registrations("0901000009")
+    pend = pending_registrations(b, "0901000009")
     assert [p.code for p in pend] == ["D5"]
     assert pend[0].requested_at == b.now() - timedelta(hours=1)
     # 10: postpaid, complete, no occupation, TIN24H.
@@ -65,14 +66,14 @@ def test_demo_numbers_situations(backend):
     assert d[11].status == "one_way_blocked" and not status[11].complete
     # 12: app consulted by SMS 2 hours ago, not installed.
     assert not d[12].app_installed and d[12].device == "smartphone"
-    assert b.consult_app("0901000012", "telegram").hours_left == 22
+    assert b.account.consult_app("0901000012", "telegram").hours_left == 22
     # 13: update request submitted 3 hours ago, pending.
-    assert b.latest_update_request("0901000013").status == "pending"
+    assert b.update_requests.latest("0901000013").status == "pending"
     # 14: update request approved.
-    assert b.latest_update_request("0901000014").status == "approved" and status[14].complete
+    assert b.update_requests.latest("0901000014").status == "approved" and status[14].complete
     # 15: complete, many top-ups, D5 + TIN24H + MCLOUD.
     assert status[15].complete and _codes(b, "0901000015") == ["D5", "MCLOUD", "TIN24H"]
-    assert len(b.topups("0901000015", limit=100)) >= 10
+    assert len(b.account.topups("0901000015", limit=100)) >= 10
     # Every demo number other than the listed exceptions is active with a complete record.
     for n in (1, 8, 9, 10, 12, 14, 15):
         assert status[n].complete and path[n] is UpdatePath.COMPLETE, n
@@ -80,7 +81,7 @@ def test_demo_numbers_situations(backend):
         if n != 11:
             assert d[n].status == "active", n
     # 0999999999 is not a subscriber.
-    assert b.subscriber("0999999999") is None
+    assert b.subscribers.get("0999999999") is None
 
 
 def test_population_and_coverage(backend):
@@ -100,8 +101,8 @@ def test_population_and_coverage(backend):
     assert len(with_marks) > 150
     assert len({x.province for x in generated}) >= 10
     # Every case is represented among generated subscribers.
-    views = [backend.subscriber(x.msisdn) for x in generated]
-    paths = Counter(backend.update_path(v.msisdn) for v in views)
+    views = [backend.subscribers.get(x.msisdn) for x in generated]
+    paths = Counter(backend.subscribers.update_path(v.msisdn) for v in views)
     assert all(paths[p] > 0 for p in UpdatePath), paths
     statuses = Counter(v.status for v in views)
     assert {"active", "one_way_blocked", "blocked"} <= set(statuses)
@@ -142,27 +143,27 @@ def _snapshot(backend):
     with backend.session() as s:
         rows = s.execute(select(Subscriber).order_by(Subscriber.id)).scalars().all()
         subs = [(r.id, r.msisdn, r.full_name, r.id_number, r.status) for r in rows]
-    return subs, [(t.at, t.amount_vnd) for t in backend.topups("0901000015", limit=100)]
+    return subs, [(t.at, t.amount_vnd) for t in backend.account.topups("0901000015", limit=100)]
 
 
 def test_seed_is_idempotent(backend):
     before = _snapshot(backend)
-    backend.cancel_subscription("0901000001", "FUNRING", "telegram")
-    backend.issue_otp("0901000001", "telegram", "telegram:1")
-    backend.verify_otp("0901000001", "000000", "telegram:1")
-    backend.record_verification("zalo:2", "0901000002", "telegram_contact")
-    backend.audit("bot:test", "view_profile", "0901000001")
+    backend.vas.cancel("0901000001", "FUNRING", "telegram")
+    backend.otp.issue("0901000001", "telegram", "telegram:1")
+    backend.otp.verify("0901000001", "000000", "telegram:1")
+    backend.identity.record("zalo:2", "0901000002", "telegram_contact")
+    backend.audit.record("bot:test", "view_profile", "0901000001")
     report = seed(backend)
     assert report.subscribers == 200 and report.services == 8
     assert _snapshot(backend) == before
     assert _codes(backend, "0901000001") == ["FUNRING", "MCA"]
-    assert backend.sms_outbox() == [] and backend.audit_log() == []
-    assert backend.verified_number("zalo:2") is None
+    assert backend.sms.outbox() == [] and backend.audit.recent() == []
+    assert backend.identity.verified_number("zalo:2") is None
     # OTP history is gone too: the number gets a fresh code and a full count of tries.
-    assert backend.issue_otp("0901000001", "telegram", "telegram:1").status == "sent"
-    assert backend.verify_otp("0901000001", "000000", "telegram:1").attempts_left == 4
+    assert backend.otp.issue("0901000001", "telegram", "telegram:1").status == "sent"
+    assert backend.otp.verify("0901000001", "000000", "telegram:1").attempts_left == 4
     # New rows after a re-seed get fresh ids (sequences follow the fixed ids).
-    assert backend.submit_update_request("0901000001", {}, {}, "zalo").id > 1
+    assert backend.update_requests.submit("0901000001", {}, {}, "zalo").id > 1
 
 
 def test_seed_is_fast(backend):
@@ -174,6 +175,6 @@ def test_seed_is_fast(backend):
 def test_seed_times_follow_the_clock(backend, clock):
     clock.advance(days=10)
     seed(backend)
-    pend = backend.pending_registrations("0901000009")
+    pend = pending_registrations(backend, "0901000009")
     assert pend[0].requested_at == clock.now - timedelta(hours=1)
-    assert backend.confirm_registration("0901000008", "C90N").status == "expired"
+    assert backend.vas.confirm_registration("0901000008", "C90N").status == "expired"

@@ -32,7 +32,7 @@ def _districts(stores):
     ],
 )
 def test_district_queries(backend, place, province, district):
-    stores = backend.find_stores(place)
+    stores = backend.shops.find(place)
     assert stores, place
     assert _districts(stores) == {(province, district)}
 
@@ -51,37 +51,37 @@ def test_district_queries(backend, place, province, district):
     ],
 )
 def test_province_queries(backend, place, province):
-    stores = backend.find_stores(place, limit=20)
+    stores = backend.shops.find(place, limit=20)
     assert stores, place
     assert {s.province for s in stores} == {province}
 
 
 def test_main_stores_first_and_main_only(backend):
-    stores = backend.find_stores("Hà Nội", limit=10)
+    stores = backend.shops.find("Hà Nội", limit=10)
     flags = [s.is_main for s in stores]
     assert flags == sorted(flags, reverse=True) and flags[0] is True and False in flags
-    main = backend.find_stores("ha noi", limit=10, main_only=True)
+    main = backend.shops.find("ha noi", limit=10, main_only=True)
     assert main and all(s.is_main for s in main)
     assert {s.district for s in main} == {"Cầu Giấy", "Hoàn Kiếm"}
 
 
 def test_limit(backend):
-    assert len(backend.find_stores("tp hcm", limit=3)) == 3
-    assert len(backend.find_stores("tp hcm", limit=50)) == 8
+    assert len(backend.shops.find("tp hcm", limit=3)) == 3
+    assert len(backend.shops.find("tp hcm", limit=50)) == 8
 
 
 def test_district_without_main_store_falls_back_to_province_when_main_only(backend):
-    stores = backend.find_stores("Bình Thạnh", main_only=True)
+    stores = backend.shops.find("Bình Thạnh", main_only=True)
     assert stores and all(s.is_main and s.province == "TP Hồ Chí Minh" for s in stores)
 
 
 @pytest.mark.parametrize("place", ["", "   ", "xyz", "sao hỏa", "quận 99"])
 def test_unknown_places(backend, place):
-    assert backend.find_stores(place) == []
+    assert backend.shops.find(place) == []
 
 
 def test_store_fields(backend):
-    store = backend.find_stores("q1")[0]
+    store = backend.shops.find("q1")[0]
     assert store.name == "Trung tâm giao dịch MobiFone Quận 1"
     assert store.address.endswith("Quận 1, TP Hồ Chí Minh")
     assert store.opening_hours and store.is_main

@@ -137,11 +137,11 @@ def _wait_new(read, before: int, stack: Stack, what: str) -> list:
 
 
 def _real_id_number(db_url: str, msisdn: str = DEMO_NUMBER) -> str:
-    from bot.backend.service import Backend
+    from bot.backend import Backend
 
     backend = Backend(db_url)
     try:
-        return backend.subscriber(msisdn).id_number
+        return backend.subscribers.get(msisdn).id_number
     finally:
         backend.dispose()
 

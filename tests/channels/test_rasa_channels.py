@@ -110,11 +110,11 @@ def test_telegram_inside_rasa(rasa):
     # the own contact is proved server-side (identity ledger), never in message metadata
     assert "verified_msisdn" not in users[1]["metadata"]
     assert users[1]["metadata"]["channel"] == "telegram"
-    from bot.backend.service import Backend
+    from bot.backend import Backend
 
     backend = Backend(rasa["db_url"])
     try:
-        assert backend.verified_number("tg-77") == "0901000001"
+        assert backend.identity.verified_number("tg-77") == "0901000001"
     finally:
         backend.dispose()
     assert users[1]["input_channel"] == "telegram_ptb"

@@ -149,13 +149,13 @@ async def test_own_contact_is_recorded_in_the_identity_ledger(tg_channel, channe
     rec = Recorder()
     update = tg_message_update(chat_id=42, contact={"phone_number": "+84901000001",
                                                     "first_name": "Lan", "user_id": 42})
-    assert ledger(channel_db_url).verified_number("tg-42") is None
+    assert ledger(channel_db_url).identity.verified_number("tg-42") is None
     assert (await tg_channel.handle_request(SECRET, raw(update), rec))[0] == 200
     [msg] = rec.messages
     assert msg.text == '/inform{"phone_number":"0901000001"}'
     # the proof is server-side; the message claims nothing
     assert msg.metadata == {"channel": "telegram", "user_id": "42"}
-    assert ledger(channel_db_url).verified_number("tg-42") == "0901000001"
+    assert ledger(channel_db_url).identity.verified_number("tg-42") == "0901000001"
     link = tg_channel.store.link("telegram", "42")
     assert link["verified_msisdn"] == "0901000001"  # the call center's lookup
 
@@ -172,7 +172,7 @@ async def test_someone_elses_contact_does_not_verify(tg_channel, contact_user, c
     assert msg.text == '/inform{"phone_number":"0901000002"}'
     assert "verified_msisdn" not in msg.metadata
     assert tg_channel.store.link("telegram", "42")["verified_msisdn"] is None
-    assert ledger(channel_db_url).verified_number("tg-42") is None
+    assert ledger(channel_db_url).identity.verified_number("tg-42") is None
 
 
 async def test_request_contact_signal_sends_share_number_keyboard(tg_channel, telegram):

@@ -136,11 +136,11 @@ async def test_ticket_detail_shows_masked_profile_and_audits_it(env):
     assert resp.status == 200
     data = await resp.json()
     profile = {p["label"]: p["value"] for p in data["profile"]}
-    expected = env.backend.masked_profile("0901000001")
+    expected = env.backend.subscribers.masked_profile("0901000001")
     expected["Số thuê bao"] = "090***0001"  # the number masked for agents too
     assert profile == expected
     assert data["ticket"]["msisdn_masked"] == "090***0001"  # bot.privacy.mask_msisdn
-    full = env.backend.subscriber("0901000001")
+    full = env.backend.subscribers.get("0901000001")
     assert full.id_number not in str(data) and full.full_name not in str(data)
     assert "0901000001" not in str(data)
     rows = audit_rows(env.backend)
@@ -320,13 +320,13 @@ async def test_hand_customer_to_assistant_by_chat(env):
         {"event": "slot", "name": "phone_number", "value": "0901000002"},
         {"event": "slot", "name": "identity_verified", "value": True}]
     # the server-side fact the actions trust
-    assert env.backend.verified_number("tg-42") == "0901000002"
+    assert env.backend.identity.verified_number("tg-42") == "0901000002"
     assert env.rasa.calls[1][2] == {"intent": "update_subscriber_info", "entities": {},
                                     "output_channel": "telegram_ptb"}
     rows = audit_rows(env.backend)
     assert len(rows) == before + 1
     assert (rows[-1].actor, rows[-1].action) == ("api:crm", "handoff_to_assistant")
-    assert rows[-1].subscriber_id == env.backend.subscriber("0901000002").id
+    assert rows[-1].subscriber_id == env.backend.subscribers.get("0901000002").id
 
 
 async def test_hand_customer_by_linked_number_with_entities(env):

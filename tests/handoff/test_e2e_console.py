@@ -299,7 +299,7 @@ def test_customer_to_agent_and_back(stack: Stack, browser):
 def test_call_center_hands_customer_to_assistant(stack: Stack, browser):
     from selenium.webdriver.common.by import By
 
-    from bot.backend.service import Backend
+    from bot.backend import Backend
 
     customer = Customer(stack, chat_id=6160)
     customer.say("xin chào")  # the customer has a chat with the bot
@@ -340,12 +340,12 @@ def test_call_center_hands_customer_to_assistant(stack: Stack, browser):
           "the masked profile", stack)
     backend = Backend(stack.db_url)
     try:
-        subscriber = backend.subscriber("0901000002")
+        subscriber = backend.subscribers.get("0901000002")
         page = browser.find_element(By.ID, "ticket").text
         assert "090***0002" in page and "0901000002" not in page
         assert subscriber.full_name not in page and subscriber.id_number not in page
         assert subscriber.id_number[-3:] in browser.find_element(By.ID, "profile").text
-        audit = [(a.actor, a.action, a.subscriber_id) for a in backend.audit_log()]
+        audit = [(a.actor, a.action, a.subscriber_id) for a in backend.audit.recent()]
         assert (f"agent:{AGENT}", "handoff_view_profile", subscriber.id) in audit
         assert ("api:crm", "handoff_to_assistant", subscriber.id) in audit
     finally:

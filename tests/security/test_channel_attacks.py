@@ -105,7 +105,7 @@ def zalo(zalo_api, db_url) -> ZaloInput:
 def verified_number(conversation_id: str) -> str | None:
     from bot.backend import get_backend
 
-    return get_backend().verified_number(conversation_id)
+    return get_backend().identity.verified_number(conversation_id)
 
 
 def row_counts(db_url: str) -> dict[str, int]:

@@ -321,7 +321,7 @@ async def test_every_transcript_view_is_audited(harness):
         agent = h.client()
         assert await h.login(agent) == 200
         before = len(h.audit())
-        subscriber = h.backend.subscriber(PHONE)
+        subscriber = h.backend.subscribers.get(PHONE)
         for ticket, path in ((verified, ""), (verified, "/messages?after=0"),
                              (anonymous, ""), (anonymous, "/messages?after=0")):
             async with agent.get(f"/console/api/tickets/{ticket.id}{path}") as resp:
@@ -478,11 +478,11 @@ async def test_call_center_handoff_writes_the_ledger_and_sets_both_slots(harness
         async with client.post("/api/v1/assistant-handoffs", json=body,
                                headers={"Authorization": "Bearer not-the-token-000000"}) as r:
             assert r.status == 401
-        assert h.backend.verified_number("tg-77") is None
+        assert h.backend.identity.verified_number("tg-77") is None
         async with client.post("/api/v1/assistant-handoffs", json=body,
                                headers={"Authorization": f"Bearer {CRM_TOKEN}"}) as resp:
             assert resp.status == 202
-        assert h.backend.verified_number("tg-77") == "0901000002"
+        assert h.backend.identity.verified_number("tg-77") == "0901000002"
         with h.backend.session() as s:
             [row] = s.execute(select(IdentityVerification).where(
                 IdentityVerification.conversation_id == "tg-77")).scalars()
@@ -495,12 +495,15 @@ async def test_call_center_handoff_writes_the_ledger_and_sets_both_slots(harness
 
 
 async def test_call_center_handoff_stops_when_the_ledger_cannot_be_written(harness, backend):
+    class BrokenLedger:
+        def record(self, *args: Any) -> None:
+            raise RuntimeError("database down")
+
     class NoLedger:
+        identity = BrokenLedger()
+
         def __getattr__(self, name: str) -> Any:
             return getattr(backend, name)
-
-        def record_verification(self, *args: Any) -> None:
-            raise RuntimeError("database down")
 
     async with harness(service_backend=NoLedger()) as h:
         async with h.client().post(
@@ -517,7 +520,7 @@ def test_call_center_handoff_through_the_real_servers(stack: Stack):
     serve`): the transfer reaches Rasa with the hand-off's JWT, the ledger holds the
     number, both slots are set, and the assistant shows the masked profile at once instead
     of asking for an OTP (TEST_MODEL; skipped without it)."""
-    from bot.backend.service import Backend
+    from bot.backend import Backend
 
     status, body = request("POST", f"{stack.handoff_url}/api/v1/assistant-handoffs", {
         "channel": "telegram", "user_id": "5550001", "goal": "check_subscriber_info",
@@ -533,7 +536,7 @@ def test_call_center_handoff_through_the_real_servers(stack: Stack):
     assert "Chủ thuê bao" in answers and "mã OTP" not in answers, answers
     backend = Backend(stack.db_url)
     try:
-        assert backend.verified_number("tg-5550001") == "0901000002"
+        assert backend.identity.verified_number("tg-5550001") == "0901000002"
     finally:
         backend.dispose()
 

@@ -147,9 +147,9 @@ def test_forged_slots_give_nothing_even_to_a_caller_with_the_token(stack: Stack)
     assert PROFILE_LABEL not in str(answer)
     status, answer = request("POST", f"{stack.actions_url}/webhook",
                              _forged_action_call("action_cancel_service"), headers=headers)
-    from bot.backend.service import Backend
+    from bot.backend import Backend
 
-    assert "FUNRING" in {s.code for s in Backend(stack.db_url).active_subscriptions(VICTIM)}
+    assert "FUNRING" in {s.code for s in Backend(stack.db_url).vas.active_subscriptions(VICTIM)}
 
 
 def test_action_errors_do_not_echo_the_request(stack: Stack):

@@ -1,0 +1,55 @@
+"""Subscribers and Decree 49: the registered information (unmasked for callers that mask,
+or masked), its completeness under Decree 49, the call-center update path, occupation."""
+
+from __future__ import annotations
+
+from bot.backend import reference
+from bot.backend.context import BackendContext
+from bot.backend.models import Subscriber
+from bot.backend.views import Decree49Status, SubscriberView, UpdatePath
+from bot.reference.occupations import OCCUPATION_LABELS
+
+_SUBSCRIBER_FIELDS = tuple(f for f in SubscriberView.__dataclass_fields__)
+
+
+def subscriber_view(row: Subscriber) -> SubscriberView:
+    return SubscriberView(**{f: getattr(row, f) for f in _SUBSCRIBER_FIELDS})
+
+
+class Subscribers:
+    def __init__(self, ctx: BackendContext) -> None:
+        self.ctx = ctx
+
+    def get(self, msisdn: str) -> SubscriberView | None:
+        """All fields, unmasked (callers mask). None for a number that is not ours."""
+        with self.ctx.session() as s:
+            sub = self.ctx.subscriber_row(s, msisdn)
+            return subscriber_view(sub) if sub else None
+
+    def masked_profile(self, msisdn: str) -> dict[str, str]:
+        """Vietnamese labels -> masked values; {} for an unknown number."""
+        sub = self.get(msisdn)
+        return reference.masked_profile(sub) if sub else {}
+
+    def decree49_status(self, msisdn: str) -> Decree49Status | None:
+        sub = self.get(msisdn)
+        return reference.decree49(sub) if sub else None
+
+    def update_path(self, msisdn: str) -> UpdatePath | None:
+        sub = self.get(msisdn)
+        return reference.update_path(sub) if sub else None
+
+    def set_occupation(self, msisdn: str, code: int) -> bool:
+        """Set the one main occupation code (1..18). False for an unknown number."""
+        try:
+            number = int(code)
+        except (TypeError, ValueError):
+            number = 0
+        if number not in OCCUPATION_LABELS:
+            raise ValueError("occupation code must be 1..18") from None
+        with self.ctx.session() as s, s.begin():
+            sub = self.ctx.subscriber_row(s, msisdn, lock=True)
+            if sub is None:
+                return False
+            sub.occupation_code = number
+            return True
