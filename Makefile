@@ -70,6 +70,9 @@ validate: $(STAMP) ## Check stories, rules, domain and training data; explains w
 bench: $(STAMP) ## Speed and memory benchmark (parse latency, model memory, backend calls; BENCH_ARGS=--train)
 	$(BIN)/python scripts/benchmark.py --model models $(BENCH_ARGS)
 
+loadtest: $(STAMP) ## Load test of one instance (Rasa + actions, REST): p50/p95/p99, turns/s at 20/100/300 users; report in reports/ (LOADTEST_ARGS=...)
+	$(BIN)/python scripts/loadtest.py $${LOADTEST_ARGS:---users 1,20,100,300 --duration 45}
+
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check bot actions tests scripts
 

@@ -1,0 +1,496 @@
+"""Load test of one instance: `make loadtest` (LOADTEST_ARGS=...), or
+`python scripts/loadtest.py --users 1,20,100 --duration 45`.
+
+What it does (a benchmark, not a test: it never fails on slowness, it measures):
+- starts `bot serve actions` and `bot serve rasa` (newest model of `models/`, trained with
+  `make train` when there is none; credentials with only `rest:` in a temporary file; the
+  tracker store of endpoints.yml on a temporary SQLite database unless TRACKER_DB_URL is
+  set) on a freshly upgraded and seeded subscriber database (BOT_ENV=test,
+  BOT_OTP_FIXED_CODE=123456 so OTP flows are deterministic) — or targets a running
+  instance with `--url` (its BOT_DB_URL must then be given with `--db-url`);
+- plays simulated customers over the REST webhook (aiohttp, loopback only, bounded in count
+  and time): each one plays realistic 6-turn Vietnamese conversations back to back, a new
+  sender id per conversation; closed loop (`--think 0`, saturation) or with a think time
+  between turns. OTP flows ("kiểm tra thông tin thuê bao" -> number -> code -> balance ->
+  stores -> thanks) use the seeded subscribers' numbers under the operator's OTP limits
+  (bot/operator.yml: one code per number per resend cool-down, a few per hour), so a number
+  is reused only when its cool-down is over; when none is free the customer plays a
+  conversation without OTP (stores, FAQ, balance question, greeting) and the report says so;
+- prints and writes `reports/loadtest-<timestamp>.md` (+ .json): per step users, turns,
+  turns/s, p50/p95/p99/max per turn, p50 of early (turns 1-2) vs late (turns 5-6) turns,
+  errors, the conversation mix; `--profile` records the Rasa process with py-spy during
+  the last step (`pip install py-spy`, measuring only) and keeps the top of the profile.
+
+The machine's cores are shared: the servers run under `nice` (`--nice`), and the report
+records the load average before each step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlparse
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.servers import (  # noqa: E402  (the repo on sys.path first)
+    Processes,
+    free_port,
+    stack_env,
+    write_endpoints,
+)
+
+OTP_CODE = "123456"
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+# Realistic 6-turn conversations (what customers type, with and without diacritics).
+# "{number}" / "{code}" are filled per conversation.
+OTP_CONVERSATIONS = [
+    ["kiểm tra thông tin thuê bao", "{number}", "{code}", "tài khoản còn bao nhiêu",
+     "cửa hàng ở quận 3", "cảm ơn"],
+    ["kiem tra thong tin thue bao", "so cua toi la {number}", "ma la {code}",
+     "tai khoan con bao nhieu tien", "cua hang o quan 1", "cam on em"],
+    ["tài khoản của tôi còn bao nhiêu tiền?", "{number}", "{code}",
+     "lịch sử nạp tiền của tôi", "tìm điểm giao dịch tại Hà Nội", "cảm ơn nhé"],
+]
+PLAIN_CONVERSATIONS = [
+    ["chào em", "cửa hàng gần nhất ở quận 3 ở đâu?", "tìm điểm giao dịch tại Hà Nội",
+     "nghị định 49 nói về cái gì vậy", "gửi ảnh CCCD lên có an toàn không", "cảm ơn"],
+    ["chao em", "cua hang o quan 1", "vi sao nha mang bat chuan hoa thong tin",
+     "cửa hàng ở quận 3", "ai được xem ảnh chân dung của tôi", "tạm biệt em nhé"],
+]
+
+
+# ----------------------------------------------------------------------------- numbers
+class NumberPool:
+    """Demo numbers under the OTP limits: a number is handed out again only after the
+    resend cool-down, and at most `per_hour` times an hour."""
+
+    def __init__(self, numbers: list[str], cooldown_s: float, per_hour: int) -> None:
+        self.numbers = list(numbers)
+        random.shuffle(self.numbers)
+        self.cooldown_s, self.per_hour = cooldown_s, per_hour
+        self.uses: dict[str, list[float]] = {n: [] for n in self.numbers}
+        self.index = 0
+
+    def take(self) -> str | None:
+        now = time.monotonic()
+        for _ in range(len(self.numbers)):
+            number = self.numbers[self.index]
+            self.index = (self.index + 1) % len(self.numbers)
+            uses = [t for t in self.uses[number] if now - t < 3600]
+            self.uses[number] = uses
+            if len(uses) < self.per_hour and (not uses or now - uses[-1] > self.cooldown_s):
+                uses.append(now)
+                return number
+        return None
+
+
+def subscriber_numbers(db_url: str) -> list[str]:
+    """Active subscribers of the seeded database (SQLite or any SQLAlchemy URL)."""
+    query = "SELECT msisdn FROM subscribers WHERE status = 'active' ORDER BY msisdn"
+    if db_url.startswith("sqlite:///"):
+        with sqlite3.connect(db_url[len("sqlite:///"):]) as conn:
+            return [row[0] for row in conn.execute(query)]
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return [row[0] for row in conn.execute(sa.text(query))]
+    finally:
+        engine.dispose()
+
+
+def otp_limits() -> tuple[float, int]:
+    otp = yaml.safe_load((REPO / "bot" / "operator.yml").read_text(encoding="utf-8"))["otp"]
+    per_hour = min(int(otp["per_number_sms_per_hour"]), int(otp["per_number_sms_per_day"]))
+    return float(otp["resend_cooldown_seconds"]) + 2.0, per_hour
+
+
+# ------------------------------------------------------------------------------ driver
+@dataclass
+class Step:
+    users: int
+    think_s: float
+    duration_s: float
+    load_before: str = ""
+    turns: int = 0
+    errors: int = 0
+    error_kinds: Counter = field(default_factory=Counter)
+    latencies: list[float] = field(default_factory=list)
+    by_turn: dict[int, list[float]] = field(default_factory=dict)
+    conversations: Counter = field(default_factory=Counter)
+    empty_replies: int = 0
+    otp_rejected: int = 0
+    elapsed_s: float = 0.0
+    cpu_s: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, object]:
+        lat = sorted(self.latencies)
+
+        def pct(values: list[float], q: float) -> float:
+            if not values:
+                return float("nan")
+            return values[min(len(values) - 1, int(round(q * (len(values) - 1))))] * 1000
+
+        early = sorted(x for t in (1, 2) for x in self.by_turn.get(t, []))
+        late = sorted(x for t in (5, 6) for x in self.by_turn.get(t, []))
+        return {
+            "users": self.users, "think_s": self.think_s, "duration_s": round(self.elapsed_s, 1),
+            "turns": self.turns, "turns_per_s": round(self.turns / self.elapsed_s, 2)
+            if self.elapsed_s else 0.0,
+            "p50_ms": round(pct(lat, 0.50), 1), "p95_ms": round(pct(lat, 0.95), 1),
+            "p99_ms": round(pct(lat, 0.99), 1), "max_ms": round(pct(lat, 1.0), 1),
+            "mean_ms": round(statistics.fmean(lat) * 1000, 1) if lat else float("nan"),
+            "early_p50_ms": round(pct(early, 0.5), 1), "late_p50_ms": round(pct(late, 0.5), 1),
+            "errors": self.errors, "error_kinds": dict(self.error_kinds),
+            "empty_replies": self.empty_replies, "otp_rejected": self.otp_rejected,
+            "conversations": dict(self.conversations), "load_before": self.load_before,
+            "cpu_ms_per_turn": {name: round(1000 * cpu / self.turns, 1) if self.turns else None
+                                for name, cpu in self.cpu_s.items()},
+        }
+
+
+# What the assistant says when it refuses a code (a reply to the OTP turn that asks again).
+OTP_REJECTED = re.compile(r"(không đúng|sai|hết hạn|quá số lần|thử lại sau)", re.IGNORECASE)
+
+
+async def play(session, url: str, step: Step, pool: NumberPool, stop_at: float,
+               timeout_s: float, user_no: int) -> None:
+    import aiohttp
+
+    rng = random.Random(user_no)
+    while time.monotonic() < stop_at:
+        number = pool.take()
+        if number is not None:
+            script, kind = rng.choice(OTP_CONVERSATIONS), "otp"
+        else:
+            script, kind = rng.choice(PLAIN_CONVERSATIONS), "plain (no free number)"
+        step.conversations[kind] += 1
+        sender = f"load-{uuid.uuid4().hex}"
+        for turn_no, template in enumerate(script, start=1):
+            if time.monotonic() >= stop_at:
+                return
+            text = template.format(number=number or "", code=OTP_CODE)
+            started = time.perf_counter()
+            try:
+                async with session.post(url, json={"sender": sender, "message": text},
+                                        timeout=aiohttp.ClientTimeout(total=timeout_s)) as resp:
+                    body = await resp.read()
+                    status = resp.status
+            except asyncio.TimeoutError:
+                step.errors += 1
+                step.error_kinds["timeout"] += 1
+                break
+            except aiohttp.ClientError as exc:
+                step.errors += 1
+                step.error_kinds[type(exc).__name__] += 1
+                await asyncio.sleep(0.5)
+                break
+            elapsed = time.perf_counter() - started
+            if status != 200:
+                step.errors += 1
+                step.error_kinds[f"http {status}"] += 1
+                break
+            step.turns += 1
+            step.latencies.append(elapsed)
+            step.by_turn.setdefault(turn_no, []).append(elapsed)
+            try:
+                replies = json.loads(body)
+            except ValueError:
+                replies = None
+            if not replies:
+                step.empty_replies += 1
+            elif kind == "otp" and "{code}" in template and OTP_REJECTED.search(
+                    " ".join(str(r.get("text", "")) for r in replies)):
+                step.otp_rejected += 1
+            if step.think_s:
+                await asyncio.sleep(rng.uniform(0.5, 1.5) * step.think_s)
+
+
+async def run_step(url: str, step: Step, pool: NumberPool, timeout_s: float,
+                   ramp_s: float) -> Step:
+    import aiohttp
+
+    connector = aiohttp.TCPConnector(limit=step.users + 5)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        start = time.monotonic()
+        stop_at = start + step.duration_s
+
+        async def user(no: int) -> None:
+            if ramp_s and step.users > 1:
+                await asyncio.sleep(ramp_s * no / step.users)
+            await play(session, url, step, pool, stop_at, timeout_s, no)
+
+        tasks = [asyncio.create_task(user(i)) for i in range(step.users)]
+        # Bounded in time: requests in flight get their timeout, then everything stops.
+        done, pending = await asyncio.wait(tasks, timeout=step.duration_s + timeout_s + 5)
+        for task in pending:
+            task.cancel()
+        for task in done:
+            if task.exception() is not None:
+                step.errors += 1
+                step.error_kinds[type(task.exception()).__name__] += 1
+        step.elapsed_s = min(time.monotonic(), stop_at) - start
+    return step
+
+
+# ----------------------------------------------------------------------------- servers
+def newest_model() -> Path:
+    models = sorted((REPO / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    if not models:
+        print("No model in models/: make train", flush=True)
+        subprocess.run(["make", "train"], cwd=REPO, check=True)
+        models = sorted((REPO / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    return models[-1]
+
+
+def wait_ok(url: str, procs: Processes, name: str, timeout: float) -> None:
+    if not procs.wait(name, url, timeout):
+        raise SystemExit(f"{name} did not start:\n{procs.log_tail()}")
+
+
+def start_stack(tmp: Path, args: argparse.Namespace, procs_env: dict[str, str]) -> tuple[
+        Processes, str, dict[str, str]]:
+    env = procs_env
+    bin_dir = REPO / ".venv" / "bin"
+    for cmd in (["db", "upgrade"], ["db", "seed"]):
+        subprocess.run([str(bin_dir / "bot"), *cmd], env=env, cwd=REPO, check=True,
+                       capture_output=True)
+    actions_port, rasa_port = free_port(), free_port()
+    credentials = tmp / "credentials.yml"
+    credentials.write_text("rest:\n")
+    # The tracker store of endpoints.yml (its class may be renamed; read it, do not name it).
+    ours = yaml.safe_load((REPO / "endpoints.yml").read_text(encoding="utf-8")) or {}
+    more = {"tracker_store": ours["tracker_store"]} if "tracker_store" in ours else {}
+    endpoints = write_endpoints(tmp / "endpoints.yml", actions_port, **more)
+    nice = ["nice", "-n", str(args.nice)] if args.nice else []
+    procs = Processes(tmp, env)
+    procs.start("actions", [*nice, str(bin_dir / "bot"), "serve", "actions",
+                            "--port", str(actions_port)])
+    wait_ok(f"http://127.0.0.1:{actions_port}/health", procs, "actions", 60)
+    procs.start("rasa", [*nice, str(bin_dir / "bot"), "serve", "rasa", "--model",
+                         str(args.model), "--port", str(rasa_port), "--credentials",
+                         str(credentials), "--endpoints", str(endpoints)])
+    wait_ok(f"http://127.0.0.1:{rasa_port}/", procs, "rasa", 300)
+    return procs, f"http://127.0.0.1:{rasa_port}", env
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rasa_pid(procs: Processes) -> int | None:
+    """The Python process of `bot serve rasa` (nice execs it, so it is the child's pid)."""
+    proc = procs.procs.get("rasa")
+    return proc.pid if proc else None
+
+
+# ------------------------------------------------------------------------------ report
+def markdown(title: str, meta: dict[str, object], rows: list[dict[str, object]],
+             profile: str | None) -> str:
+    lines = [f"# {title}", ""]
+    lines += [f"- {k}: {v}" for k, v in meta.items()]
+    lines += ["", "| users | think s | turns | turns/s | p50 ms | p95 ms | p99 ms | max ms | "
+              "early p50 | late p50 | errors | empty | OTP refused | conversations | "
+              "load avg before | CPU ms/turn |", "|" + "---|" * 16]
+    for r in rows:
+        conv = ", ".join(f"{k} {v}" for k, v in r["conversations"].items())  # type: ignore[union-attr]
+        errs = f"{r['errors']} {r['error_kinds'] or ''}".strip()
+        cpu = ", ".join(f"{k} {v}" for k, v in r["cpu_ms_per_turn"].items()) or "-"  # type: ignore[union-attr]
+        lines.append(f"| {r['users']} | {r['think_s']} | {r['turns']} | {r['turns_per_s']} | "
+                     f"{r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {r['max_ms']} | "
+                     f"{r['early_p50_ms']} | {r['late_p50_ms']} | {errs} | "
+                     f"{r['empty_replies']} | {r['otp_rejected']} | {conv} | "
+                     f"{r['load_before']} | {cpu} |")
+    if profile:
+        lines += ["", "## Profile of the Rasa process (py-spy, last step)", "", "```",
+                  profile.rstrip(), "```"]
+    return "\n".join(lines) + "\n"
+
+
+def profile_top(raw: Path, limit: int) -> str:
+    """Top functions of a py-spy `--format raw` (collapsed stacks) file: self and
+    cumulative share of samples."""
+    own: Counter = Counter()
+    total_in: Counter = Counter()
+    samples = 0
+    for line in raw.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        samples += n
+        frames = stack.split(";")
+        own[frames[-1]] += n
+        for frame in set(frames):
+            total_in[frame] += n
+    if not samples:
+        return "(no samples)"
+
+    def short(frame: str) -> str:
+        return re.sub(r"/[^ ]*/site-packages/", "", frame).replace(str(REPO) + "/", "")
+
+    out = [f"{samples} samples", "", "cumulative (share of samples with the function on the "
+           "stack):"]
+    interesting = [(f, n) for f, n in total_in.most_common()
+                   if not re.search(r"\(asyncio/|\(threading\.py|<module>|run_forever|"
+                                    r"_run_once|_run \(|\(uvloop|\(sanic/(app|server)", f)]
+    out += [f"{100 * n / samples:5.1f}%  {short(f)}" for f, n in interesting[:limit]]
+    out += ["", "self (share of samples in the function itself):"]
+    out += [f"{100 * n / samples:5.1f}%  {short(f)}" for f, n in own.most_common(limit)]
+    return "\n".join(out)
+
+
+# -------------------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", default="1,20", help="comma-separated steps (1,20,100,300)")
+    parser.add_argument("--duration", type=float, default=45.0, help="seconds per step")
+    parser.add_argument("--think", type=float, default=0.0,
+                        help="mean think time between turns, s (0 = closed loop, saturation)")
+    parser.add_argument("--timeout", type=float, default=30.0, help="per-turn timeout, s")
+    parser.add_argument("--ramp", type=float, default=2.0, help="ramp-up seconds per step")
+    parser.add_argument("--warmup", type=float, default=5.0,
+                        help="seconds of single-user traffic before the steps (not reported)")
+    parser.add_argument("--url", help="target a running Rasa (loopback only) instead of "
+                                      "starting one; needs --db-url")
+    parser.add_argument("--db-url", help="subscriber database of the --url instance")
+    parser.add_argument("--model", type=Path, help="model (default: newest in models/)")
+    parser.add_argument("--nice", type=int, default=10, help="nice level of the servers")
+    parser.add_argument("--profile", action="store_true",
+                        help="py-spy record the Rasa process during the last step")
+    parser.add_argument("--profile-top", type=int, default=25)
+    parser.add_argument("--label", default="", help="name in the report (e.g. baseline)")
+    parser.add_argument("--report-dir", type=Path, default=REPO / "reports")
+    parser.add_argument("--max-users", type=int, default=500)
+    args = parser.parse_args(argv)
+
+    steps = [int(u) for u in args.users.split(",") if u.strip()]
+    if not steps or max(steps) > args.max_users or min(steps) < 1:
+        parser.error(f"--users: between 1 and {args.max_users}")
+    if args.duration > 600:
+        parser.error("--duration: at most 600 s per step")
+
+    tmp = Path(tempfile.mkdtemp(prefix="loadtest-"))
+    procs: Processes | None = None
+    pid = None
+    try:
+        if args.url:
+            host = urlparse(args.url).hostname
+            if host not in LOOPBACK_HOSTS:
+                parser.error("--url: loopback only")
+            if not args.db_url:
+                parser.error("--url needs --db-url (the instance's BOT_DB_URL)")
+            base, db_url = args.url.rstrip("/"), args.db_url
+        else:
+            args.model = args.model or newest_model()
+            db_url = f"sqlite:///{tmp / 'subscribers.db'}"
+            env = stack_env(BOT_DB_URL=db_url, BOT_OTP_FIXED_CODE=OTP_CODE,
+                            TRACKER_DB_URL=os.environ.get("TRACKER_DB_URL")
+                            or f"sqlite:///{tmp / 'tracker.db'}",
+                            LOG_LEVEL="WARNING")
+            print(f"Starting the action server and Rasa ({args.model.name}) in {tmp} ...",
+                  flush=True)
+            procs, base, _ = start_stack(tmp, args, env)
+            pid = rasa_pid(procs)
+        url = f"{base}/webhooks/rest/webhook"
+        numbers = subscriber_numbers(db_url)
+        cooldown_s, per_hour = otp_limits()
+        pool = NumberPool(numbers, cooldown_s, per_hour)
+        print(f"{len(numbers)} subscriber numbers; OTP: one code per number every "
+              f"{cooldown_s:.0f} s, {per_hour} an hour", flush=True)
+
+        if args.warmup:
+            asyncio.run(run_step(url, Step(1, 0.0, args.warmup), pool, args.timeout, 0))
+
+        rows = []
+        profile_text = None
+        for i, users in enumerate(steps):
+            step = Step(users, args.think, args.duration,
+                        load_before=" ".join(f"{x:.1f}" for x in os.getloadavg()))
+            spy = None
+            raw = tmp / "profile.txt"
+            if args.profile and i == len(steps) - 1 and pid:
+                spy_bin = shutil.which("py-spy") or str(REPO / ".venv" / "bin" / "py-spy")
+                with open(tmp / "py-spy.log", "w") as spy_log:
+                    spy = subprocess.Popen(
+                        [spy_bin, "record", "--pid", str(pid), "--format", "raw", "--rate",
+                         "100", "--duration", str(int(args.duration)), "--output", str(raw),
+                         "--nonblocking"], stdout=subprocess.DEVNULL, stderr=spy_log)
+            pids = {name: p.pid for name, p in procs.procs.items()} if procs else {}
+            cpu_before = {name: cpu_seconds(p) for name, p in pids.items()}
+            asyncio.run(run_step(url, step, pool, args.timeout, args.ramp))
+            step.cpu_s = {name: cpu_seconds(p) - cpu_before[name] for name, p in pids.items()}
+            row = step.summary()
+            rows.append(row)
+            print(json.dumps(row, ensure_ascii=False), flush=True)
+            if spy is not None:
+                try:
+                    spy.wait(args.duration + 30)
+                except subprocess.TimeoutExpired:
+                    spy.terminate()
+                if raw.exists():
+                    profile_text = profile_top(raw, args.profile_top)
+                else:
+                    profile_text = "py-spy failed: " + (tmp / "py-spy.log").read_text()[-500:]
+                print(profile_text, flush=True)
+
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        label = f"-{args.label}" if args.label else ""
+        args.report_dir.mkdir(parents=True, exist_ok=True)
+        store = "TRACKER_DB_URL" if os.environ.get("TRACKER_DB_URL") else "SQLite"
+        meta = {
+            "date": datetime.now().isoformat(timespec="seconds"),
+            "label": args.label or "-",
+            "target": args.url or f"bot serve rasa + bot serve actions (nice {args.nice}), "
+                                  f"REST channel, SQL tracker store ({store})",
+            "model": args.model.name if args.model else "-",
+            "git": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
+                                  capture_output=True, text=True).stdout.strip(),
+            "machine": f"{os.cpu_count()} cores, shared with other work (load avg per step)",
+            "conversations": "6 turns, new sender each; OTP flows on seeded numbers "
+                             "(per-number cool-down respected), else store/FAQ flows",
+            "duration per step": f"{args.duration:.0f} s (+ {args.warmup:.0f} s warm-up)",
+            "think time": f"{args.think} s" if args.think else "none (closed loop)",
+        }
+        text = markdown(f"Load test{(' — ' + args.label) if args.label else ''}", meta, rows,
+                        profile_text)
+        report = args.report_dir / f"loadtest-{stamp}{label}.md"
+        report.write_text(text, encoding="utf-8")
+        report.with_suffix(".json").write_text(json.dumps(
+            {"meta": meta, "steps": rows, "profile": profile_text}, ensure_ascii=False,
+            indent=1), encoding="utf-8")
+        print(text)
+        print(f"Report: {report}")
+        return 0
+    finally:
+        if procs is not None:
+            procs.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
