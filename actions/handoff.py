@@ -21,7 +21,7 @@ from bot.channels.store import ChannelStore
 from bot.conversation_ids import known_channels
 from bot.handoff import dialogue
 from bot.handoff.desk import desk_status
-from bot.handoff.tickets import TicketStore, get_store
+from bot.handoff.tickets import TicketStore, get_ticket_store
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def _now() -> datetime:
 
 
 class ActionHandoffToHuman(Action):
-    store: TicketStore | None = None  # tests inject a store; production uses get_store()
+    store: TicketStore | None = None  # tests inject a store; production uses get_ticket_store()
 
     def name(self) -> str:
         return "action_handoff_to_human"
@@ -45,7 +45,7 @@ class ActionHandoffToHuman(Action):
         verified = tracker.get_slot("verified_msisdn") or None
         slots = {name: tracker.get_slot(name) for name in ("service", "location")}
         slots["verified_msisdn"] = verified
-        store = self.store or get_store()
+        store = self.store or get_ticket_store()
         try:
             ticket = await asyncio.to_thread(
                 store.open_ticket, conversation_id=tracker.sender_id, channel=channel,

@@ -10,10 +10,10 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import RepeatedFailureFormValidation, answering_now, backend, utter
 from bot import texts
-from bot.backend import StoreView
+from bot.backend import ShopView
 
 
-def format_stores(stores: list[StoreView], channel: str | None = None) -> str:
+def format_stores(stores: list[ShopView], channel: str | None = None) -> str:
     """One line per store (utter_store_line, utter_store_line_main for a main store):
     name, address, opening hours."""
     return "\n".join(

@@ -38,8 +38,8 @@ from bot.backend.views import (
     OtpIssue,
     Registration,
     ServiceView,
+    ShopView,
     SmsView,
-    StoreView,
     SubscriberView,
     SubscriptionView,
     TopupView,
@@ -49,8 +49,8 @@ from bot.backend.views import (
 
 __all__ = [
     "AppConsult", "AuditView", "Backend", "Balance", "CancelResult", "Confirmation",
-    "Decree49Status", "OtpCheck", "OtpIssue", "Registration", "ServiceView", "SmsView",
-    "StoreView", "SubscriberView", "SubscriptionView", "TopupView", "UpdatePath",
+    "Decree49Status", "OtpCheck", "OtpIssue", "Registration", "ServiceView", "ShopView",
+    "SmsView", "SubscriberView", "SubscriptionView", "TopupView", "UpdatePath",
     "UpdateRequestView", "format_vnd", "get_backend", "local_time", "set_backend",
 ]
 

@@ -29,7 +29,7 @@ def _cmd_seed(args: argparse.Namespace) -> int:
     finally:
         backend.dispose()
     print(f"Seeded {report.subscribers} subscribers, {report.services} services, "
-          f"{report.stores} stores, {report.subscriptions} subscriptions, "
+          f"{report.shops} shops, {report.subscriptions} subscriptions, "
           f"{report.topups} top-ups in {report.seconds:.2f} s.")
     return 0
 

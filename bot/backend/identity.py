@@ -16,7 +16,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeGuard
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -93,7 +93,7 @@ def _new_otp_code(digits: int) -> str:
     return f"{secrets.randbelow(10 ** digits):0{digits}d}"
 
 
-def _in_operator_ranges(msisdn: str | None) -> bool:
+def _in_operator_ranges(msisdn: str | None) -> TypeGuard[str]:
     """A 10-digit number whose prefix the operator publishes (operator.yml number_prefixes)."""
     if not msisdn or len(msisdn) != 10 or not msisdn.isdigit():
         return False

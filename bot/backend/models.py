@@ -204,7 +204,10 @@ class IdentityVerification(Base):
     expires_at = Column(UTCDateTime, nullable=False)
 
 
-class Store(Base):
+class Shop(Base):
+    """One of the operator's shops (cửa hàng, trung tâm giao dịch). The table keeps its
+    first name, `stores`."""
+
     __tablename__ = "stores"
     __table_args__ = (UniqueConstraint("name", name="uq_stores_name"),)
 

@@ -1,5 +1,5 @@
 """Deterministic demo seed: the 15 demo numbers of docs/demo-numbers.md plus ~185 generated
-subscribers, the service catalog, top-ups and stores.
+subscribers, the service catalog, top-ups and shops.
 
 Idempotent: every run wipes the backend tables and writes the same rows (fixed ids, seeded
 random); times are relative to the backend clock at seed time ("13 hours ago" = now - 13 h).
@@ -23,8 +23,8 @@ from bot.backend.models import (
     OtpWrongCode,
     PendingRegistration,
     Service,
+    Shop,
     SmsOutbox,
-    Store,
     Subscriber,
     Subscription,
     Topup,
@@ -38,7 +38,7 @@ from bot.backend.seed_data import (
     MALE_MIDDLE,
     PLACES,
     PROVINCE_WEIGHTS,
-    STORES,
+    SHOPS,
 )
 from bot.backend.update_requests import UPDATE_REVIEW_TIME
 from bot.backend.vas import REGISTRATION_TTL
@@ -56,7 +56,7 @@ DEMO_PREFIX = "09010000"
 # Child tables first.
 _TABLES = (AuditLog, IdentityVerification, SmsOutbox, OtpWrongCode, OtpChallenge,
            AppConsultation, UpdateRequest, Topup, PendingRegistration, Subscription,
-           Subscriber, Store, Service)
+           Subscriber, Shop, Service)
 TOPUP_CHANNELS = ("thẻ cào", "ứng dụng", "ngân hàng", "ví điện tử", "cửa hàng")
 TOPUP_AMOUNTS = (10000, 20000, 30000, 50000, 100000, 200000, 500000)
 CCCD_ISSUER = "Cục Cảnh sát quản lý hành chính về trật tự xã hội"
@@ -74,7 +74,7 @@ FOREIGN_ISSUERS = {"Hàn Quốc": "Bộ Ngoại giao Hàn Quốc", "Nhật Bản
 class SeedReport:
     subscribers: int
     services: int
-    stores: int
+    shops: int
     subscriptions: int
     topups: int
     seconds: float
@@ -342,16 +342,16 @@ def _generated(g: _Generator) -> None:
                        at=g.ago(hours=rng.uniform(1, 72)))
 
 
-def _catalog_and_stores(g: _Generator) -> None:
+def _catalog_and_shops(g: _Generator) -> None:
     for position, svc in enumerate(CATALOG):
         g.rows.tables[Service].append({
             "code": svc.code, "name": svc.name, "price_label": svc.price_label,
             "price_vnd": svc.price_vnd, "period_days": svc.period_days,
             "aliases": list(svc.aliases), "position": position})
     brand = operator()["name"]
-    for suffix, province, district, address, hours, is_main in STORES:
+    for suffix, province, district, address, hours, is_main in SHOPS:
         kind = "Trung tâm giao dịch" if is_main else "Cửa hàng"
-        g.rows.add(Store, name=f"{kind} {brand} {suffix}", province=province,
+        g.rows.add(Shop, name=f"{kind} {brand} {suffix}", province=province,
                    district=district, address=f"{address}, {district}, {province}",
                    opening_hours=hours, is_main=is_main, province_key=fold(province),
                    district_key=fold(district))
@@ -360,7 +360,7 @@ def _catalog_and_stores(g: _Generator) -> None:
 def build_rows(now: datetime) -> dict[type, list[dict[str, Any]]]:
     """All seed rows for the given 'now' (pure: same input, same rows)."""
     g = _Generator(now)
-    _catalog_and_stores(g)
+    _catalog_and_shops(g)
     _demo(g)
     _generated(g)
     return g.rows.tables
@@ -387,5 +387,5 @@ def seed(backend: Backend) -> SeedReport:
                     f"COALESCE((SELECT MAX(id) FROM {name}), 0) + 1, false)"))
     return SeedReport(
         subscribers=len(tables[Subscriber]), services=len(tables[Service]),
-        stores=len(tables[Store]), subscriptions=len(tables[Subscription]),
+        shops=len(tables[Shop]), subscriptions=len(tables[Subscription]),
         topups=len(tables[Topup]), seconds=time.perf_counter() - started)

@@ -1,4 +1,4 @@
-"""Static material for the demo seed: Vietnamese names, places, stores."""
+"""Static material for the demo seed: Vietnamese names, places, shops."""
 
 from __future__ import annotations
 
@@ -100,7 +100,7 @@ HOURS_BRANCH = "8:00 - 20:00, thứ Hai đến thứ Bảy"
 HOURS_SMALL = "8:00 - 17:30, thứ Hai đến thứ Sáu"
 
 # (name suffix, province, district, address, opening hours, is_main)
-STORES: tuple[tuple[str, str, str, str, str, bool], ...] = (
+SHOPS: tuple[tuple[str, str, str, str, str, bool], ...] = (
     ("Cầu Giấy", "Hà Nội", "Cầu Giấy", "117 Trần Duy Hưng, phường Trung Hòa", HOURS_MAIN, True),
     ("Hoàn Kiếm", "Hà Nội", "Hoàn Kiếm", "2 Hàng Bài, phường Tràng Tiền", HOURS_MAIN, True),
     ("Đống Đa", "Hà Nội", "Đống Đa", "68 Láng Hạ, phường Láng Hạ", HOURS_BRANCH, False),

@@ -143,7 +143,7 @@ class AppConsult:
 
 
 @dataclass(frozen=True)
-class StoreView:
+class ShopView:
     id: int
     name: str
     province: str

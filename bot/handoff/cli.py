@@ -77,9 +77,9 @@ def _agents(args: argparse.Namespace) -> int:
 
 
 def _queue(args: argparse.Namespace) -> int:
-    from bot.handoff.tickets import get_store
+    from bot.handoff.tickets import get_ticket_store
 
-    for t in get_store().queue():
+    for t in get_ticket_store().queue():
         print(handoff_texts("cli.queue_line", id=t.id, priority=t.priority, status=t.status,
                             reason=t.reason, agent=t.agent or "-",
                             created=f"{t.created_at:%Y-%m-%d %H:%M}"))

@@ -494,20 +494,20 @@ def _transcript_entries(transcript: Sequence[dict], now: datetime) -> Iterable[d
 
 
 @lru_cache(maxsize=4)
-def _store_for(db_url: str) -> TicketStore:
+def _ticket_store_for(db_url: str) -> TicketStore:
     return TicketStore(db_url)
 
 
-def get_store() -> TicketStore:
+def get_ticket_store() -> TicketStore:
     """The process-wide ticket store on `settings.db_url()`."""
-    return _store_for(settings.db_url())
+    return _ticket_store_for(settings.db_url())
 
 
 def open_ticket(*, conversation_id: str, channel: str | None, user_id: str | None,
                 reason: str, priority: int, verified_msisdn: str | None, summary: str,
                 transcript: list[dict]) -> TicketView:
     """Open (or extend) the hand-off ticket of a conversation. See the module docstring."""
-    return get_store().open_ticket(
+    return get_ticket_store().open_ticket(
         conversation_id=conversation_id, channel=channel, user_id=user_id, reason=reason,
         priority=priority, verified_msisdn=verified_msisdn, summary=summary,
         transcript=transcript)
@@ -540,7 +540,7 @@ def is_with_human(conversation_id: str) -> bool:
     A database error answers False (the assistant keeps answering rather than going mute).
     """
     try:
-        return get_store().active_for_conversation(conversation_id) is not None
+        return get_ticket_store().active_for_conversation(conversation_id) is not None
     except Exception as exc:  # noqa: BLE001
         log.warning("hand-off state unknown for a conversation: %s", type(exc).__name__)
         return False

@@ -1,5 +1,6 @@
 """Resolve what a customer types as a place ("q3", "tp hcm", "Cầu Giấy", "ha noi")
-to folded province / district keys that match `Store.province_key` / `Store.district_key`."""
+to folded province / district keys that match `Shop.province_key` / `Shop.district_key`
+(bot/backend/models.py)."""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ def _strip_prefix(key: str) -> str:
 
 @dataclass(frozen=True)
 class PlaceIndex:
-    """Known provinces and districts (folded), built from the stores in the database."""
+    """Known provinces and districts (folded), built from the shops in the database."""
 
     provinces: frozenset[str]
     districts: frozenset[tuple[str, str]]  # (province_key, district_key)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from actions.flow import ActionSessionStart
-from bot.handoff.tickets import get_store
+from bot.handoff.tickets import get_ticket_store
 from tests.actions.conftest import make_tracker, run
 
 
@@ -17,7 +17,7 @@ async def test_new_session_sets_brand_slots_and_listens(backend, domain):
 
 
 async def test_new_session_stays_paused_while_a_human_owns_the_chat(backend, domain):
-    get_store().open_ticket(conversation_id="tg-502", channel="telegram", user_id="502",
+    get_ticket_store().open_ticket(conversation_id="tg-502", channel="telegram", user_id="502",
                             reason="customer_request", priority=2, verified_msisdn=None,
                             summary="Khách muốn gặp nhân viên", transcript=[])
     events, _ = await run(ActionSessionStart(), make_tracker(sender_id="tg-502"), domain)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import func, select
 
 from bot.backend import UpdatePath
-from bot.backend.models import Store, Subscriber, Topup
+from bot.backend.models import Shop, Subscriber, Topup
 from bot.backend.seed import build_rows, seed
 from bot.text import strip_diacritics
 from tests.backend_helpers import pending_registrations
@@ -87,7 +87,7 @@ def test_demo_numbers_situations(backend):
 def test_population_and_coverage(backend):
     with backend.session() as s:
         subs = s.execute(select(Subscriber)).scalars().all()
-        stores = s.execute(select(Store)).scalars().all()
+        stores = s.execute(select(Shop)).scalars().all()
         topups = s.execute(select(func.count()).select_from(Topup)).scalar_one()
     assert 195 <= len(subs) <= 205
     numbers = [x.msisdn for x in subs]

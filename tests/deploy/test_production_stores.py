@@ -19,7 +19,7 @@ from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
-from bot.stores import (
+from bot.rasa_stores import (
     UrlRedisLockStore,
     UrlSQLTrackerStore,
     redis_lock_kwargs,
@@ -100,7 +100,7 @@ def test_redis_url_parsing() -> None:
 
 def test_lock_store_without_url_fails_clearly(clean_env: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match="LOCK_STORE_URL"):
-        UrlRedisLockStore(EndpointConfig(type="bot.stores.UrlRedisLockStore"))
+        UrlRedisLockStore(EndpointConfig(type="bot.rasa_stores.UrlRedisLockStore"))
 
 
 @pytest.mark.redis
@@ -108,7 +108,7 @@ async def test_two_instances_share_one_redis_lock(redis_url: str,
                                                  clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("LOCK_STORE_URL", redis_url)
     prefix = f"test{uuid.uuid4().hex[:6]}"
-    config = EndpointConfig(type="bot.stores.UrlRedisLockStore", key_prefix=prefix)
+    config = EndpointConfig(type="bot.rasa_stores.UrlRedisLockStore", key_prefix=prefix)
     instance_a, instance_b = UrlRedisLockStore(config), UrlRedisLockStore(config)
     conversation = "tg-42"
     order: list[str] = []
@@ -135,7 +135,7 @@ async def test_lock_of_a_crashed_instance_expires(redis_url: str,
                                                  clean_env: pytest.MonkeyPatch) -> None:
     """An instance that dies holding a conversation's lock blocks it only for the lifetime."""
     clean_env.setenv("LOCK_STORE_URL", redis_url)
-    config = EndpointConfig(type="bot.stores.UrlRedisLockStore",
+    config = EndpointConfig(type="bot.rasa_stores.UrlRedisLockStore",
                             key_prefix=f"test{uuid.uuid4().hex[:6]}")
     crashed, survivor = UrlRedisLockStore(config), UrlRedisLockStore(config)
     crashed.issue_ticket("zalo-7", lock_lifetime=1.5)  # never finished: the process died

@@ -1,4 +1,5 @@
-"""Store search by place typed with or without diacritics, abbreviations, districts."""
+"""Shop search (`backend.shops.find`) by place typed with or without diacritics, abbreviations,
+districts."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Rasa infrastructure adapters configured by URL.
+"""Rasa's tracker store (conversations) and lock store, configured by URL.
+
+Not to be confused with the stores of our own data (`bot.channels.store.ChannelStore`,
+`bot.handoff.tickets.TicketStore`) or the operator's shops (`bot.backend.shops`).
 
 `endpoints.yml` (development) and `deploy/endpoints.prod.yml` (production) name these
 classes, so the same configuration serves SQLite on a laptop and PostgreSQL + Redis with
