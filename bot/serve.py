@@ -130,6 +130,10 @@ def serve_rasa(args: argparse.Namespace, extra: list[str], shell: bool = False) 
     import rasa.__main__  # after the checks: importing Rasa takes seconds
     import rasa.core.run
 
+    from bot import rasa_patches
+
+    rasa_patches.apply()  # the one documented module of patches to Rasa
+
     rasa.core.run.serve_application = _with_auth(rasa.core.run.serve_application,
                                                  auth_token, jwt_secret)
     sys.argv = _rasa_argv(args, extra, shell)

@@ -331,6 +331,13 @@ def markdown(title: str, meta: dict[str, object], rows: list[dict[str, object]],
     return "\n".join(lines) + "\n"
 
 
+# Frames every request passes through (event loop, server, launcher): not informative.
+OUTER_FRAMES = (r"\(asyncio/|\(threading\.py|<module>|run_forever|_run_once|_run \(|\(uvloop|"
+                r"\(sanic/|bot/cli\.py|bot/serve\.py|rasa/api\.py|rasa/core/run\.py|"
+                r"rasa/__main__\.py|rasa/cli/run\.py|connection_task|handle_request|"
+                r"channels/rest\.py|channels/channel\.py")
+
+
 def profile_top(raw: Path, limit: int) -> str:
     """Top functions of a py-spy `--format raw` (collapsed stacks) file: self and
     cumulative share of samples."""
@@ -356,8 +363,7 @@ def profile_top(raw: Path, limit: int) -> str:
     out = [f"{samples} samples", "", "cumulative (share of samples with the function on the "
            "stack):"]
     interesting = [(f, n) for f, n in total_in.most_common()
-                   if not re.search(r"\(asyncio/|\(threading\.py|<module>|run_forever|"
-                                    r"_run_once|_run \(|\(uvloop|\(sanic/(app|server)", f)]
+                   if not re.search(OUTER_FRAMES, f)]
     out += [f"{100 * n / samples:5.1f}%  {short(f)}" for f, n in interesting[:limit]]
     out += ["", "self (share of samples in the function itself):"]
     out += [f"{100 * n / samples:5.1f}%  {short(f)}" for f, n in own.most_common(limit)]
@@ -382,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nice", type=int, default=10, help="nice level of the servers")
     parser.add_argument("--profile", action="store_true",
                         help="py-spy record the Rasa process during the last step")
-    parser.add_argument("--profile-top", type=int, default=25)
+    parser.add_argument("--profile-top", type=int, default=30)
     parser.add_argument("--label", default="", help="name in the report (e.g. baseline)")
     parser.add_argument("--report-dir", type=Path, default=REPO / "reports")
     parser.add_argument("--max-users", type=int, default=500)
@@ -454,6 +460,9 @@ def main(argv: list[str] | None = None) -> int:
                     spy.terminate()
                 if raw.exists():
                     profile_text = profile_top(raw, args.profile_top)
+                    args.report_dir.mkdir(parents=True, exist_ok=True)
+                    shutil.copy(raw, args.report_dir / f"profile-{datetime.now():%Y%m%d-%H%M%S}"
+                                f"{'-' + args.label if args.label else ''}.txt")
                 else:
                     profile_text = "py-spy failed: " + (tmp / "py-spy.log").read_text()[-500:]
                 print(profile_text, flush=True)
