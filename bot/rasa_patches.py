@@ -16,12 +16,25 @@ Why (profile of the Rasa process under load, reports/loadtest-*-baseline.md):
    Patched: the validator is built and the schema checked once per schema (per
    `action_response_format_spec` function, a static schema), then reused; an invalid
    result still raises the same `jsonschema.ValidationError` with Rasa's message appended.
+
+2. `SQLTrackerStore._retrieve` (rasa/core/tracker_store.py) loaded every event row of the
+   conversation's current session as a full ORM object (`session.query(SQLEvent)`: row
+   identity map, instance state: ~7 % of the CPU under load) to read one column. Patched:
+   the same query (`_event_query`: current session only, ordered by id; Rasa already
+   bounds the load by the latest `SessionStarted`) selects only `data`; the tracker is
+   rebuilt exactly as before (`DialogueStateTracker.from_dict`).
+
+3. SQLite tracker store (the development default; production uses PostgreSQL): each
+   `save()` commit was an fsync in the event loop (~6 %). Patched: SQLite connections of
+   `SQLTrackerStore` use WAL with `synchronous=NORMAL` (no corruption on a crash, the last
+   commits may be lost on power loss) and a 5 s busy timeout. Other databases untouched.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -73,13 +86,86 @@ def _patch_action_validation() -> None:
 
 
 # --------------------------------------------------------------------------------------
+# 2. Tracker loading reads only the event data of the current session.
+
+async def _sql_retrieve(self: Any, sender_id: str, fetch_events_from_all_sessions: bool) -> Any:
+    """Rasa's `SQLTrackerStore._retrieve`, selecting only the `data` column."""
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    with self.session_scope() as session:
+        rows = (self._event_query(session, sender_id,
+                                  fetch_events_from_all_sessions=fetch_events_from_all_sessions)
+                .with_entities(self.SQLEvent.data).all())
+        events = [json.loads(data) for (data,) in rows]
+    if self.domain and events:
+        return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+    return None
+
+
+def _patch_sql_retrieve() -> None:
+    from rasa.core.tracker_store import SQLTrackerStore
+
+    SQLTrackerStore._retrieve = _sql_retrieve
+
+
+# --------------------------------------------------------------------------------------
+# 3. SQLite tracker store: WAL, synchronous=NORMAL.
+
+SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
+                  "PRAGMA busy_timeout=5000")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+    finally:
+        cursor.close()
+
+
+def tune_sqlite_engine(engine: Any) -> bool:
+    """WAL + synchronous=NORMAL on every connection of a SQLite engine; False otherwise."""
+    import sqlalchemy as sa
+
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return False
+    if not sa.event.contains(engine, "connect", _sqlite_pragmas):
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        engine.dispose()  # connections opened during __init__ get the pragmas too
+    return True
+
+
+def _patch_sqlite_tracker_store() -> None:
+    from rasa.core.tracker_store import SQLTrackerStore
+
+    original = ORIGINALS["SQLTrackerStore.__init__"]
+
+    @functools.wraps(original)
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        tune_sqlite_engine(self.engine)
+
+    SQLTrackerStore.__init__ = __init__
+
+
+# --------------------------------------------------------------------------------------
 # What the patches rely on: checked by tests/test_rasa_patches.py on every Rasa version.
 
 def _targets() -> list[tuple[str, Any, str, list[str]]]:
     """(description, owner, attribute, expected parameter names) of what we replace or use."""
     from rasa.core.actions.action import RemoteAction
+    from rasa.core.tracker_store import SQLTrackerStore
 
     return [
+        ("SQLTrackerStore._retrieve", SQLTrackerStore, "_retrieve",
+         ["self", "sender_id", "fetch_events_from_all_sessions"]),
+        ("SQLTrackerStore._event_query", SQLTrackerStore, "_event_query",
+         ["self", "session", "sender_id", "fetch_events_from_all_sessions"]),
+        ("SQLTrackerStore.session_scope", SQLTrackerStore, "session_scope", ["self"]),
+        ("SQLTrackerStore.__init__", SQLTrackerStore, "__init__",
+         ["self", "domain", "dialect", "host", "port", "db", "username", "password",
+          "event_broker", "login_db", "query", "kwargs"]),
         ("RemoteAction._validate_action_result", RemoteAction, "_validate_action_result",
          ["self", "result"]),
         ("RemoteAction.action_response_format_spec", RemoteAction,
@@ -103,14 +189,27 @@ def check_targets() -> list[str]:
         found = list(inspect.signature(original).parameters)
         if found != params:
             problems.append(f"{name}{found}: expected parameters {params}")
-    try:
-        source = inspect.getsource(ORIGINALS.get("RemoteAction._validate_action_result")
-                                   or _targets()[0][1]._validate_action_result)
-    except (OSError, TypeError):
-        source = ""
-    if "action_response_format_spec" not in source:
-        problems.append("RemoteAction._validate_action_result no longer validates against "
-                        "action_response_format_spec(): re-check the cached validator")
+    # What the replaced code did, so that the replacement still does the same.
+    owners = {name: (owner, attribute) for name, owner, attribute, _ in _targets()}
+    for name, needles in {
+        "RemoteAction._validate_action_result": ("action_response_format_spec()",
+                                                 "validate(", "e.message +="),
+        "SQLTrackerStore._retrieve": ("_event_query", "json.loads(event.data)",
+                                      "DialogueStateTracker.from_dict"),
+        "SQLTrackerStore.__init__": ("self.engine = sa.create_engine",),
+    }.items():
+        owner, attribute = owners[name]
+        try:
+            text = inspect.getsource(ORIGINALS.get(name) or getattr(owner, attribute))
+        except (OSError, TypeError, AttributeError):
+            text = ""
+        missing = [needle for needle in needles if needle not in text]
+        if missing:
+            problems.append(f"{name} changed (no {', '.join(missing)}): re-check the patch")
+    from rasa.core.tracker_store import SQLTrackerStore
+
+    if not hasattr(SQLTrackerStore.SQLEvent, "data"):
+        problems.append("SQLTrackerStore.SQLEvent.data is gone")
     return problems
 
 
@@ -118,6 +217,8 @@ ORIGINALS: dict[str, Any] = {}
 
 PATCHES: dict[str, Callable[[], None]] = {
     "action_result_validator": _patch_action_validation,
+    "sql_retrieve_data_only": _patch_sql_retrieve,
+    "sqlite_tracker_store_wal": _patch_sqlite_tracker_store,
 }
 
 

@@ -73,3 +73,83 @@ def test_same_verdicts_as_rasas_original(patched):
             except jsonschema.ValidationError as error:
                 outcomes.append(error.message)
         assert outcomes[0] == outcomes[1]
+
+
+# ------------------------------------------------------------------ tracker store patches
+@pytest.fixture()
+def sqlite_store(tmp_path, patched):
+    from rasa.core.tracker_store import SQLTrackerStore
+    from rasa.shared.core.domain import Domain
+
+    domain = Domain.from_yaml("""
+version: "3.1"
+intents: [greet]
+slots:
+  phone_number: {type: text, mappings: [{type: custom}]}
+""")
+    store = SQLTrackerStore(domain=domain, dialect="sqlite", db=str(tmp_path / "t.db"))
+    yield store
+    store.engine.dispose()
+
+
+async def _two_sessions(store):
+    from rasa.shared.core.events import (
+        ActionExecuted,
+        SessionStarted,
+        SlotSet,
+        UserUttered,
+    )
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    tracker = DialogueStateTracker("conv-1", store.domain.slots)
+    first = [SessionStarted(timestamp=1.0), ActionExecuted("action_listen", timestamp=1.1),
+             UserUttered("chào", {"name": "greet"}, timestamp=1.2),
+             SlotSet("phone_number", "0901000001", timestamp=1.3)]
+    second = [SessionStarted(timestamp=5.0), ActionExecuted("action_listen", timestamp=5.1),
+              UserUttered("chào lại", {"name": "greet"}, timestamp=5.2),
+              SlotSet("phone_number", "0901000002", timestamp=5.3)]
+    for event in first:
+        tracker.update(event)
+    await store.save(tracker)
+    for event in second:
+        tracker.update(event)
+    await store.save(tracker)
+    return first, second
+
+
+async def test_retrieve_loads_the_current_session_like_rasa(sqlite_store):
+    first, second = await _two_sessions(sqlite_store)
+    original = rasa_patches.ORIGINALS["SQLTrackerStore._retrieve"]
+
+    patched_tracker = await sqlite_store.retrieve("conv-1")
+    rasa_tracker = await original(sqlite_store, "conv-1", False)
+    assert [e.as_dict() for e in patched_tracker.events] == \
+        [e.as_dict() for e in rasa_tracker.events]
+    assert [e.timestamp for e in patched_tracker.events] == [5.0, 5.1, 5.2, 5.3]
+    assert patched_tracker.get_slot("phone_number") == "0901000002"
+    full = await sqlite_store.retrieve_full_tracker("conv-1")
+    assert len(full.events) == len(first) + len(second)
+    assert await sqlite_store.retrieve("nobody") is None
+
+
+async def test_sqlite_tracker_store_uses_wal(sqlite_store):
+    await _two_sessions(sqlite_store)
+    with sqlite_store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+
+
+def test_check_targets_notices_a_removed_or_changed_target(monkeypatch):
+    from rasa.core.tracker_store import SQLTrackerStore
+
+    monkeypatch.delitem(rasa_patches.ORIGINALS, "SQLTrackerStore._event_query", raising=False)
+    monkeypatch.delattr(SQLTrackerStore, "_event_query")
+    assert "SQLTrackerStore._event_query is gone" in rasa_patches.check_targets()
+
+    def session_scope(self, extra):  # a changed signature
+        raise NotImplementedError
+
+    monkeypatch.delitem(rasa_patches.ORIGINALS, "SQLTrackerStore.session_scope", raising=False)
+    monkeypatch.setattr(SQLTrackerStore, "session_scope", session_scope)
+    assert any(p.startswith("SQLTrackerStore.session_scope")
+               for p in rasa_patches.check_targets())
