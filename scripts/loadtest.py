@@ -144,6 +144,7 @@ class Step:
     otp_rejected: int = 0
     elapsed_s: float = 0.0
     cpu_s: dict[str, float] = field(default_factory=dict)
+    turns_per_conversation: int = 6
 
     def summary(self) -> dict[str, object]:
         lat = sorted(self.latencies)
@@ -154,7 +155,8 @@ class Step:
             return values[min(len(values) - 1, int(round(q * (len(values) - 1))))] * 1000
 
         early = sorted(x for t in (1, 2) for x in self.by_turn.get(t, []))
-        late = sorted(x for t in (5, 6) for x in self.by_turn.get(t, []))
+        last = max(self.by_turn, default=6)
+        late = sorted(x for t in (last - 1, last) for x in self.by_turn.get(t, []))
         return {
             "users": self.users, "think_s": self.think_s, "duration_s": round(self.elapsed_s, 1),
             "turns": self.turns, "turns_per_s": round(self.turns / self.elapsed_s, 2)
@@ -188,6 +190,10 @@ async def play(session, url: str, step: Step, pool: NumberPool, stop_at: float,
             script, kind = rng.choice(PLAIN_CONVERSATIONS), "plain (no free number)"
         step.conversations[kind] += 1
         sender = f"load-{uuid.uuid4().hex}"
+        if step.turns_per_conversation > len(script):  # a long session: more questions
+            extra = [t for conv in PLAIN_CONVERSATIONS for t in conv[1:-1]]
+            script = script[:-1] + [extra[i % len(extra)] for i in range(
+                step.turns_per_conversation - len(script))] + script[-1:]
         for turn_no, template in enumerate(script, start=1):
             if time.monotonic() >= stop_at:
                 return
@@ -314,8 +320,8 @@ def markdown(title: str, meta: dict[str, object], rows: list[dict[str, object]],
     lines = [f"# {title}", ""]
     lines += [f"- {k}: {v}" for k, v in meta.items()]
     lines += ["", "| users | think s | turns | turns/s | p50 ms | p95 ms | p99 ms | max ms | "
-              "early p50 | late p50 | errors | empty | OTP refused | conversations | "
-              "load avg before | CPU ms/turn |", "|" + "---|" * 16]
+              "early p50 (turns 1-2) | late p50 (last 2) | errors | empty | OTP refused | "
+              "conversations | load avg before | CPU ms/turn |", "|" + "---|" * 16]
     for r in rows:
         conv = ", ".join(f"{k} {v}" for k, v in r["conversations"].items())  # type: ignore[union-attr]
         errs = f"{r['errors']} {r['error_kinds'] or ''}".strip()
@@ -377,6 +383,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=45.0, help="seconds per step")
     parser.add_argument("--think", type=float, default=0.0,
                         help="mean think time between turns, s (0 = closed loop, saturation)")
+    parser.add_argument("--turns", type=int, default=6,
+                        help="turns per conversation (> 6: a long session, extra questions "
+                             "before the thanks; early vs late turns compared)")
     parser.add_argument("--timeout", type=float, default=30.0, help="per-turn timeout, s")
     parser.add_argument("--ramp", type=float, default=2.0, help="ramp-up seconds per step")
     parser.add_argument("--warmup", type=float, default=5.0,
@@ -435,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         profile_text = None
         for i, users in enumerate(steps):
-            step = Step(users, args.think, args.duration,
+            step = Step(users, args.think, args.duration, turns_per_conversation=args.turns,
                         load_before=" ".join(f"{x:.1f}" for x in os.getloadavg()))
             spy = None
             raw = tmp / "profile.txt"
@@ -480,7 +489,7 @@ def main(argv: list[str] | None = None) -> int:
             "git": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
                                   capture_output=True, text=True).stdout.strip(),
             "machine": f"{os.cpu_count()} cores, shared with other work (load avg per step)",
-            "conversations": "6 turns, new sender each; OTP flows on seeded numbers "
+            "conversations": f"{args.turns} turns, new sender each; OTP flows on seeded numbers "
                              "(per-number cool-down respected), else store/FAQ flows",
             "duration per step": f"{args.duration:.0f} s (+ {args.warmup:.0f} s warm-up)",
             "think time": f"{args.think} s" if args.think else "none (closed loop)",

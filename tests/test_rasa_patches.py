@@ -153,3 +153,11 @@ def test_check_targets_notices_a_removed_or_changed_target(monkeypatch):
     monkeypatch.setattr(SQLTrackerStore, "session_scope", session_scope)
     assert any(p.startswith("SQLTrackerStore.session_scope")
                for p in rasa_patches.check_targets())
+
+
+async def test_sqlite_tracker_store_keeps_connections_open(sqlite_store):
+    from sqlalchemy.pool import QueuePool
+
+    assert isinstance(sqlite_store.engine.pool, QueuePool)
+    await _two_sessions(sqlite_store)
+    assert sqlite_store.engine.pool.checkedin() >= 1
