@@ -5,30 +5,25 @@ invalid answers."""
 from __future__ import annotations
 
 import logging
-import os
-import re
 from abc import abstractmethod
-from datetime import datetime, time
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 
-from bot import settings
 from bot.backend import Backend, get_backend
 from bot.brand import operator, response_variables
 from bot.channels.store import ChannelStore
+from bot.clock import format_local as format_local  # re-exported for the actions
+from bot.clock import local_now as local_now
 from bot.conversation_ids import parse_sender_id
 from bot.privacy import mask_msisdn as mask_msisdn  # re-exported for the actions
 
 logger = logging.getLogger(__name__)
 
 
-FIXED_TIME_ENV = "BOT_FIXED_LOCAL_TIME"
-_HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
 def backend() -> Backend:
@@ -82,35 +77,6 @@ def verified_msisdn(tracker: Tracker) -> str | None:
 def actor(tracker: Tracker) -> str:
     """Audit actor for the assistant acting in this conversation."""
     return f"assistant:{channel_of(tracker)}"
-
-
-def local_now(now: datetime | None = None) -> datetime:
-    """Local wall-clock time (operator timezone). In tests (BOT_ENV=test) the time of day
-    can be fixed with BOT_FIXED_LOCAL_TIME=HH:MM."""
-    tz = ZoneInfo(operator().get("timezone", "Asia/Ho_Chi_Minh"))
-    current = (now or datetime.now(tz)).astimezone(tz)
-    fixed = os.environ.get(FIXED_TIME_ENV, "")
-    match = _HHMM.match(fixed)
-    if settings.env() == "test" and match:
-        current = current.replace(hour=int(match.group(1)), minute=int(match.group(2)),
-                                  second=0, microsecond=0)
-    return current
-
-
-def parse_hhmm(value: str) -> time:
-    hours, minutes = value.split(":")
-    return time(int(hours), int(minutes))
-
-
-def format_local(moment: datetime | None) -> str:
-    """A UTC datetime as local 'HH:MM dd/mm/yyyy'."""
-    if moment is None:
-        return ""
-    if moment.tzinfo is None:
-        from datetime import timezone
-        moment = moment.replace(tzinfo=timezone.utc)
-    tz = ZoneInfo(operator().get("timezone", "Asia/Ho_Chi_Minh"))
-    return moment.astimezone(tz).strftime("%H:%M %d/%m/%Y")
 
 
 def latest_intent(tracker: Tracker) -> str | None:

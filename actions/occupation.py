@@ -17,12 +17,10 @@ from actions.common import (
     actor,
     answering_now,
     backend,
-    local_now,
-    parse_hhmm,
     utter,
     verified_msisdn,
 )
-from bot.brand import operator
+from bot.clock import desk_open
 from bot.reference.occupations import OCCUPATIONS
 from bot.text import fold
 
@@ -71,13 +69,6 @@ def match_occupation(text: str, occupations: Sequence[tuple[int, str]]) -> int |
     return best[1] if best else None
 
 
-def within_contact_hours(now: datetime) -> bool:
-    hours = operator().get("human_desk", {})
-    opens = parse_hhmm(hours.get("opens", "07:00"))
-    closes = parse_hhmm(hours.get("closes", "22:00"))
-    return opens <= now.time() < closes
-
-
 def offer_occupation(dispatcher: CollectingDispatcher, tracker: Tracker,
                      now: datetime | None = None) -> list[EventType]:
     """After a finished flow: ask once per conversation for a missing occupation."""
@@ -85,7 +76,7 @@ def offer_occupation(dispatcher: CollectingDispatcher, tracker: Tracker,
     if (not msisdn or tracker.get_slot("occupation_offered") or tracker.get_slot("lost_sim")
             or tracker.active_loop.get("name")):
         return []
-    if not within_contact_hours(local_now(now)):
+    if not desk_open(now):  # asked only while the desk works (bot/operator.yml)
         return []
     subscriber = backend().subscribers.get(msisdn)
     if subscriber is None or subscriber.occupation_code is not None:

@@ -48,7 +48,7 @@ def _group(module: str) -> str:
 # (the shared modules of layer 0 may use each other).
 LAYERS = {
     "bot.text": 0, "bot.texts": 0, "bot.conversation_ids": 0, "bot.privacy": 0,
-    "bot.settings": 0, "bot.brand": 0, "bot.secrets": 0,
+    "bot.settings": 0, "bot.brand": 0, "bot.secrets": 0, "bot.clock": 0,
     "bot.rasa_stores": 0, "bot.rasa_patches": 0,  # Rasa adapters (endpoints.yml, bot serve)
     "bot.database": 1, "bot.reference": 1,
     "bot.backend": 2, "bot.nlu": 2,

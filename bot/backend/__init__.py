@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from bot import settings
 from bot.backend.account import Account
@@ -51,7 +50,7 @@ __all__ = [
     "AppConsult", "AuditView", "Backend", "Balance", "CancelResult", "Confirmation",
     "Decree49Status", "OtpCheck", "OtpIssue", "Registration", "ServiceView", "ShopView",
     "SmsView", "SubscriberView", "SubscriptionView", "TopupView", "UpdatePath",
-    "UpdateRequestView", "format_vnd", "get_backend", "local_time", "set_backend",
+    "UpdateRequestView", "format_vnd", "get_backend", "set_backend",
 ]
 
 
@@ -113,8 +112,3 @@ def set_backend(backend: Backend | None, db_url: str | None = None) -> None:
             _instances[db_url or backend.db_url] = backend
 
 
-def local_time(moment: datetime) -> datetime:
-    """An aware UTC datetime from the backend -> the operator's local time (Asia/Ho_Chi_Minh)."""
-    from bot.brand import operator
-
-    return moment.astimezone(ZoneInfo(operator().get("timezone", "Asia/Ho_Chi_Minh")))

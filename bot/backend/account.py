@@ -14,7 +14,10 @@ from bot.backend.models import AppConsultation, Topup
 from bot.backend.views import AppConsult, Balance, TopupView
 from bot.brand import operator
 
-APP_CONSULT_WINDOW = timedelta(hours=24)
+
+def app_consult_window() -> timedelta:
+    """The app link goes out by SMS at most once in this window (bot/operator.yml)."""
+    return timedelta(hours=int(operator()["app_consult_hours"]))
 
 
 class Account:
@@ -52,10 +55,10 @@ class Account:
                 return AppConsult("feature_phone")
             last = s.execute(
                 select(AppConsultation).where(AppConsultation.msisdn == sub.msisdn,
-                                              AppConsultation.at > now - APP_CONSULT_WINDOW)
+                                              AppConsultation.at > now - app_consult_window())
                 .order_by(AppConsultation.at.desc()).limit(1)).scalar_one_or_none()
             if last is not None:
-                hours = math.ceil((last.at + APP_CONSULT_WINDOW - now).total_seconds() / 3600)
+                hours = math.ceil((last.at + app_consult_window() - now).total_seconds() / 3600)
                 status = "already_consulted" if last.channel == channel else \
                     "consulted_elsewhere"
                 return AppConsult(status, max(1, hours))

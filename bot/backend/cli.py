@@ -7,6 +7,7 @@ import sys
 import time
 
 from bot import database, settings
+from bot.clock import to_local
 
 
 def _url(args: argparse.Namespace) -> str:
@@ -78,16 +79,8 @@ def _cmd_sms(args: argparse.Namespace) -> int:
 
 
 def _print_sms(row) -> None:
-    local = row.created_at.astimezone(_local_tz())
+    local = to_local(row.created_at)
     print(f"[SMS {local:%H:%M:%S} -> {row.msisdn}] {row.text}", flush=True)
-
-
-def _local_tz():
-    from zoneinfo import ZoneInfo
-
-    from bot.brand import operator
-
-    return ZoneInfo(operator().get("timezone", "Asia/Ho_Chi_Minh"))
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -40,8 +40,8 @@ from bot.backend.seed_data import (
     PROVINCE_WEIGHTS,
     SHOPS,
 )
-from bot.backend.update_requests import UPDATE_REVIEW_TIME
-from bot.backend.vas import REGISTRATION_TTL
+from bot.backend.update_requests import review_time
+from bot.backend.vas import registration_ttl
 from bot.brand import operator
 from bot.reference.catalog import CATALOG
 from bot.text import fold
@@ -196,7 +196,7 @@ class _Generator:
         requested = self.ago(hours=hours_ago)
         self.rows.add(PendingRegistration, subscriber_id=sub_id, service_code=code,
                       channel=channel, requested_at=requested,
-                      expires_at=requested + REGISTRATION_TTL, status="pending")
+                      expires_at=requested + registration_ttl(), status="pending")
 
     def update_request(self, sub_id: int, hours_ago: float, status: str,
                        fields: dict[str, Any], photos: dict[str, Any]) -> None:
@@ -204,7 +204,7 @@ class _Generator:
         decided = submitted + timedelta(hours=20) if status != "pending" else None
         self.rows.add(UpdateRequest, subscriber_id=sub_id, fields=fields, photos=photos,
                       channel="app", status=status, submitted_at=submitted,
-                      due_at=submitted + UPDATE_REVIEW_TIME, decided_at=decided)
+                      due_at=submitted + review_time(), decided_at=decided)
 
 
 # ------------------------------------------------------------------ demo numbers

@@ -14,8 +14,12 @@ from bot.backend.context import BackendContext
 from bot.backend.models import Subscriber, UpdateRequest
 from bot.backend.subscribers import subscriber_view
 from bot.backend.views import UpdateRequestView
+from bot.brand import operator
 
-UPDATE_REVIEW_TIME = timedelta(hours=48)
+
+def review_time() -> timedelta:
+    """An update request is decided within this time (bot/operator.yml `approval_hours`)."""
+    return timedelta(hours=int(operator()["approval_hours"]))
 # Fields an approved update request may change, and photo keys -> subscriber flags.
 _UPDATABLE_FIELDS = ("full_name", "birth_date", "gender", "nationality", "province", "district",
                      "ward", "street", "occupation_code", "id_type", "id_number",
@@ -35,7 +39,7 @@ class UpdateRequests:
     def submit(self, msisdn: str, fields: Mapping[str, Any],
                photos: Mapping[str, Any] | Iterable[Any] | None,
                channel: str) -> UpdateRequestView | None:
-        """Record an information-update request; reviewed within 48 hours. None if unknown."""
+        """Record an information-update request, due after review_time(). None if unknown."""
         now = self.ctx.now()
         photo_refs = dict(photos) if isinstance(photos, Mapping) else list(photos or ())
         with self.ctx.session() as s, s.begin():
@@ -44,7 +48,7 @@ class UpdateRequests:
                 return None
             req = UpdateRequest(subscriber_id=sub.id, fields=_jsonable(fields),
                                 photos=_jsonable(photo_refs), channel=channel, status="pending",
-                                submitted_at=now, due_at=now + UPDATE_REVIEW_TIME)
+                                submitted_at=now, due_at=now + review_time())
             s.add(req)
             s.flush()
             return _view(req)

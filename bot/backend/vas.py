@@ -18,9 +18,13 @@ from bot.backend.views import (
     ServiceView,
     SubscriptionView,
 )
+from bot.brand import operator
 from bot.reference.catalog import find_service
 
-REGISTRATION_TTL = timedelta(hours=12)
+
+def registration_ttl() -> timedelta:
+    """How long a registration waits for its second confirmation (bot/operator.yml)."""
+    return timedelta(hours=int(operator()["registration_confirm_hours"]))
 
 
 def _service_view(row: Service) -> ServiceView:
@@ -110,13 +114,13 @@ class ValueAddedServices:
                 PendingRegistration.status == "pending")).scalars().first()
             if pending is not None:
                 return Registration("already_pending", pending.expires_at, svc.code)
-            expires = now + REGISTRATION_TTL
+            expires = now + registration_ttl()
             s.add(PendingRegistration(subscriber_id=sub.id, service_code=svc.code,
                                       channel=channel, requested_at=now, expires_at=expires,
                                       status="pending"))
             sms.queue(s, sub.msisdn, sms.render(
                 "registration_request", name=svc.name, price=svc.price_label,
-                hours=ceil_seconds(REGISTRATION_TTL) // 3600), self.ctx.now())
+                hours=ceil_seconds(registration_ttl()) // 3600), self.ctx.now())
             return Registration("pending", expires, svc.code)
 
     def confirm_registration(self, msisdn: str, code: str | None = None) -> Confirmation:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 from bot.brand import operator
+from bot.clock import local_zone, parse_hhmm, to_local, within_hours
 
 
 @dataclass(frozen=True)
@@ -19,22 +19,15 @@ class DeskStatus:
     opens_today: bool  # the next opening is later today (not tomorrow)
 
 
-def _hhmm(value: str) -> time:
-    hours, minutes = str(value).split(":")
-    return time(int(hours), int(minutes))
-
-
 def desk_status(now: datetime) -> DeskStatus:
     """Is the desk open at `now` (aware datetime), and when does it open next."""
-    profile = operator()
-    desk = profile["human_desk"]
-    tz = ZoneInfo(profile.get("timezone", "Asia/Ho_Chi_Minh"))
-    local = now.astimezone(tz)
-    opens, closes = _hhmm(desk["opens"]), _hhmm(desk["closes"])
+    desk = operator()["human_desk"]
+    local = to_local(now)
     wait = int(desk.get("expected_wait_minutes", 5))
-    if opens <= local.time() < closes:
+    if within_hours(local, desk["opens"], desk["closes"]):
         return DeskStatus(True, desk["opens"], desk["closes"], wait, None, False)
+    opens = parse_hhmm(desk["opens"])
     day = local.date() if local.time() < opens else local.date() + timedelta(days=1)
-    next_opening = datetime.combine(day, opens, tzinfo=tz)
+    next_opening = datetime.combine(day, opens, tzinfo=local_zone())
     return DeskStatus(False, desk["opens"], desk["closes"], wait, next_opening,
                       day == local.date())

@@ -186,7 +186,7 @@ def test_format_vnd(amount, text):
 
 
 def test_local_time(clock):
-    from bot.backend import local_time
+    from bot.clock import to_local as local_time
 
     assert local_time(clock()).strftime("%H:%M %d/%m/%Y") == "10:00 02/06/2025"
 
