@@ -24,18 +24,13 @@ FALLBACK_INTENT = "nlu_fallback"
 # "EXTERNAL: ..." but cannot set metadata through Telegram or Zalo.
 IS_EXTERNAL = "is_external"
 EXTERNAL_PREFIX = "EXTERNAL: "
-COMPLAINT_INTENTS = ("complaint", "file_complaint", "report_complaint")
 TRANSCRIPT_LIMIT = 60  # most recent user/bot messages copied into the ticket
 # `handoff_reason` slot values set by other actions, as intent names.
 REASON_ALIASES = {"report_lost_sim": "lost_sim", "request_human": "customer_request",
-                  FALLBACK_INTENT: "fallback", **{n: "complaint" for n in COMPLAINT_INTENTS}}
+                  FALLBACK_INTENT: "fallback"}
 
 # What the customer was asking about, for the agent's summary (texts.yml `topics`).
-TOPICS: dict[str, str] = {
-    **{name: label for name, label in handoff_texts.table("topics").items()
-       if name != "complaint"},
-    **{name: handoff_texts("topics.complaint") for name in COMPLAINT_INTENTS},
-}
+TOPICS: dict[str, str] = dict(handoff_texts.table("topics"))
 # Small talk, and the hand-off request itself (the reason already says it).
 _IGNORED_TOPICS = {"greet", "goodbye", "thank", "affirm", "deny", "inform", "stop",
                    "bot_challenge", "request_human"}
@@ -72,7 +67,7 @@ def user_intents(events: Iterable[dict]) -> list[str]:
 def derive_reason(events: Sequence[dict], reason_slot: Any = None) -> tuple[str, int]:
     """(reason, priority) from the latest intents; an explicit `handoff_reason` slot wins.
 
-    report_lost_sim -> lost_sim (urgent), complaint -> complaint, request_human ->
+    report_lost_sim -> lost_sim (urgent), request_human ->
     customer_request, nlu_fallback (latest, or twice in the last three) -> fallback;
     anything else is a customer request."""
     if isinstance(reason_slot, str):
@@ -83,8 +78,6 @@ def derive_reason(events: Sequence[dict], reason_slot: Any = None) -> tuple[str,
     latest = intents[-1] if intents else None
     if latest == "report_lost_sim" or "report_lost_sim" in intents[-3:]:
         reason = "lost_sim"
-    elif latest in COMPLAINT_INTENTS:
-        reason = "complaint"
     elif latest == "request_human":
         reason = "customer_request"
     elif latest == FALLBACK_INTENT or intents[-3:].count(FALLBACK_INTENT) >= 2:

@@ -1,7 +1,7 @@
 """The hand-off's texts for agents and operators: bot/handoff/texts.yml (read once).
 
     handoff_texts("errors.not_found")
-    handoff_texts("summary.reason", reason="Khiếu nại")
+    handoff_texts("summary.reason", reason="Mất SIM")
     handoff_texts.table("statuses")
 
 What a customer reads is not here: it is in domain.yml (`bot.texts.text`)."""

@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 
 # Reason code -> default priority; the label agents read is in texts.yml `reasons`.
 REASON_PRIORITIES: dict[str, int] = {
-    "lost_sim": 0, "complaint": 1, "customer_request": 2, "fallback": 2, "zalo_window": 2,
+    "lost_sim": 0, "customer_request": 2, "fallback": 2, "zalo_window": 2,
 }
 # Reason code -> (default priority, label shown to agents).
 REASONS: dict[str, tuple[int, str]] = {

@@ -56,7 +56,6 @@ LOST_SIM = [
     (["nlu_fallback", "nlu_fallback"], None, ("fallback", 2)),
     (["greet", "nlu_fallback", "nlu_fallback", "deny"], None, ("fallback", 2)),
     (["nlu_fallback", "nlu_fallback", "request_human"], None, ("customer_request", 2)),
-    (["complaint"], None, ("complaint", 1)),
     (["request_human"], "zalo_window", ("zalo_window", 2)),
     (["greet"], "report_lost_sim", ("lost_sim", 0)),  # set by action_report_lost_sim
     (["request_human"], "nonsense", ("customer_request", 2)),

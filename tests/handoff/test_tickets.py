@@ -77,7 +77,7 @@ def test_second_request_extends_the_active_ticket(store):
 def test_queue_is_urgent_first_then_oldest(store, clock):
     normal_old = store.open_ticket(**open_args("tg-1", priority=2))
     clock.advance(minutes=1)
-    complaint = store.open_ticket(**open_args("tg-2", reason="complaint", priority=1))
+    complaint = store.open_ticket(**open_args("tg-2", reason="customer_request", priority=1))
     clock.advance(minutes=1)
     urgent_new = store.open_ticket(**open_args("tg-3", reason="lost_sim", priority=0))
     clock.advance(minutes=1)
