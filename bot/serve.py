@@ -149,7 +149,7 @@ def protect_action_server(app: Any, token: str) -> None:
 
     expected = token.encode("utf-8")
 
-    @app.middleware("request")  # type: ignore[misc]  # Sanic's decorators are untyped
+    @app.middleware("request")
     async def check_token(request: Any) -> Any:
         if request.path == "/health":
             return None
@@ -158,7 +158,7 @@ def protect_action_server(app: Any, token: str) -> None:
             return response.json({"error": "unauthorized"}, status=401)
         return None
 
-    @app.exception(Exception)  # type: ignore[misc]
+    @app.exception(Exception)
     async def failed(request: Any, exception: Exception) -> Any:
         logger.error("action server request failed: %s", type(exception).__name__)
         return response.json({"error": "internal error"}, status=500)

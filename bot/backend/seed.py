@@ -54,9 +54,9 @@ GENERATED_COUNT = 185
 DEMO_PREFIX = "09010000"
 
 # Child tables first.
-_TABLES = (AuditLog, IdentityVerification, SmsOutbox, OtpWrongCode, OtpChallenge,
-           AppConsultation, UpdateRequest, Topup, PendingRegistration, Subscription,
-           Subscriber, Shop, Service)
+_TABLES: tuple[type[Any], ...] = (
+    AuditLog, IdentityVerification, SmsOutbox, OtpWrongCode, OtpChallenge, AppConsultation,
+    UpdateRequest, Topup, PendingRegistration, Subscription, Subscriber, Shop, Service)
 TOPUP_CHANNELS = ("thẻ cào", "ứng dụng", "ngân hàng", "ví điện tử", "cửa hàng")
 TOPUP_AMOUNTS = (10000, 20000, 30000, 50000, 100000, 200000, 500000)
 CCCD_ISSUER = "Cục Cảnh sát quản lý hành chính về trật tự xã hội"

@@ -9,10 +9,7 @@ from datetime import date, datetime
 # A catalog entry is also the service view (bot/reference/catalog.py): one definition.
 from bot.reference.catalog import ServiceView as ServiceView
 
-
-def _private():
-    """A personal field: left out of repr() so a logged view leaks nothing."""
-    return field(repr=False)
+# Personal fields are declared field(repr=False): a logged view leaks nothing.
 
 
 @dataclass(frozen=True)
@@ -21,19 +18,19 @@ class SubscriberView:
     msisdn: str
     subscription_type: str  # prepaid | postpaid
     status: str  # active | one_way_blocked | blocked
-    full_name: str = _private()
-    birth_date: date | None = _private()
-    gender: str | None = _private()  # male | female
-    nationality: str | None = _private()
-    province: str | None = _private()
-    district: str | None = _private()
-    ward: str | None = _private()
-    street: str | None = _private()
-    occupation_code: int | None = _private()
+    full_name: str = field(repr=False)  # personal: not in repr()
+    birth_date: date | None = field(repr=False)  # personal: not in repr()
+    gender: str | None = field(repr=False)  # personal: not in repr()  # male | female
+    nationality: str | None = field(repr=False)  # personal: not in repr()
+    province: str | None = field(repr=False)  # personal: not in repr()
+    district: str | None = field(repr=False)  # personal: not in repr()
+    ward: str | None = field(repr=False)  # personal: not in repr()
+    street: str | None = field(repr=False)  # personal: not in repr()
+    occupation_code: int | None = field(repr=False)  # personal: not in repr()
     id_type: str | None  # CMND | CCCD | PASSPORT
-    id_number: str | None = _private()
-    id_issue_date: date | None = _private()
-    id_issue_place: str | None = _private()
+    id_number: str | None = field(repr=False)  # personal: not in repr()
+    id_issue_date: date | None = field(repr=False)  # personal: not in repr()
+    id_issue_place: str | None = field(repr=False)  # personal: not in repr()
     has_id_front_photo: bool
     has_id_back_photo: bool
     has_portrait_photo: bool

@@ -175,6 +175,9 @@ def _cmd_zalo_set_token(args: argparse.Namespace) -> int:
     store = ChannelStore()
     if not store.seed_token(config.oa_key, args.access_token, args.refresh_token):
         row = store.token(config.oa_key)
+        if row is None:  # removed between the two calls
+            print("Could not store the Zalo OA tokens; try again.", file=sys.stderr)
+            return 1
         store.save_refreshed(config.oa_key, row.version, args.access_token,
                              args.refresh_token)
     print(f"Zalo OA tokens stored for {config.oa_key}.")
@@ -187,7 +190,7 @@ def _cmd_zalo_sign(args: argparse.Namespace) -> int:
     from bot.channels.zalo import SIGNATURE_HEADER, ZaloConfig, signature
 
     config = ZaloConfig.from_credentials()
-    if not config.configured:
+    if not (config.app_id and config.oa_secret_key):
         print("ZALO_APP_ID and ZALO_OA_SECRET_KEY must be set.", file=sys.stderr)
         return 2
     with open(args.file, encoding="utf-8") as fh:

@@ -399,8 +399,9 @@ class TelegramInput(InputChannel):
         chat_id = inbound.chat_id
         data = inbound.text
         if data.startswith(STORED_PAYLOAD_PREFIX):
-            data = await self.store.run(self.store.get_payload,
-                                        data[len(STORED_PAYLOAD_PREFIX):]) or ""
+            stored: str | None = await self.store.run(self.store.get_payload,
+                                                      data[len(STORED_PAYLOAD_PREFIX):])
+            data = stored or ""
         if not data:
             return "ignored"
         if is_control_text(data) or len(data) > max_message_chars():
@@ -457,7 +458,9 @@ def _classify(update: Update) -> _Inbound:
     if message.photo or _is_image_document(message):
         # Only media Telegram delivered count as photos. An uncompressed photo ("send as
         # file") arrives as an image document.
-        file_id = message.photo[-1].file_id if message.photo else message.document.file_id
+        document = message.document
+        file_id = (message.photo[-1].file_id if message.photo
+                   else document.file_id if document is not None else "")
         metadata["photos"] = [file_id]
         caption = (prepare_typed_text(message.caption, channel=CHANNEL_NAME)[0]
                    if message.caption else None)
@@ -481,6 +484,8 @@ def _is_image_document(message: Message) -> bool:
 def _contact(message: Message) -> tuple[str | None, str | None, str | None]:
     """(text for Rasa, the sender's own verified number, notice) of a shared contact."""
     contact = message.contact
+    if contact is None:
+        return INFORM_TEXT, None, None
     typed = (contact.phone_number or "").strip()
     msisdn = normalize_msisdn(typed)
     if msisdn is None:  # not a Vietnamese mobile: as if typed

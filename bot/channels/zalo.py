@@ -191,6 +191,8 @@ class ZaloClient:
             deadline = time.monotonic() + self.refresh_wait_s
             while True:
                 row = await self.store.run(self.store.token, oa_key)
+                if row is None:
+                    raise ZaloApiError(ERROR_TOKEN_EXPIRED, "no OA access token stored")
                 if row.version > failed_version:
                     return row
                 if await self.store.run(self.store.take_refresh_lease, oa_key, row.version):
@@ -557,7 +559,7 @@ def _id(value: Any, limit: int = MAX_USER_ID_CHARS) -> str | None:
     return text if 0 < len(text) <= limit else None
 
 
-def _nested(data: dict[str, Any], *keys: str) -> Any:
+def _nested(data: Any, *keys: str) -> Any:
     for key in keys:
         if not isinstance(data, dict):
             return None

@@ -500,7 +500,7 @@ async def reply(request: web.Request) -> web.Response:
         return _error(422, "reply_too_long",
                       handoff_texts("errors.reply_too_long", limit="4.000"))
     message = await request.app[SERVICE_KEY].reply(_ticket_id(request), agent.name, text)
-    payload = {"message": message_json(message)}
+    payload: dict[str, Any] = {"message": message_json(message)}
     if message.delivery != "sent":
         payload["warning"] = handoff_texts("errors.reply_not_delivered")
     return web.json_response(payload, status=201)
@@ -550,7 +550,7 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-async def console_index(request: web.Request) -> web.Response:
+async def console_index(request: web.Request) -> web.StreamResponse:
     response = web.FileResponse(STATIC_DIR / "index.html")
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -603,8 +603,9 @@ def create_app(service: HandoffService, accounts: AgentAccounts, api_tokens: dic
     app[SETTINGS_KEY] = {"cookie_secure": cookie_secure, "sync_interval": sync_interval,
                          "trusted_proxy_header": (trusted_proxy_header or "").strip() or None,
                          "trusted_proxies": tuple(trusted_proxies)}
-    app.on_startup.append(_start_background)
-    app.on_cleanup.append(_stop_background)
+    # aiohttp's Signal annotation confuses mypy (it expects a callable of a callable)
+    app.on_startup.append(_start_background)  # type: ignore[arg-type]
+    app.on_cleanup.append(_stop_background)  # type: ignore[arg-type]
     r = app.router
     r.add_get("/", root)
     r.add_get("/healthz", healthz)

@@ -49,10 +49,10 @@ def _public_numbers() -> re.Pattern[str] | None:
     """The operator's published numbers (hotlines, short codes), as whole tokens: not
     glued to other digits, also not through the separators people type inside numbers."""
     profile = operator()
-    numbers = {str(profile.get(key) or "") for key in ("hotline", "hotline_free")}
-    numbers |= {str((profile.get(key) or {}).get("to") or "")
-                for key in ("info_sms", "services_sms")}
-    numbers = sorted((n for n in numbers if n.isdigit()), key=len, reverse=True)
+    found = {str(profile.get(key) or "") for key in ("hotline", "hotline_free")}
+    found |= {str((profile.get(key) or {}).get("to") or "")
+              for key in ("info_sms", "services_sms")}
+    numbers = sorted((n for n in found if n.isdigit()), key=len, reverse=True)
     if not numbers:
         return None
     alternatives = "|".join(re.escape(n) for n in numbers)

@@ -93,11 +93,12 @@ class HandoffService:
         return self.backend
 
     async def _send(self, channel: str, user_id: str, text: str) -> None:
-        if self.send_text is None:
+        send = self.send_text
+        if send is None:
             from bot.channels.outbound import send_text
 
-            self.send_text = send_text
-        await self.send_text(channel, user_id, text)
+            send = self.send_text = send_text
+        await send(channel, user_id, text)
 
     async def _db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return await asyncio.to_thread(fn, *args, **kwargs)

@@ -178,8 +178,8 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             for label, p in zip(labels, row, strict=True):
                 name = label.split("/", 1)[0]
                 scores[name] = scores.get(name, 0.0) + float(p)
-            ranking = sorted(({"name": k, "confidence": v} for k, v in scores.items()),
-                             key=lambda r: -r["confidence"])
+            ranking = [{"name": k, "confidence": v}
+                       for k, v in sorted(scores.items(), key=lambda kv: -kv[1])]
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set("intent_ranking", ranking[: self.config["ranking_length"]],
                         add_to_output=True)

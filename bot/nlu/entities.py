@@ -72,7 +72,7 @@ _NEXT_WORD = re.compile(r"\s*(\w+)")
 
 def _followed_by_unit(text: str, end: int) -> bool:
     nxt = _NEXT_WORD.match(text, end)
-    return bool(nxt) and fold(nxt.group(1)) in _UNITS
+    return nxt is not None and fold(nxt.group(1)) in _UNITS
 
 
 def extract_numbers(text: str) -> list[Entity]:

@@ -34,7 +34,10 @@ def run_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = make_engine(config.get_main_option("sqlalchemy.url"), pooled=False)
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("sqlalchemy.url is not set in the Alembic configuration")
+    engine = make_engine(url, pooled=False)
     try:
         with engine.begin() as conn:
             _run(conn)
