@@ -1,11 +1,12 @@
 """Patches to Rasa's behaviour: the one place where we change how Rasa works inside.
 
-Applied by `bot serve rasa` (bot/serve.py calls `apply()` before Rasa starts); nothing else
-imports this module for its side effects. Every patch names the Rasa attribute it
-replaces, is idempotent, and keeps Rasa's observable behaviour (same results, same
-exceptions); only the repeated work goes. `tests/test_rasa_patches.py` fails when a Rasa
-upgrade removes or changes what a patch relies on (`check_targets()`), and checks the
-patched behaviour. Tested with Rasa `TESTED_RASA` (see pyproject.toml).
+Applied by `bot serve rasa` (bot/serve.py calls `apply()` before Rasa starts); nothing
+else imports this module for its side effects; `BOT_RASA_PATCHES=off` disables them all.
+Every patch names the Rasa attribute it replaces, is idempotent, and keeps Rasa's
+observable behaviour (same results, same exceptions); only the repeated work goes.
+`tests/test_rasa_patches.py` fails when a Rasa upgrade removes or changes what a patch
+relies on (`check_targets()`), and checks the patched behaviour. Tested with Rasa
+`TESTED_RASA` (see pyproject.toml).
 
 Why (profile of the Rasa process under load, reports/loadtest-*-baseline.md):
 
@@ -39,6 +40,7 @@ import functools
 import inspect
 import json
 import logging
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -257,7 +259,13 @@ def _remember_originals() -> None:
 
 
 def apply(names: list[str] | None = None) -> list[str]:
-    """Apply the patches (all, or `names`) once per process; returns what was applied."""
+    """Apply the patches (all, or `names`) once per process; returns what was applied.
+
+    `BOT_RASA_PATCHES=off` applies none (escape hatch, and A/B measurements:
+    `scripts/loadtest.py --no-patches`)."""
+    if os.environ.get("BOT_RASA_PATCHES", "").strip().lower() in {"off", "0", "false", "no"}:
+        logger.warning("Rasa patches disabled (BOT_RASA_PATCHES=off)")
+        return []
     with _lock:
         _remember_originals()
         problems = check_targets()

@@ -332,7 +332,7 @@ def markdown(title: str, meta: dict[str, object], rows: list[dict[str, object]],
                      f"{r['empty_replies']} | {r['otp_rejected']} | {conv} | "
                      f"{r['load_before']} | {cpu} |")
     if profile:
-        lines += ["", "## Profile of the Rasa process (py-spy, last step)", "", "```",
+        lines += ["", "## Profile of the Rasa process (py-spy, one step)", "", "```",
                   profile.rstrip(), "```"]
     return "\n".join(lines) + "\n"
 
@@ -394,9 +394,13 @@ def main(argv: list[str] | None = None) -> int:
                                       "starting one; needs --db-url")
     parser.add_argument("--db-url", help="subscriber database of the --url instance")
     parser.add_argument("--model", type=Path, help="model (default: newest in models/)")
+    parser.add_argument("--no-patches", action="store_true",
+                        help="start Rasa with BOT_RASA_PATCHES=off (A/B against bot/rasa_patches)")
     parser.add_argument("--nice", type=int, default=10, help="nice level of the servers")
     parser.add_argument("--profile", action="store_true",
                         help="py-spy record the Rasa process during the last step")
+    parser.add_argument("--profile-users", type=int,
+                        help="the step to profile (default: the last)")
     parser.add_argument("--profile-top", type=int, default=30)
     parser.add_argument("--label", default="", help="name in the report (e.g. baseline)")
     parser.add_argument("--report-dir", type=Path, default=REPO / "reports")
@@ -426,7 +430,8 @@ def main(argv: list[str] | None = None) -> int:
             env = stack_env(BOT_DB_URL=db_url, BOT_OTP_FIXED_CODE=OTP_CODE,
                             TRACKER_DB_URL=os.environ.get("TRACKER_DB_URL")
                             or f"sqlite:///{tmp / 'tracker.db'}",
-                            LOG_LEVEL="WARNING")
+                            LOG_LEVEL="WARNING",
+                            BOT_RASA_PATCHES="off" if args.no_patches else "on")
             print(f"Starting the action server and Rasa ({args.model.name}) in {tmp} ...",
                   flush=True)
             procs, base, _ = start_stack(tmp, args, env)
@@ -448,7 +453,9 @@ def main(argv: list[str] | None = None) -> int:
                         load_before=" ".join(f"{x:.1f}" for x in os.getloadavg()))
             spy = None
             raw = tmp / "profile.txt"
-            if args.profile and i == len(steps) - 1 and pid:
+            profiled = (users == args.profile_users if args.profile_users
+                        else i == len(steps) - 1)
+            if args.profile and profiled and pid:
                 spy_bin = shutil.which("py-spy") or str(REPO / ".venv" / "bin" / "py-spy")
                 with open(tmp / "py-spy.log", "w") as spy_log:
                     spy = subprocess.Popen(
@@ -493,6 +500,7 @@ def main(argv: list[str] | None = None) -> int:
                              "(per-number cool-down respected), else store/FAQ flows",
             "duration per step": f"{args.duration:.0f} s (+ {args.warmup:.0f} s warm-up)",
             "think time": f"{args.think} s" if args.think else "none (closed loop)",
+            "bot/rasa_patches": "off (BOT_RASA_PATCHES=off)" if args.no_patches else "on",
         }
         text = markdown(f"Load test{(' — ' + args.label) if args.label else ''}", meta, rows,
                         profile_text)

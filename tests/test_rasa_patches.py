@@ -161,3 +161,8 @@ async def test_sqlite_tracker_store_keeps_connections_open(sqlite_store):
     assert isinstance(sqlite_store.engine.pool, QueuePool)
     await _two_sessions(sqlite_store)
     assert sqlite_store.engine.pool.checkedin() >= 1
+
+
+def test_patches_can_be_switched_off(monkeypatch):
+    monkeypatch.setenv("BOT_RASA_PATCHES", "off")
+    assert rasa_patches.apply() == []
