@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from tests.channels.conftest import APP_SECRET
+from tests.channels.fakes import FakeTelegram, FakeZalo
 from tests.servers import (
     BIN,
     REPO,
@@ -116,3 +118,19 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
         if not ready:
             pytest.fail("a server did not start:\n" + procs.log_tail())
         yield result
+
+
+@pytest.fixture(scope="module")
+def telegram_api() -> Iterator[FakeTelegram]:
+    """A local fake of Telegram's Bot API."""
+    server = FakeTelegram().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def zalo_api() -> Iterator[FakeZalo]:
+    """A local fake of Zalo's OA API."""
+    server = FakeZalo(secret_key=APP_SECRET).start()
+    yield server
+    server.stop()

@@ -66,20 +66,6 @@ def db_url(tmp_path, monkeypatch) -> Iterator[str]:
     set_backend(None, url)
 
 
-@pytest.fixture(scope="module")
-def telegram_api() -> Iterator[FakeTelegram]:
-    server = FakeTelegram().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def zalo_api() -> Iterator[FakeZalo]:
-    server = FakeZalo(secret_key=APP_SECRET).start()
-    yield server
-    server.stop()
-
-
 def tg_config(api: FakeTelegram) -> TelegramConfig:
     return TelegramConfig(token=api.token, secret_token=SECRET, base_url=api.base_url)
 

@@ -45,7 +45,6 @@ from tests.channels.conftest import (
     Recorder,
     sign_raw,
 )
-from tests.channels.fakes import FakeTelegram, FakeZalo
 
 SCALE = int(os.environ.get("FUZZ_SCALE", "1"))  # FUZZ_SCALE=10: ten times the examples
 CALL_TIMEOUT_S = 20.0  # "no hang": any single webhook call
@@ -127,20 +126,6 @@ def fast_store(db_url: str) -> ChannelStore:
         dbapi_connection.execute("PRAGMA synchronous=OFF")
 
     return ChannelStore(engine)
-
-
-@pytest.fixture(scope="module")
-def telegram_api() -> Iterator[FakeTelegram]:
-    server = FakeTelegram().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def zalo_api() -> Iterator[FakeZalo]:
-    server = FakeZalo(secret_key=APP_SECRET).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
