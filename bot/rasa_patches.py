@@ -245,6 +245,9 @@ def check_targets() -> list[str]:
 
 
 ORIGINALS: dict[str, Any] = {}
+# The targets the patches replace (the others are only relied on).
+REPLACED = frozenset({"RemoteAction._validate_action_result", "SQLTrackerStore._retrieve",
+                      "SQLTrackerStore.__init__", "tracker_store.create_engine_kwargs"})
 
 PATCHES: dict[str, Callable[[], None]] = {
     "action_result_validator": _patch_action_validation,
@@ -280,3 +283,13 @@ def apply(names: list[str] | None = None) -> list[str]:
         if done:
             logger.info("Rasa patches applied: %s", ", ".join(done))
         return done
+
+
+def revert() -> None:
+    """Undo every applied patch (tests: the patches do not leak into other tests)."""
+    with _lock:
+        for name, owner, attribute, _ in _targets():
+            if name in REPLACED and ORIGINALS.get(name) is not None:
+                setattr(owner, attribute, ORIGINALS[name])
+        _validator_for_spec.cache_clear()
+        _applied.clear()

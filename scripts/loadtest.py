@@ -168,6 +168,8 @@ class Step:
             "errors": self.errors, "error_kinds": dict(self.error_kinds),
             "empty_replies": self.empty_replies, "otp_rejected": self.otp_rejected,
             "conversations": dict(self.conversations), "load_before": self.load_before,
+            "p50_ms_by_turn": {t: round(pct(sorted(v), 0.5), 1)
+                               for t, v in sorted(self.by_turn.items())},
             "cpu_ms_per_turn": {name: round(1000 * cpu / self.turns, 1) if self.turns else None
                                 for name, cpu in self.cpu_s.items()},
         }
@@ -331,6 +333,10 @@ def markdown(title: str, meta: dict[str, object], rows: list[dict[str, object]],
                      f"{r['early_p50_ms']} | {r['late_p50_ms']} | {errs} | "
                      f"{r['empty_replies']} | {r['otp_rejected']} | {conv} | "
                      f"{r['load_before']} | {cpu} |")
+    lines += ["", "p50 ms by turn index (turn 1 = first message of a conversation):", ""]
+    for r in rows:
+        curve = ", ".join(f"{t}: {v}" for t, v in r["p50_ms_by_turn"].items())  # type: ignore[union-attr]
+        lines.append(f"- {r['users']} users: {curve}")
     if profile:
         lines += ["", "## Profile of the Rasa process (py-spy, one step)", "", "```",
                   profile.rstrip(), "```"]

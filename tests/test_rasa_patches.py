@@ -15,7 +15,20 @@ def patched():
     rasa_patches.apply()
     from rasa.core.actions.action import RemoteAction
 
-    return RemoteAction("action_test", None)
+    yield RemoteAction("action_test", None)
+    rasa_patches.revert()  # Rasa as other tests expect it
+
+
+def test_revert_restores_rasa():
+    from rasa.core.actions.action import RemoteAction
+    from rasa.core.tracker_store import SQLTrackerStore
+
+    rasa_patches.apply()
+    assert RemoteAction._validate_action_result is rasa_patches._validate_action_result
+    rasa_patches.revert()
+    assert RemoteAction._validate_action_result is \
+        rasa_patches.ORIGINALS["RemoteAction._validate_action_result"]
+    assert SQLTrackerStore._retrieve is rasa_patches.ORIGINALS["SQLTrackerStore._retrieve"]
 
 
 def test_rasa_still_has_what_the_patches_rely_on():
