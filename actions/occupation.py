@@ -20,8 +20,9 @@ from actions.common import (
     utter,
     verified_msisdn,
 )
+from bot import texts
 from bot.clock import desk_open
-from bot.reference.occupations import OCCUPATIONS
+from bot.reference.occupations import OCCUPATION_CODES, label_response
 from bot.text import fold
 
 # Words customers type for a code, folded (no diacritics); the labels themselves match too.
@@ -45,6 +46,11 @@ _KEYWORDS: dict[int, tuple[str, ...]] = {
     17: ("hoc sinh", "sinh vien"),
     18: ("nghi huu", "noi tro", "ve huu", "khac"),
 }
+
+
+def occupations(channel: str | None = None) -> list[tuple[int, str]]:
+    """(code, label) of the 18 codes, the labels from the domain (`utter_occupation_<code>`)."""
+    return [(code, texts.text(label_response(code), channel)) for code in OCCUPATION_CODES]
 
 
 def match_occupation(text: str, occupations: Sequence[tuple[int, str]]) -> int | None:
@@ -93,7 +99,7 @@ class ActionAskOccupationCode(Action):
                   domain: dict[str, Any]) -> list[EventType]:
         buttons = [{"title": f"{code}. {label}",
                     "payload": f'/inform{{"occupation_code": "{code}"}}'}
-                   for code, label in OCCUPATIONS]
+                   for code, label in occupations(tracker.get_latest_input_channel())]
         dispatcher.utter_message(response="utter_ask_occupation_code", buttons=buttons)
         return []
 
@@ -108,12 +114,14 @@ class ValidateOccupationForm(RepeatedFailureFormValidation):
         ("giáo viên" must not be taken for "nhân viên" = a human agent)."""
         if not answering_now(tracker, "occupation_code"):
             return {}
-        code = match_occupation(tracker.latest_message.get("text") or "", OCCUPATIONS)
+        code = match_occupation(tracker.latest_message.get("text") or "",
+                                occupations(tracker.get_latest_input_channel()))
         return {"occupation_code": str(code)} if code is not None else {}
 
     def validate_occupation_code(self, value: Any, dispatcher: CollectingDispatcher,
                                  tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
-        code = match_occupation(str(value or ""), OCCUPATIONS)
+        code = match_occupation(str(value or ""),
+                                occupations(tracker.get_latest_input_channel()))
         if code is None:
             utter(dispatcher, "utter_invalid_occupation")
             return {"occupation_code": None}
@@ -134,8 +142,9 @@ class ActionSetOccupation(Action):
                                    SlotSet("occupation_offered", True)]
         if not msisdn or not code:
             return events
-        labels = dict(OCCUPATIONS)
         backend().subscribers.set_occupation(msisdn, int(code))
         backend().audit.record(actor(tracker), "set_occupation", msisdn)
-        utter(dispatcher, "utter_occupation_saved", label=labels.get(int(code), ""))
+        label = (texts.text(label_response(int(code)), tracker.get_latest_input_channel())
+                 if int(code) in OCCUPATION_CODES else "")
+        utter(dispatcher, "utter_occupation_saved", label=label)
         return events

@@ -14,7 +14,9 @@ from rasa_sdk.forms import FormValidationAction
 from actions.common import actor, backend, format_local, mask_msisdn, utter, verified_msisdn
 from actions.occupation import offer_occupation
 from actions.stores import format_stores
+from bot import texts
 from bot.backend import UpdatePath
+from bot.backend.reference import Say, item_labels, profile_lines
 from bot.text import fold
 
 APP_STEPS = 5
@@ -23,6 +25,12 @@ _STORE_RESPONSES = {
     UpdatePath.STORE_COMPANY: "utter_update_store_company",
     UpdatePath.STORE_FEATURE_PHONE: "utter_update_store_feature_phone",
 }
+
+
+def sayer(tracker: Tracker) -> Say:
+    """Renders a domain response for the tracker's channel (labels put into a response)."""
+    channel = tracker.get_latest_input_channel()
+    return lambda name, /, **values: texts.text(name, channel, **values)
 
 
 class ActionCheckSubscriberInfo(Action):
@@ -36,7 +44,9 @@ class ActionCheckSubscriberInfo(Action):
             return []
         profile = backend().subscribers.masked_profile(msisdn)
         backend().audit.record(actor(tracker), "view_masked_profile", msisdn)
-        lines = "\n".join(f"- {label}: {value}" for label, value in profile.items())
+        say = sayer(tracker)
+        lines = "\n".join(f"- {label}: {value}"
+                          for label, value in profile_lines(profile, say))
         utter(dispatcher, "utter_subscriber_info", profile=lines)
         status = backend().subscribers.decree49_status(msisdn)
         subscriber = backend().subscribers.get(msisdn)
@@ -46,7 +56,8 @@ class ActionCheckSubscriberInfo(Action):
         if status is not None:
             if subscriber is not None and subscriber.status == "one_way_blocked":
                 utter(dispatcher, "utter_one_way_blocked")
-            utter(dispatcher, "utter_decree49_missing", missing=", ".join(status.missing_labels))
+            utter(dispatcher, "utter_decree49_missing",
+                  missing=item_labels(status.missing, say))
         return []
 
 

@@ -43,16 +43,10 @@ DATA: dict[tuple[str, str | None], str] = {
         "the operator's service catalog: product names and price labels as the operator "
         "spells them, and the names customers use for them (the NLU's aliases)",
 }
-# Known debt, not exceptions by nature: customer-visible labels still in Python until the
-# bot/backend refactoring lands (then they move to the domain or a YAML file next to the
-# code, and the entry goes).
-PENDING: dict[tuple[str, str | None], str] = {
-    ("bot/backend/reference.py", None):
-        "labels of the masked profile, of the missing Decree-49 items, subscriber statuses, "
-        "subscription and ID document types",
-    ("bot/reference/occupations.py", "OCCUPATIONS"):
-        "the labels of the 18 occupation codes (the customer picks one by its label)",
-}
+# Known debt, not exceptions by nature: customer-visible labels still in Python (they move
+# to the domain or a YAML file next to the code, and the entry goes). None left: the
+# masked profile, Decree-49 item and occupation labels are domain responses now.
+PENDING: dict[tuple[str, str | None], str] = {}
 
 _VI_LETTERS = frozenset(
     "àáảãạăằắẳẵặâầấẩẫậèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵđ"

@@ -147,3 +147,26 @@ def test_every_message_key_the_code_asks_for_exists(name, messages):
     assert keys
     for key in sorted(keys):
         messages.raw(key)  # KeyError names the missing key
+
+
+def test_every_code_the_actions_label_has_a_response():
+    """The labels the actions and the hand-off put into responses, by code: every masked
+    profile field and coded value, every Decree-49 item, every occupation code."""
+    from bot.backend import reference
+    from bot.reference.occupations import OCCUPATION_CODES, label_response
+
+    fields = ("msisdn", "holder", "birth_year", "id_type", "id_number", "province",
+              "subscription_type", "status", "id_front_photo", "id_back_photo",
+              "portrait_photo", "occupation", "decree49")
+    names = [f"utter_profile_label_{field}" for field in fields]
+    names += [f"utter_decree49_item_{code}" for code in reference.DECREE49_FIELDS]
+    names += [f"utter_id_type_{code.lower()}" for code in reference.ID_TYPES]
+    names += [f"utter_subscriber_status_{s}" for s in ("active", "one_way_blocked", "blocked")]
+    names += [f"utter_subscription_type_{t}" for t in ("prepaid", "postpaid")]
+    names += [f"utter_profile_value_{v}" for v in (
+        "missing", "photo_yes", "photo_no", "photo_not_needed", "occupation_yes",
+        "occupation_no", "decree49_complete")]
+    names += [label_response(code) for code in OCCUPATION_CODES]
+    for name in names:
+        assert texts.text(name).strip(), name
+    assert texts.text("utter_profile_value_decree49_missing", missing="x") == "Còn thiếu: x"

@@ -1,36 +1,44 @@
 """Pure rules of the subscriber backend: Decree-49 completeness, the call-center
-update-path decision, masking and the labels of the masked profile. No database access
-here. (Reference data shared with the NLU and the actions, the service catalog, places and
-occupations, is in bot/reference.)"""
+update-path decision, masking; the masked profile as codes and values, and how they are
+shown (`profile_lines`: the labels are domain responses, rendered by the caller's `say`).
+No database access and no label here. (Reference data shared with the NLU and the
+actions, the service catalog, places and occupations, is in bot/reference.)"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any, Protocol
+
 from bot.backend.views import Decree49Status, SubscriberView, UpdatePath
 
-# Decree-49 information, in the order a customer fills it in; code -> Vietnamese label.
-DECREE49_FIELDS: tuple[tuple[str, str], ...] = (
-    ("full_name", "họ tên chủ thuê bao"),
-    ("name_match", "họ tên khớp giấy tờ"),
-    ("birth_date", "ngày sinh"),
-    ("gender", "giới tính"),
-    ("nationality", "quốc tịch"),
-    ("address", "địa chỉ"),
-    ("id_document", "số giấy tờ tùy thân"),
-    ("id_issue", "ngày cấp và nơi cấp giấy tờ"),
-    ("id_front_photo", "ảnh mặt trước giấy tờ"),
-    ("id_back_photo", "ảnh mặt sau giấy tờ"),
-    ("portrait_photo", "ảnh chân dung"),
+# Decree-49 items, in the order a customer fills them in. Their labels are domain
+# responses `utter_decree49_item_<code>` (domain.yml, read by the callers: `item_labels`).
+DECREE49_FIELDS: tuple[str, ...] = (
+    "full_name", "name_match", "birth_date", "gender", "nationality", "address",
+    "id_document", "id_issue", "id_front_photo", "id_back_photo", "portrait_photo",
 )
-DECREE49_LABELS = dict(DECREE49_FIELDS)
 
 ID_TYPES = ("CMND", "CCCD", "PASSPORT")
-ID_TYPE_LABELS = {"CMND": "CMND", "CCCD": "CCCD", "PASSPORT": "Hộ chiếu"}
-STATUS_LABELS = {
-    "active": "Đang hoạt động",
-    "one_way_blocked": "Bị khóa một chiều",
-    "blocked": "Bị khóa hai chiều",
+
+# The masked profile's fields whose value is a code, and the prefix of the domain response
+# that labels the code (`utter_subscriber_status_` + "active"); an empty value of the
+# fields in _EMPTY_IS_MISSING is shown as `utter_profile_value_missing`.
+_CODED_VALUES = {
+    "id_type": "utter_id_type_",
+    "subscription_type": "utter_subscription_type_",
+    "status": "utter_subscriber_status_",
+    "id_front_photo": "utter_profile_value_photo_",
+    "id_back_photo": "utter_profile_value_photo_",
+    "portrait_photo": "utter_profile_value_photo_",
+    "occupation": "utter_profile_value_occupation_",
 }
-SUBSCRIPTION_TYPE_LABELS = {"prepaid": "Trả trước", "postpaid": "Trả sau"}
+_EMPTY_IS_MISSING = frozenset({"birth_year", "id_type", "id_number", "province"})
+
+
+class Say(Protocol):
+    """Renders a domain response by name with values: `bot.texts.text` (with a channel)."""
+
+    def __call__(self, name: str, /, **values: Any) -> str: ...
 
 
 def _missing_codes(sub: SubscriberView) -> list[str]:
@@ -67,7 +75,6 @@ def decree49(sub: SubscriberView) -> Decree49Status:
     return Decree49Status(
         complete=not missing,
         missing=missing,
-        missing_labels=tuple(DECREE49_LABELS[c] for c in missing),
         occupation_missing=sub.occupation_code is None,
     )
 
@@ -103,29 +110,60 @@ def mask_id_number(number: str | None) -> str:
 
 
 def masked_profile(sub: SubscriberView) -> dict[str, str]:
-    """Vietnamese labels -> values safe to show once ownership is proven."""
+    """Field code -> value safe to show once ownership is proven, in display order. No
+    label: `profile_lines` renders it with the domain's responses. Values are data (number,
+    masked name, birth year, masked ID number, province; "" when missing) or codes:
+    id_type CMND/CCCD/PASSPORT ("" when none), subscription_type, status, the photos
+    yes/no (back photo not_needed for a passport), occupation yes/no, decree49 the missing
+    item codes joined with "," ("" when complete)."""
     status = decree49(sub)
-    yes_no = {True: "Đã có", False: "Chưa có"}
+    yes_no = {True: "yes", False: "no"}
     return {
-        "Số thuê bao": sub.msisdn,
-        "Chủ thuê bao": mask_name(sub.full_name),
-        "Năm sinh": str(sub.birth_date.year) if sub.birth_date else "Chưa có",
-        "Loại giấy tờ": ID_TYPE_LABELS.get(sub.id_type or "", "Chưa có"),
-        "Số giấy tờ": mask_id_number(sub.id_number) or "Chưa có",
-        "Địa chỉ (tỉnh/thành phố)": sub.province or "Chưa có",
-        "Loại thuê bao": SUBSCRIPTION_TYPE_LABELS.get(sub.subscription_type,
-                                                      sub.subscription_type),
-        "Trạng thái": STATUS_LABELS.get(sub.status, sub.status),
-        "Ảnh mặt trước giấy tờ": yes_no[sub.has_id_front_photo],
-        "Ảnh mặt sau giấy tờ": ("Không cần (hộ chiếu)" if sub.id_type == "PASSPORT"
-                                else yes_no[sub.has_id_back_photo]),
-        "Ảnh chân dung": yes_no[sub.has_portrait_photo],
-        "Nghề nghiệp": "Đã cập nhật" if sub.occupation_code else "Chưa cập nhật",
-        "Thông tin theo Nghị định 49": (
-            "Đầy đủ" if status.complete else "Còn thiếu: " + ", ".join(status.missing_labels)
-        ),
+        "msisdn": sub.msisdn,
+        "holder": mask_name(sub.full_name),
+        "birth_year": str(sub.birth_date.year) if sub.birth_date else "",
+        "id_type": sub.id_type if sub.id_type in ID_TYPES else "",
+        "id_number": mask_id_number(sub.id_number),
+        "province": sub.province or "",
+        "subscription_type": sub.subscription_type,
+        "status": sub.status,
+        "id_front_photo": yes_no[sub.has_id_front_photo],
+        "id_back_photo": ("not_needed" if sub.id_type == "PASSPORT"
+                          else yes_no[sub.has_id_back_photo]),
+        "portrait_photo": yes_no[sub.has_portrait_photo],
+        "occupation": yes_no[bool(sub.occupation_code)],
+        "decree49": ",".join(status.missing),
     }
 
+
+def item_labels(codes: Iterable[str], say: Say) -> str:
+    """Decree-49 item codes -> their labels (`utter_decree49_item_<code>`), joined ", "."""
+    return ", ".join(say(f"utter_decree49_item_{code}") for code in codes)
+
+
+def profile_lines(profile: dict[str, str], say: Say) -> list[tuple[str, str]]:
+    """A `masked_profile` as (label, value) lines, in its order: the label is the response
+    `utter_profile_label_<field>`, a coded value the response named in _CODED_VALUES (a
+    code the domain has no response for is shown as it is). `say` renders a response:
+    `lambda name, **values: bot.texts.text(name, channel, **values)`."""
+    return [(say(f"utter_profile_label_{field}"), _profile_value(field, value, say))
+            for field, value in profile.items()]
+
+
+def _profile_value(field: str, value: str, say: Say) -> str:
+    if field == "decree49":
+        if not value:
+            return say("utter_profile_value_decree49_complete")
+        return say("utter_profile_value_decree49_missing",
+                   missing=item_labels(value.split(","), say))
+    if not value and field in _EMPTY_IS_MISSING:
+        return say("utter_profile_value_missing")
+    if field in _CODED_VALUES:
+        try:
+            return say(_CODED_VALUES[field] + value.lower())
+        except KeyError:
+            return value
+    return value
 
 def format_vnd(amount: int) -> str:
     """125000 -> '125.000 đ' (Vietnamese thousands separator)."""

@@ -7,7 +7,7 @@ from bot.backend import reference
 from bot.backend.context import BackendContext
 from bot.backend.models import Subscriber
 from bot.backend.views import Decree49Status, SubscriberView, UpdatePath
-from bot.reference.occupations import OCCUPATION_LABELS
+from bot.reference.occupations import OCCUPATION_CODES
 
 _SUBSCRIBER_FIELDS = tuple(f for f in SubscriberView.__dataclass_fields__)
 
@@ -27,7 +27,8 @@ class Subscribers:
             return subscriber_view(sub) if sub else None
 
     def masked_profile(self, msisdn: str) -> dict[str, str]:
-        """Vietnamese labels -> masked values; {} for an unknown number."""
+        """Field code -> masked value or code (`reference.masked_profile`; shown with
+        `reference.profile_lines`); {} for an unknown number."""
         sub = self.get(msisdn)
         return reference.masked_profile(sub) if sub else {}
 
@@ -45,7 +46,7 @@ class Subscribers:
             number = int(code)
         except (TypeError, ValueError):
             number = 0
-        if number not in OCCUPATION_LABELS:
+        if number not in OCCUPATION_CODES:
             raise ValueError("occupation code must be 1..18") from None
         with self.ctx.session() as s, s.begin():
             sub = self.ctx.subscriber_row(s, msisdn, lock=True)

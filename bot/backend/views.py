@@ -58,8 +58,7 @@ class SubscriberView:
 @dataclass(frozen=True)
 class Decree49Status:
     complete: bool
-    missing: tuple[str, ...]
-    missing_labels: tuple[str, ...]
+    missing: tuple[str, ...]  # item codes (reference.DECREE49_FIELDS), labels in the domain
     # Occupation is not a Decree-49 field: it is a separate, proactive ask.
     occupation_missing: bool = False
 

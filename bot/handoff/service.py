@@ -143,9 +143,12 @@ class HandoffService:
         profile: dict[str, str] = {}
         if ticket.verified_msisdn:
             backend = self._backend()
+            from bot.backend.reference import profile_lines
+
             raw = await self._db(backend.subscribers.masked_profile, ticket.verified_msisdn)
+            # the customer's labels (domain.yml), as the assistant shows them
             profile = {label: masked_value(value, ticket.verified_msisdn)
-                       for label, value in raw.items()}
+                       for label, value in profile_lines(raw, texts.text)}
             await self._db(backend.audit.record, f"agent:{agent}", "handoff_view_profile",
                            ticket.verified_msisdn)
         return {"ticket": ticket, "messages": messages, "profile": profile, "paused": paused}

@@ -43,6 +43,29 @@ async def test_check_info_shows_masked_profile_and_what_is_missing(backend, doma
     assert backend.audit.recent(1)[0].action == "view_masked_profile"
 
 
+async def test_check_info_shows_the_labels_word_for_word(backend, domain):
+    """The labels come from domain.yml (utter_profile_*, utter_decree49_item_*): what the
+    customer reads is exactly what the labels in Python showed before."""
+    _, messages = await run(ActionCheckSubscriberInfo(),
+                            make_tracker(slots=verified("0901000001")), domain)
+    assert messages[0]["profile"] == (
+        "- Số thuê bao: 0901000001\n- Chủ thuê bao: N** V** An\n- Năm sinh: 1992\n"
+        "- Loại giấy tờ: CCCD\n- Số giấy tờ: *********486\n"
+        "- Địa chỉ (tỉnh/thành phố): Hà Nội\n- Loại thuê bao: Trả trước\n"
+        "- Trạng thái: Đang hoạt động\n- Ảnh mặt trước giấy tờ: Đã có\n"
+        "- Ảnh mặt sau giấy tờ: Đã có\n- Ảnh chân dung: Đã có\n- Nghề nghiệp: Đã cập nhật\n"
+        "- Thông tin theo Nghị định 49: Đầy đủ")
+    _, messages = await run(ActionCheckSubscriberInfo(),
+                            make_tracker(slots=verified("0901000002")), domain)
+    assert messages[0]["profile"].endswith(
+        "- Ảnh chân dung: Chưa có\n- Nghề nghiệp: Đã cập nhật\n"
+        "- Thông tin theo Nghị định 49: Còn thiếu: ảnh chân dung")
+    assert messages[1]["missing"] == "ảnh chân dung"
+    _, messages = await run(ActionCheckSubscriberInfo(),
+                            make_tracker(slots=verified("0901000003")), domain)
+    assert messages[-1]["missing"] == "ảnh mặt trước giấy tờ, ảnh mặt sau giấy tờ"
+
+
 async def test_check_info_needs_a_verified_number(backend, domain):
     events, messages = await run(ActionCheckSubscriberInfo(),
                                  make_tracker(slots={"verified_msisdn": "0901000002"}), domain)

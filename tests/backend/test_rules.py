@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 
+from bot import texts
 from bot.backend import UpdatePath
 from bot.backend import reference as ref
 
@@ -38,7 +39,7 @@ def test_each_missing_item_is_listed_alone(backend, change, code, label):
     status = ref.decree49(view)
     assert status.complete is False
     assert status.missing == (code,)
-    assert status.missing_labels == (label,)
+    assert ref.item_labels(status.missing, texts.text) == label  # domain.yml
 
 
 def test_missing_occupation_alone_keeps_decree49_complete(backend):
@@ -110,19 +111,32 @@ def test_mask_id_number(number, masked):
     assert ref.mask_id_number(number) == masked
 
 
+def _shown(profile: dict[str, str]) -> dict[str, str]:
+    """The profile as customers read it (labels and values from domain.yml)."""
+    return dict(ref.profile_lines(profile, texts.text))
+
+
 def test_masked_profile_reveals_no_personal_detail(backend):
     sub = backend.subscribers.get("0901000001")
     profile = backend.subscribers.masked_profile("0901000001")
-    assert profile["Chủ thuê bao"] == "N** V** An"
-    assert profile["Số giấy tờ"] == "*" * (len(sub.id_number) - 3) + sub.id_number[-3:]
-    assert profile["Năm sinh"] == str(sub.birth_date.year)
-    assert profile["Địa chỉ (tỉnh/thành phố)"] == "Hà Nội"
-    assert profile["Loại giấy tờ"] == "CCCD"
-    assert profile["Loại thuê bao"] == "Trả trước"
-    assert profile["Trạng thái"] == "Đang hoạt động"
-    assert profile["Ảnh chân dung"] == "Đã có"
-    assert profile["Thông tin theo Nghị định 49"] == "Đầy đủ"
-    text = " ".join(profile.values())
+    assert profile == {
+        "msisdn": "0901000001", "holder": "N** V** An",
+        "birth_year": str(sub.birth_date.year), "id_type": "CCCD",
+        "id_number": "*" * (len(sub.id_number) - 3) + sub.id_number[-3:],
+        "province": "Hà Nội", "subscription_type": "prepaid", "status": "active",
+        "id_front_photo": "yes", "id_back_photo": "yes", "portrait_photo": "yes",
+        "occupation": "yes", "decree49": ""}  # codes and masked values, no label
+    shown = _shown(profile)
+    assert shown["Chủ thuê bao"] == "N** V** An"
+    assert shown["Số giấy tờ"] == "*" * (len(sub.id_number) - 3) + sub.id_number[-3:]
+    assert shown["Năm sinh"] == str(sub.birth_date.year)
+    assert shown["Địa chỉ (tỉnh/thành phố)"] == "Hà Nội"
+    assert shown["Loại giấy tờ"] == "CCCD"
+    assert shown["Loại thuê bao"] == "Trả trước"
+    assert shown["Trạng thái"] == "Đang hoạt động"
+    assert shown["Ảnh chân dung"] == "Đã có"
+    assert shown["Thông tin theo Nghị định 49"] == "Đầy đủ"
+    text = " ".join([*profile.values(), *shown.values()])
     for secret in (sub.full_name, sub.id_number, sub.street, sub.ward, sub.district,
                    sub.birth_date.isoformat(), f"{sub.birth_date:%d/%m/%Y}", sub.id_issue_place):
         assert secret not in text
@@ -130,12 +144,44 @@ def test_masked_profile_reveals_no_personal_detail(backend):
 
 def test_masked_profile_lists_what_is_missing(backend):
     profile = backend.subscribers.masked_profile("0901000003")
-    assert profile["Ảnh mặt trước giấy tờ"] == "Chưa có"
-    assert profile["Ảnh mặt sau giấy tờ"] == "Chưa có"
-    assert profile["Thông tin theo Nghị định 49"] == (
+    assert profile["decree49"] == "id_front_photo,id_back_photo"
+    shown = _shown(profile)
+    assert shown["Ảnh mặt trước giấy tờ"] == "Chưa có"
+    assert shown["Ảnh mặt sau giấy tờ"] == "Chưa có"
+    assert shown["Thông tin theo Nghị định 49"] == (
         "Còn thiếu: ảnh mặt trước giấy tờ, ảnh mặt sau giấy tờ")
-    assert backend.subscribers.masked_profile("0901000011")["Trạng thái"] == "Bị khóa một chiều"
-    assert backend.subscribers.masked_profile("0901000010")["Nghề nghiệp"] == "Chưa cập nhật"
+    assert _shown(backend.subscribers.masked_profile("0901000011"))["Trạng thái"] == \
+        "Bị khóa một chiều"
+    assert _shown(backend.subscribers.masked_profile("0901000010"))["Nghề nghiệp"] == \
+        "Chưa cập nhật"
+
+
+def test_rare_profile_values_are_shown_as_before(backend):
+    """Word for word what the labels in Python showed (before they moved to domain.yml):
+    a passport, blocked both ways, postpaid, nothing on file, an unknown code."""
+    passport = dataclasses.replace(
+        _complete_view(backend), id_type="PASSPORT", has_id_back_photo=False,
+        status="blocked", subscription_type="postpaid")
+    shown = _shown(ref.masked_profile(passport))
+    assert shown["Loại giấy tờ"] == "Hộ chiếu"
+    assert shown["Ảnh mặt sau giấy tờ"] == "Không cần (hộ chiếu)"
+    assert shown["Trạng thái"] == "Bị khóa hai chiều"
+    assert shown["Loại thuê bao"] == "Trả sau"
+    empty = dataclasses.replace(
+        _complete_view(backend), full_name="", birth_date=None, id_type=None, id_number=None,
+        province=None, has_id_front_photo=False, has_portrait_photo=False, name_mismatch=True,
+        occupation_code=None, status="odd_status", subscription_type="odd_type")
+    shown = _shown(ref.masked_profile(empty))
+    assert shown == {
+        "Số thuê bao": "0901000001", "Chủ thuê bao": "", "Năm sinh": "Chưa có",
+        "Loại giấy tờ": "Chưa có", "Số giấy tờ": "Chưa có",
+        "Địa chỉ (tỉnh/thành phố)": "Chưa có", "Loại thuê bao": "odd_type",
+        "Trạng thái": "odd_status", "Ảnh mặt trước giấy tờ": "Chưa có",
+        "Ảnh mặt sau giấy tờ": "Đã có", "Ảnh chân dung": "Chưa có",
+        "Nghề nghiệp": "Chưa cập nhật",
+        "Thông tin theo Nghị định 49": (
+            "Còn thiếu: họ tên chủ thuê bao, ngày sinh, địa chỉ, số giấy tờ tùy thân, "
+            "ảnh mặt trước giấy tờ, ảnh chân dung")}
 
 
 def test_unknown_number(backend):
@@ -152,11 +198,10 @@ def test_numbers_in_any_format(backend):
 
 
 def test_occupations_list_and_set(backend):
-    from bot.reference.occupations import OCCUPATIONS
+    from bot.reference.occupations import OCCUPATION_CODES, label_response
 
-    occupations = list(OCCUPATIONS)
-    assert [c for c, _ in occupations] == list(range(1, 19))
-    assert occupations[16] == (17, "Học sinh, sinh viên")
+    assert tuple(range(1, 19)) == OCCUPATION_CODES
+    assert texts.text(label_response(17)) == "Học sinh, sinh viên"  # domain.yml
     assert backend.subscribers.decree49_status("0901000010").occupation_missing
     assert backend.subscribers.set_occupation("0901000010", 8) is True
     assert backend.subscribers.get("0901000010").occupation_code == 8
