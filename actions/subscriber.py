@@ -94,7 +94,7 @@ class ActionUpdateInfo(Action):
             return [*events, SlotSet("update_route", "complete")]
         if path in _STORE_RESPONSES:
             utter(dispatcher, _STORE_RESPONSES[path])
-            subscriber = backend().subscribers.get(msisdn)
+            subscriber = backend().subscribers.get(msisdn) if msisdn else None
             main_only = path != UpdatePath.STORE_FEATURE_PHONE
             province = subscriber.province if subscriber else None
             stores = backend().shops.find(province or "", limit=3, main_only=main_only)
