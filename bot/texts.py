@@ -50,7 +50,8 @@ def domain() -> Any:
 
 def responses() -> dict[str, list[dict[str, Any]]]:
     """Every response of the domain: name -> variations."""
-    return domain().responses
+    found: dict[str, list[dict[str, Any]]] = domain().responses
+    return found
 
 
 def has_response(name: str) -> bool:
