@@ -3,16 +3,22 @@
 DIR/{train,dev,test}/{seq.in, seq.out, label}: one sentence per line, space-separated
 tokens, BIO tags per token, one intent per line. The project's NLU pipeline (normaliser,
 tokenizer in plain-split mode, intent classifier from config.yml) is trained on `train`
-with a learned entity extractor (CRFEntityExtractor, BILOU tags, crfsuite; the slot
-types are arbitrary here,
-our deterministic extractor only knows the contract entities). Reported on dev and test:
-intent accuracy, slot F1 (conlleval: exact span + type) and sentence accuracy (intent
-right and every tag right).
+with a learned entity extractor (the slot types are arbitrary here, our deterministic
+extractor only knows the contract entities):
+
+- `learned` (default): bot.nlu.learned_entities.LearnedEntityExtractor (spaCy NER,
+  its default settings, `overrides` on top; no rule lists: our rules know no flights);
+- `crf`: Rasa's CRFEntityExtractor (BILOU tags, crfsuite), for comparison.
+
+Reported on dev and test: intent accuracy, slot F1 (conlleval: exact span + type) and
+sentence accuracy (intent right and every tag right), with the training time (whole NLU
+model), the model load time (Agent.load) and the parse latency.
 """
 
 from __future__ import annotations
 
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,18 +112,35 @@ def write_rasa_data(sentences: list[Sentence], path: Path) -> Path:
     return path
 
 
-def benchmark_config(config_path: str | Path, crf_iterations: int | None) -> dict[str, Any]:
-    """Our normaliser/tokenizer/classifier (settings from config.yml) + a CRF extractor."""
+LEARNED = "bot.nlu.learned_entities.LearnedEntityExtractor"
+EXTRACTORS = ("learned", "crf")
+
+
+def benchmark_config(config_path: str | Path, epochs: int | None = None,
+                     extractor: str = "learned",
+                     overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Our normaliser/tokenizer/classifier (settings from config.yml) + a learned
+    extractor: `learned` (epochs = its training epochs) or `crf` (epochs = iterations)."""
     with Path(config_path).open(encoding="utf-8") as fh:
         cfg = yaml.safe_load(fh) or {}
     ours = {c["name"]: dict(c) for c in cfg.get("pipeline", []) if c.get("name") in OURS}
     pipeline = [ours.get(name, {"name": name}) for name in OURS]
     pipeline[1] = {**pipeline[1], "mode": "split"}
-    crf: dict[str, Any] = {"name": "CRFEntityExtractor"}
-    if crf_iterations:
-        crf["max_iterations"] = crf_iterations
-    # CRFEntityExtractor only trains on messages that have some featurizer's features.
-    pipeline[2:2] = [{"name": "LexicalSyntacticFeaturizer"}, crf]
+    if extractor == "learned":
+        # after the classifier: the predicted intent is one of its features
+        learned: dict[str, Any] = {"name": LEARNED, "rule_lists": False,
+                                   "add_to_entities": True, **(overrides or {})}
+        if epochs:
+            learned["epochs"] = epochs
+        pipeline.append(learned)
+    elif extractor == "crf":
+        crf: dict[str, Any] = {"name": "CRFEntityExtractor", **(overrides or {})}
+        if epochs:
+            crf["max_iterations"] = epochs
+        # CRFEntityExtractor only trains on messages that have some featurizer's features.
+        pipeline[2:2] = [{"name": "LexicalSyntacticFeaturizer"}, crf]
+    else:
+        raise ValueError(f"extractor must be one of {EXTRACTORS}, not {extractor!r}")
     return {"recipe": "default.v1", "language": cfg.get("language", "vi"),
             "pipeline": pipeline, "policies": []}
 
@@ -138,9 +161,12 @@ class BenchmarkResult:
     train_seconds: float
     splits: dict[str, SplitScores] = field(default_factory=dict)
     p50_ms: float = 0.0
+    load_seconds: float = 0.0
+    extractor: str = "learned"
 
     def summary(self) -> str:
-        lines = [f"trained on {self.train_size} sentences in {self.train_seconds:.0f} s; "
+        lines = [f"extractor {self.extractor}: trained on {self.train_size} sentences in "
+                 f"{self.train_seconds:.0f} s; model load {self.load_seconds:.1f} s; "
                  f"parse p50 {self.p50_ms:.1f} ms",
                  "| split | n | intent acc | slot P | slot R | slot F1 | sentence acc |",
                  "|---|---|---|---|---|---|---|"]
@@ -170,16 +196,21 @@ def score_split(gold: list[Sentence], pred_intents: list[str],
 
 def run_benchmark(directory: str | Path, config: str | Path = "config.yml",
                   epochs: int | None = None, splits: tuple[str, ...] = ("dev", "test"),
-                  work_dir: str | None = None) -> BenchmarkResult:
-    """Train on DIR/train, evaluate on the other splits. `epochs`: CRF iterations."""
+                  work_dir: str | None = None, extractor: str = "learned",
+                  overrides: dict[str, Any] | None = None) -> BenchmarkResult:
+    """Train on DIR/train, evaluate on the other splits. `epochs`: training epochs of the
+    learned extractor (CRF: iterations); `overrides`: its settings."""
     root = Path(directory)
     train = read_split(root / "train")
     with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
         out = Path(tmp)
         data = write_rasa_data(train, out / "data" / "nlu.yml")
-        model, seconds = train_nlu(benchmark_config(config, epochs), data, out, "benchmark")
-        result = BenchmarkResult(len(train), seconds)
+        model, seconds = train_nlu(benchmark_config(config, epochs, extractor, overrides),
+                                   data, out, "benchmark")
+        result = BenchmarkResult(len(train), seconds, extractor=extractor)
+        t0 = time.perf_counter()
         parser = Parser(model)
+        result.load_seconds = time.perf_counter() - t0
         times: list[float] = []
         try:
             for split in splits:

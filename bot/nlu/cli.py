@@ -14,9 +14,18 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_benchmark(args: argparse.Namespace) -> int:
+    import yaml
+
     from bot.nlu.benchmark import run_benchmark
 
-    result = run_benchmark(args.dir, config=args.config, epochs=args.epochs)
+    overrides = {}
+    for item in args.set or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set wants KEY=VALUE, not {item!r}")
+        overrides[key] = yaml.safe_load(value)
+    result = run_benchmark(args.dir, config=args.config, epochs=args.epochs,
+                           extractor=args.extractor, overrides=overrides)
     print(result.summary())
     return 0
 
@@ -56,8 +65,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bm.add_argument("dir")
     bm.add_argument("--config", default="config.yml",
                     help="pipeline whose normaliser/tokenizer/classifier settings are used")
+    bm.add_argument("--extractor", choices=("learned", "crf"), default="learned",
+                    help="learned: our spaCy NER (default); crf: Rasa's CRFEntityExtractor")
     bm.add_argument("--epochs", type=int, default=None,
-                    help="training iterations of the CRF entity extractor (default 50)")
+                    help="training epochs of the extractor (learned: its default; "
+                         "crf: iterations, default 50)")
+    bm.add_argument("--set", action="append", metavar="KEY=VALUE",
+                    help="a setting of the extractor, e.g. --set width=256 (YAML value)")
     bm.set_defaults(func=_cmd_benchmark)
 
     li = sub.add_parser("lint", help="check the NLU training data for designer mistakes")

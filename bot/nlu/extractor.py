@@ -1,14 +1,23 @@
-"""Graph component: deterministic extraction of the contract entities.
+"""Graph component: the contract entities, from rules, merged with the learned extractor.
 
 phone_number, otp_code, id_number, service (catalog code), location (as typed); see
 bot.nlu.entities. Training only collects extra service aliases (annotated service spans
 whose value is a catalog code, and entity synonyms) and place names from the data.
+
+With `LearnedEntityExtractor` (add_to_entities: false) before it in the pipeline, its
+spans (`learned_entities` attribute) are merged here: numbers stay the rules' only
+(`rule_only`); a generic service word or a place that the intent filter would drop is
+kept when the learned model found it too; learned spans the rules do not know are added
+(a service mapped to its catalog code, or dropped when it maps to none; a place with its
+typed administrative prefix; any other entity type as typed).
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -20,7 +29,16 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu.entities import Entity, alias_key, catalog_codes, extract_all
+from bot.nlu.entities import (
+    Entity,
+    alias_key,
+    catalog_aliases,
+    catalog_codes,
+    extract_all,
+    extract_services,
+    with_admin_prefix,
+)
+from bot.nlu.learned_entities import LEARNED_ENTITIES
 from bot.text import fold
 
 logger = logging.getLogger(__name__)
@@ -64,6 +82,11 @@ class VietnameseEntityExtractor(GraphComponent, EntityExtractorMixin):
             "service_intents": ["cancel_service", "register_service", "list_services",
                                 "check_balance", "inform"],
             "location_intents": ["find_store", "inform"],
+            # learned spans of these types are ignored (the rules are exact for them)
+            "rule_only": ["phone_number", "otp_code", "id_number"],
+            # a learned service span maps to the catalog alias it resembles this much
+            # (difflib ratio of the folded texts), else it is dropped
+            "service_similarity": 0.8,
         }
 
     def __init__(self, config: dict[str, Any], model_storage: ModelStorage,
@@ -115,11 +138,58 @@ class VietnameseEntityExtractor(GraphComponent, EntityExtractorMixin):
             return not allowed or intent in allowed
         return True
 
-    def extract(self, text: str, intent: str | None = None) -> list[dict[str, Any]]:
-        """Entities of `text`; `intent` (predicted before us) filters generic matches."""
-        return [e.as_dict(self.name)
-                for e in extract_all(text, self.service_aliases, self.places)
-                if self._keep(e, text, intent)]
+    def service_code(self, span: str) -> str | None:
+        """The catalog code a (learned) service mention stands for, if any."""
+        found = extract_services(span, self.service_aliases)
+        if found:
+            return found[0].value
+        key = alias_key(span).replace(" ", "")
+        if not key:
+            return None
+        aliases = {**self.service_aliases, **catalog_aliases()}
+        best, code = 0.0, None
+        for alias, value in aliases.items():
+            ratio = difflib.SequenceMatcher(None, key, alias.replace(" ", "")).ratio()
+            if ratio > best:
+                best, code = ratio, value
+        return code if best >= self.config["service_similarity"] else None
+
+    def _learned(self, text: str, ent: dict[str, Any]) -> Entity | None:
+        """A learned span as a contract entity (normalised), or None."""
+        kind = ent["entity"]
+        start, end = ent["start"], ent["end"]
+        if kind in self.config["rule_only"]:
+            return None
+        if kind == "service":
+            code = self.service_code(text[start:end])
+            return Entity(kind, start, end, code) if code else None
+        if kind == "location":
+            span = with_admin_prefix(text, Entity(kind, start, end, ""))
+            return Entity(kind, span.start, span.end, text[span.start:span.end])
+        return Entity(kind, start, end, str(ent.get("value") or text[start:end]))
+
+    def extract(self, text: str, intent: str | None = None,
+                learned: Iterable[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
+        """Entities of `text`; `intent` (predicted before us) filters generic matches,
+        `learned` (spans of LearnedEntityExtractor) confirms them or adds new ones."""
+        learned = list(learned)
+        rules = extract_all(text, self.service_aliases, self.places)
+
+        def confirmed(e: Entity) -> bool:
+            return any(x["entity"] == e.entity and x["start"] < e.end and e.start < x["end"]
+                       for x in learned)
+
+        out = [e.as_dict(self.name) for e in rules
+               if e.entity in self.config["entities"]
+               and (self._keep(e, text, intent) or confirmed(e))]
+        for x in learned:
+            if any(x["start"] < e.end and e.start < x["end"] for e in rules):
+                continue
+            ent = self._learned(text, x)
+            if ent is not None and all(ent.end <= o["start"] or ent.start >= o["end"]
+                                       for o in out):
+                out.append(ent.as_dict(x.get("extractor") or self.name))
+        return sorted(out, key=lambda e: e["start"])
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
@@ -127,7 +197,8 @@ class VietnameseEntityExtractor(GraphComponent, EntityExtractorMixin):
             if not isinstance(text, str) or not text:
                 continue
             intent = (message.get(INTENT) or {}).get("name")
-            place = bare_place(text, self.places)
+            learned = message.get(LEARNED_ENTITIES) or []
+            place = bare_place(text, self.places, learned)
             if place is not None and intent not in self.config["location_intents"]:
                 # A message that is only a place name answers "where?": an `inform`.
                 intent = "inform"
@@ -136,7 +207,7 @@ class VietnameseEntityExtractor(GraphComponent, EntityExtractorMixin):
                            if r.get("name") != intent]
                 message.set(INTENT_RANKING_KEY, [{"name": intent, "confidence": 1.0}, *ranking],
                             add_to_output=True)
-            entities = self.extract(text, intent)
+            entities = self.extract(text, intent, learned)
             message.set(ENTITIES, message.get(ENTITIES, []) + entities, add_to_output=True)
         return messages
 
@@ -146,9 +217,14 @@ _FILLERS = {"a", "ah", "nhe", "nha", "nhá", "ne", "o", "tai", "khu", "em", "min
             "chi", "anh", "dang", "song", "ben"}
 
 
-def bare_place(text: str, places: Any) -> Entity | None:
-    """The location entity when the message is nothing but a place (and filler words)."""
+def bare_place(text: str, places: Any,
+               learned: Iterable[Mapping[str, Any]] = ()) -> Entity | None:
+    """The location entity when the message is nothing but a place (and filler words);
+    a place the rules do not know counts when the learned extractor found it."""
     found = [e for e in extract_all(text, {}, places) if e.entity == "location"]
+    if not found:
+        found = [Entity("location", x["start"], x["end"], text[x["start"]:x["end"]])
+                 for x in learned if x["entity"] == "location"]
     if len(found) != 1:
         return None
     ent = found[0]

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from bot.nlu.benchmark import (
+    LEARNED,
     Sentence,
+    benchmark_config,
     bio_to_entities,
     chunks,
     entities_to_bio,
@@ -53,6 +55,20 @@ def test_inconsistent_files_are_reported(tmp_path: Path) -> None:
         read_split(tmp_path)
 
 
+def test_learned_extractor_by_default_crf_selectable() -> None:
+    names = [c["name"] for c in benchmark_config("config.yml")["pipeline"]]
+    # after the classifier: the predicted intent is one of its features
+    assert names[-2:] == ["bot.nlu.classifier.LinearIntentClassifier", LEARNED]
+    assert "CRFEntityExtractor" not in names
+    learned = benchmark_config("config.yml", epochs=7, overrides={"width": 32})["pipeline"][-1]
+    assert (learned["epochs"], learned["width"], learned["rule_lists"]) == (7, 32, False)
+    crf = benchmark_config("config.yml", epochs=7, extractor="crf")["pipeline"]
+    assert {"name": "CRFEntityExtractor", "max_iterations": 7} in crf
+    assert LEARNED not in [c["name"] for c in crf]
+    with pytest.raises(ValueError, match="extractor"):
+        benchmark_config("config.yml", extractor="dietx")
+
+
 def write_split(root: Path, split: str, rows: list[tuple[str, str, str]]) -> None:
     d = root / split
     d.mkdir(parents=True)
@@ -71,10 +87,15 @@ def test_runner_on_a_tiny_in_test_dataset(tmp_path: Path) -> None:
     write_split(tmp_path, "test", [("đặt vé đi huế lúc 3 giờ", "O O O B-city O B-time I-time",
                                     "book"),
                                    ("vé đi cần_thơ giá bao_nhiêu", "O O B-city O O", "price")])
-    result = run_benchmark(tmp_path, config="config.yml", splits=("test",))
-    test = result.splits["test"]
-    assert test.intent_accuracy == 1.0
-    assert test.slot_f1 == 1.0 and test.sentence_accuracy == 1.0
+    for extractor in ("learned", "crf"):
+        result = run_benchmark(tmp_path, config="config.yml", splits=("test",),
+                               extractor=extractor)
+        test = result.splits["test"]
+        assert test.intent_accuracy == 1.0, extractor
+        assert test.slot_f1 == 1.0 and test.sentence_accuracy == 1.0, extractor
+        assert result.train_seconds > 0 and result.load_seconds > 0
+        assert f"extractor {extractor}: trained on 40 sentences" in result.summary()
+        assert "model load" in result.summary()
 
 
 @pytest.mark.slow

@@ -80,6 +80,8 @@ def test_locations_are_returned_as_typed() -> None:
     text = "cửa hàng ở Quận 3 tp hcm hoặc q10, cau giay"
     assert [e.value for e in extract_locations(text)] == ["Quận 3", "tp hcm", "q10",
                                                           "cau giay"]
+    # "q" before a named district is "quận" too, and joins the span
+    assert [e.value for e in extract_locations("q tân bình có ch nào k")] == ["q tân bình"]
 
 
 def test_learned_places_and_aliases_are_used() -> None:

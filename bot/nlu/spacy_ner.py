@@ -1,0 +1,629 @@
+"""A learned entity recogniser on spaCy 3.4 (blank, trained here; no downloaded weights).
+
+Pure spaCy/thinc code, no Rasa: `bot.nlu.learned_entities` wraps it as a graph component
+and `bot nlu benchmark` uses it through that component.
+
+Input: our own tokens (syllables of the original text, as `VietnameseTokenizer` or the
+benchmark's plain split gives them), the predicted intent and the list tags of the rules;
+spaCy's tokenizer is never used (docs are built from the words).
+
+Features, one hash-embedding table each (`features` in the config):
+
+- `norm`: the token normalised, diacritics kept (lower case, tone placement, squeezed
+  repeats, teencode expanded: bot.nlu.normalize.normalize_token);
+- `folded`: the same without diacritics, digits reduced to their shape ("0000");
+- `prefix` / `suffix`: first / last 3 characters of `norm` (onset, rhyme + tone);
+- `shape`: spaCy's shape of the token as typed ("Xxx", "dddd");
+- `list`: B-/I- tag of a list match (gazetteer, catalog, numbers of the rules, or a
+  lexicon of the training data), "O" otherwise;
+- `intent`: the intent of the message (gold when training, predicted when parsing; with
+  `intent_dropout` some training messages get "?" so a wrong or missing intent hurts less).
+
+Encoder: spaCy's residual CNN (MaxoutWindowEncoder: `width`, `depth`, `window`).
+Decoder (`decoder`): "ner" = spaCy's transition-based EntityRecognizer (BILUO moves,
+always well-formed spans) or "tagger" = per-token softmax over "bio" or "biluo" tags.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FEATURES_KEY = "bot_features"
+ALL_FEATURES = ("norm", "folded", "prefix", "suffix", "shape", "list", "intent")
+
+DEFAULTS: dict[str, Any] = {
+    "decoder": "ner",  # "ner" (transition-based, BILUO moves) or "tagger"
+    "tags": "bio",  # tagger only: "bio" or "biluo"
+    "width": 128,
+    "depth": 4,
+    "window": 1,
+    "maxout_pieces": 3,
+    # "mean": each token also sees the mean of the sentence's vectors (after the CNN),
+    # residual; "none": the CNN's window only
+    "context": "none",
+    # layers of a bidirectional LSTM (thinc's own, CPU) after the CNN; 0: none
+    "lstm_depth": 0,
+    "hidden_width": 64,  # ner only: the transition model's hidden layer
+    "rows": 5000,  # rows of each hash-embedding table
+    "features": list(ALL_FEATURES),
+    "epochs": 30,
+    "dropout": 0.2,
+    "batch_size": [4, 32],  # compounding from the first to the second
+    "learn_rate": 0.001,
+    "use_averages": True,
+    "intent_dropout": 0.1,
+    # share of training messages (drawn again each epoch) whose list tags are hidden:
+    # without it the model trusts the lists alone and never finds what they miss
+    "list_dropout": 0.3,
+    "seed": 42,
+    # list feature from the training data: the entity texts seen in training, tagged with
+    # their type (the label after its last "."); training messages get a lexicon built
+    # from the other `lexicon_folds` folds, so the feature is as incomplete as at run time
+    "lexicon": True,
+    "lexicon_folds": 5,
+    # labels "role.type" ("fromloc.city_name"): "relabel" = the NER predicts the full
+    # label, then RoleClassifier re-predicts the role; "split" = the NER learns types
+    # only and RoleClassifier adds the role; "none" = the NER's label as it is
+    "roles": "relabel",
+    "role_window": 12,
+}
+
+
+@dataclass
+class Sample:
+    """One message: its tokens, and what is known about it."""
+
+    words: list[str]
+    spaces: list[bool] | None = None
+    intent: str | None = None
+    lists: list[str] | None = None  # per-token list tag ("B-location", "O", ...)
+    spans: list[tuple[int, int, str]] = field(default_factory=list)  # token [start, end)
+
+
+# --------------------------------------------------------------------------- features
+def _shape(word: str) -> str:
+    from spacy.lang.lex_attrs import word_shape
+
+    return word_shape(word)
+
+
+def token_strings(sample: Sample, features: Sequence[str],
+                  teencode: dict[str, str], intent: str | None) -> list[list[str]]:
+    """Per token, the string value of each feature column."""
+    from bot.nlu.normalize import folded_features_text, normalize_token
+
+    rows = []
+    for i, word in enumerate(sample.words):
+        norm = normalize_token(word, teencode)
+        row = []
+        for name in features:
+            if name == "norm":
+                row.append(norm)
+            elif name == "folded":
+                row.append(folded_features_text(norm))
+            elif name == "prefix":
+                row.append(norm[:3])
+            elif name == "suffix":
+                row.append(norm[-3:])
+            elif name == "shape":
+                row.append(_shape(word))
+            elif name == "list":
+                row.append(sample.lists[i] if sample.lists else "O")
+            elif name == "intent":
+                row.append(intent or "?")
+            else:
+                raise ValueError(f"unknown feature {name!r} (known: {ALL_FEATURES})")
+        rows.append(row)
+    return rows
+
+
+def feature_array(sample: Sample, features: Sequence[str], teencode: dict[str, str],
+                  intent: str | None) -> np.ndarray:
+    from spacy.strings import hash_string
+
+    strings = token_strings(sample, features, teencode, intent)
+    arr = np.zeros((len(sample.words), max(1, len(features))), dtype="uint64")
+    for i, row in enumerate(strings):
+        for j, value in enumerate(row):
+            arr[i, j] = hash_string(str(value))
+    return arr
+
+
+# --------------------------------------------------------------------------- lexicon
+def lexicon_key(words: Sequence[str]) -> str:
+    from bot.nlu.entities import alias_key
+
+    return alias_key(" ".join(words))
+
+
+class Lexicon:
+    """Entity texts of the training data -> type; tags token windows, longest first."""
+
+    max_words = 8
+
+    def __init__(self, entries: dict[str, str] | None = None) -> None:
+        self.entries = dict(entries or {})
+
+    @classmethod
+    def from_samples(cls, samples: Iterable[Sample]) -> Lexicon:
+        from collections import Counter
+
+        counts: dict[str, Counter[str]] = {}
+        for s in samples:
+            for start, end, label in s.spans:
+                key = lexicon_key(s.words[start:end])
+                if key:
+                    counts.setdefault(key, Counter())[label.rsplit(".", 1)[-1]] += 1
+        return cls({k: c.most_common(1)[0][0] for k, c in counts.items()})
+
+    def tag(self, words: Sequence[str], tags: Sequence[str] | None = None) -> list[str]:
+        """B-/I- tags of lexicon matches where `tags` (e.g. the rules') say "O"."""
+        out = list(tags) if tags is not None else ["O"] * len(words)
+        keys = [lexicon_key([w]) for w in words]
+        i = 0
+        while i < len(words):
+            for n in range(min(self.max_words, len(words) - i), 0, -1):
+                if any(t != "O" for t in out[i:i + n]) or not all(keys[i:i + n]):
+                    continue
+                label = self.entries.get(" ".join(keys[i:i + n]))
+                if label is not None:
+                    out[i:i + n] = [f"B-{label}"] + [f"I-{label}"] * (n - 1)
+                    i += n
+                    break
+            else:
+                i += 1
+        return out
+
+
+def with_lexicon(samples: Sequence[Sample], lexicon: Lexicon) -> list[Sample]:
+    return [Sample(s.words, s.spaces, s.intent, lexicon.tag(s.words, s.lists), s.spans)
+            for s in samples]
+
+
+def jackknife_lexicon(samples: Sequence[Sample], folds: int, seed: int) -> list[Sample]:
+    """Each sample tagged with a lexicon built from the other folds."""
+    if folds < 2:
+        return with_lexicon(samples, Lexicon.from_samples(samples))
+    order = list(range(len(samples)))
+    random.Random(seed).shuffle(order)
+    fold_of = {idx: n % folds for n, idx in enumerate(order)}
+    out: list[Sample | None] = [None] * len(samples)
+    for k in range(folds):
+        lex = Lexicon.from_samples(s for i, s in enumerate(samples) if fold_of[i] != k)
+        for i, s in enumerate(samples):
+            if fold_of[i] == k:
+                out[i] = Sample(s.words, s.spaces, s.intent, lex.tag(s.words, s.lists), s.spans)
+    return [s for s in out if s is not None]
+
+
+# --------------------------------------------------------------------------- roles
+def base_label(label: str) -> str:
+    """'fromloc.city_name' -> 'city_name': the type; the part before the dot is its role."""
+    return label.rsplit(".", 1)[-1]
+
+
+class RoleClassifier:
+    """Re-labels a span among the labels that share its type ("fromloc.city_name" vs
+    "toloc.city_name"), from the words around it: logistic regression per type over the
+    1-3 words on each side, the words up to `window` tokens to the left (in distance
+    buckets, with bigrams), a few to the right, the span's words, the intent, and the
+    labels of the spans before it. The decisive word ("hạ cánh", "trở về") is often
+    farther away than the CNN sees; a linear model over these sparse features gets
+    roles right more often than the NER's own label (docs/nlu.md)."""
+
+    def __init__(self, window: int = 12, c: float = 5.0, forms: str = "norm") -> None:
+        self.window = window
+        self.c = c
+        self.forms = forms  # word form of the features: "norm" (diacritics kept) or "folded"
+        self.models: dict[str, Any] = {}  # type -> (DictVectorizer, LogisticRegression)
+
+    def features(self, words: Sequence[str], spans: Sequence[tuple[int, int, str]], k: int,
+                 intent: str | None) -> dict[str, float]:
+        from bot.nlu.entities import alias_key
+        from bot.nlu.normalize import normalize_token
+
+        if self.forms == "folded":
+            w = [alias_key(x) or x.lower() for x in words]
+        else:
+            w = [normalize_token(x, {}) for x in words]
+        a, b, label = spans[k]
+        f: dict[str, float] = {f"intent={intent or '?'}": 1.0}
+        for i in range(1, 4):
+            f[f"L{i}={w[a - i] if a - i >= 0 else '<s>'}"] = 1.0
+            f[f"R{i}={w[b - 1 + i] if b - 1 + i < len(w) else '</s>'}"] = 1.0
+        for j in range(max(0, a - self.window), a):
+            d = a - j
+            bucket = "n" if d <= 3 else ("m" if d <= 7 else "f")
+            f[f"L{bucket}={w[j]}"] = 1.0
+            f[f"Lbag={w[j]}"] = 1.0
+            if j > 0:
+                f[f"L{bucket}2={w[j - 1]}_{w[j]}"] = 1.0
+        for j in range(b, min(len(w), b + 7)):
+            f[f"Rbag={w[j]}"] = 1.0
+        for x in w[a:b]:
+            f[f"in={x}"] = 1.0
+        f["first" if k == 0 else "later"] = 1.0
+        if k:
+            f[f"prev={spans[k - 1][2]}"] = 1.0
+            same = [s[2] for s in spans[:k] if base_label(s[2]) == base_label(label)]
+            f[f"n_same={min(len(same), 3)}"] = 1.0
+            if same:
+                f[f"prev_same={same[-1]}"] = 1.0
+        return f
+
+    def fit(self, samples: Sequence[Sample]) -> RoleClassifier:
+        from sklearn.feature_extraction import DictVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        rows: dict[str, tuple[list[dict[str, float]], list[str]]] = {}
+        for s in samples:
+            spans = sorted(s.spans)
+            for k, (_, _, label) in enumerate(spans):
+                x, y = rows.setdefault(base_label(label), ([], []))
+                x.append(self.features(s.words, spans, k, s.intent))
+                y.append(label)
+        for typ, (x, y) in rows.items():
+            if len(set(y)) < 2:
+                continue
+            vec = DictVectorizer()
+            model = LogisticRegression(C=self.c, max_iter=2000)
+            model.fit(vec.fit_transform(x), y)
+            self.models[typ] = (vec, model)
+        return self
+
+    def relabel(self, words: Sequence[str], spans: Sequence[tuple[int, int, str]],
+                intent: str | None) -> list[tuple[int, int, str]]:
+        """The spans, left to right, each with its role re-predicted (labels of the
+        spans before it as re-predicted)."""
+        out = sorted(spans)
+        for k, (a, b, label) in enumerate(out):
+            found = self.models.get(base_label(label))
+            if found is None:
+                continue
+            vec, model = found
+            out[k] = (a, b, str(model.predict(vec.transform(
+                [self.features(words, out, k, intent)]))[0]))
+        return out
+
+
+# --------------------------------------------------------------------------- model
+def _register() -> None:
+    """Register our spaCy architecture (idempotent; needed before loading a model)."""
+    from spacy.util import registry
+
+    if "bot.VietTok2Vec.v1" in registry.architectures:
+        return
+    registry.architectures.register("bot.VietTok2Vec.v1", func=viet_tok2vec)
+
+
+def _extract_forward(model: Any, docs: list[Any], is_train: bool) -> tuple[list[Any], Callable]:
+    out = []
+    for doc in docs:
+        if hasattr(doc, "user_data"):
+            arr = doc.user_data[FEATURES_KEY]
+        else:  # a Span
+            arr = doc.doc.user_data[FEATURES_KEY][doc.start:doc.end]
+        out.append(model.ops.asarray2i(arr, dtype="uint64"))
+    return out, lambda d_features: []
+
+
+def _context_forward(model: Any, xs: list[Any], is_train: bool) -> tuple[list[Any], Callable]:
+    xp = model.ops.xp
+    ys = [xp.hstack([x, xp.repeat(x.mean(axis=0, keepdims=True), x.shape[0], axis=0)])
+          if x.shape[0] else xp.zeros((0, x.shape[1] * 2), dtype=x.dtype) for x in xs]
+
+    def backprop(dys: list[Any]) -> list[Any]:
+        dxs = []
+        for dy, x in zip(dys, xs, strict=True):
+            w = x.shape[1]
+            n = max(1, x.shape[0])
+            dxs.append(dy[:, :w] + dy[:, w:].sum(axis=0, keepdims=True) / n)
+        return dxs
+
+    return ys, backprop
+
+
+def sentence_context(width: int) -> Any:
+    """Residual: token vector + the sentence mean -> Maxout -> width."""
+    from thinc.api import Maxout, Model, chain, residual, with_array
+
+    return residual(chain(Model("sentence_context", _context_forward),
+                          with_array(Maxout(width, width * 2, nP=3, dropout=0.0,
+                                            normalize=True))))
+
+
+def viet_tok2vec(width: int, depth: int, window_size: int, maxout_pieces: int,
+                 n_features: int, rows: int, context: str = "none",
+                 lstm_depth: int = 0) -> Any:
+    """Hash embeddings of our precomputed feature columns + spaCy's residual CNN."""
+    from spacy.ml.models.tok2vec import MaxoutWindowEncoder, build_Tok2Vec_model
+    from thinc.api import (
+        HashEmbed,
+        Maxout,
+        Model,
+        chain,
+        concatenate,
+        list2ragged,
+        ragged2list,
+        with_array,
+    )
+
+    embeddings = [HashEmbed(width, rows, column=i, seed=8 + i, dropout=0.0)
+                  for i in range(n_features)]
+    embed = chain(
+        Model("viet_features", _extract_forward),
+        list2ragged(),
+        with_array(concatenate(*embeddings)),
+        with_array(Maxout(width, width * n_features, nP=3, dropout=0.0, normalize=True)),
+        ragged2list(),
+    )
+    encode = MaxoutWindowEncoder(width, window_size, maxout_pieces, depth)
+    if context == "mean":
+        from thinc.api import chain
+
+        cnn = encode
+        encode = chain(cnn, sentence_context(width))
+        encode.set_dim("nO", width)
+    elif context != "none":
+        raise ValueError(f"context must be 'none' or 'mean', not {context!r}")
+    if lstm_depth:
+        from thinc.api import LSTM, chain, residual, with_padded
+
+        cnn = encode
+        encode = chain(cnn, residual(with_padded(LSTM(width, width, bi=True,
+                                                      depth=lstm_depth))))
+        encode.set_dim("nO", width)
+    return build_Tok2Vec_model(embed, encode)
+
+
+def build_nlp(cfg: dict[str, Any]) -> Any:
+    import spacy
+
+    _register()
+    nlp = spacy.blank("vi", config={"nlp": {"tokenizer": {"use_pyvi": False}}})
+    tok2vec = {"@architectures": "bot.VietTok2Vec.v1", "width": cfg["width"],
+               "depth": cfg["depth"], "window_size": cfg["window"],
+               "maxout_pieces": cfg["maxout_pieces"],
+               "n_features": max(1, len(cfg["features"])), "rows": cfg["rows"],
+               "context": cfg["context"], "lstm_depth": cfg["lstm_depth"]}
+    if cfg["decoder"] == "ner":
+        nlp.add_pipe("ner", config={"model": {
+            "@architectures": "spacy.TransitionBasedParser.v2", "state_type": "ner",
+            "extra_state_tokens": False, "hidden_width": cfg["hidden_width"],
+            "maxout_pieces": 2, "use_upper": True, "nO": None, "tok2vec": tok2vec}})
+    elif cfg["decoder"] == "tagger":
+        nlp.add_pipe("tagger", config={"model": {
+            "@architectures": "spacy.Tagger.v2", "nO": None, "normalize": False,
+            "tok2vec": tok2vec}})
+    else:
+        raise ValueError(f"decoder must be 'ner' or 'tagger', not {cfg['decoder']!r}")
+    return nlp
+
+
+# --------------------------------------------------------------------------- tags
+def spans_to_tags(n: int, spans: Iterable[tuple[int, int, str]], scheme: str) -> list[str]:
+    tags = ["O"] * n
+    for start, end, label in spans:
+        if any(t != "O" for t in tags[start:end]):
+            continue
+        for i in range(start, end):
+            if scheme == "biluo" and end - start == 1:
+                prefix = "U"
+            elif i == start:
+                prefix = "B"
+            elif scheme == "biluo" and i == end - 1:
+                prefix = "L"
+            else:
+                prefix = "I"
+            tags[i] = f"{prefix}-{label}"
+    return tags
+
+
+def tags_to_spans(tags: Sequence[str]) -> list[tuple[int, int, str]]:
+    """BIO or BILUO tags -> spans; a stray I-/L- starts a span (as conlleval does)."""
+    spans: list[tuple[int, int, str]] = []
+    label, start = None, 0
+    for i, tag in enumerate([*tags, "O"]):
+        prefix, _, typ = tag.partition("-")
+        continues = prefix in ("I", "L") and typ == label
+        if label is not None and not continues:
+            spans.append((start, i, label))
+            label = None
+        if prefix in ("B", "I", "L", "U") and not continues:
+            label, start = typ, i
+        if prefix in ("L", "U") and label is not None:
+            spans.append((start, i + 1, label))
+            label = None
+    return spans
+
+
+# --------------------------------------------------------------------------- train / run
+class LearnedNER:
+    """A trained spaCy pipeline plus how to build its input docs."""
+
+    def __init__(self, cfg: dict[str, Any], teencode: dict[str, str] | None = None,
+                 nlp: Any = None) -> None:
+        from bot.nlu.normalize import load_teencode
+
+        self.cfg = {**DEFAULTS, **cfg}
+        self.teencode = load_teencode() if teencode is None else teencode
+        self.nlp = nlp
+        self.lexicon: Lexicon | None = None
+        self.roles: RoleClassifier | None = None
+
+    def make_doc(self, sample: Sample, intent: str | None = None) -> Any:
+        from spacy.tokens import Doc
+
+        spaces = sample.spaces if sample.spaces is not None else [True] * len(sample.words)
+        doc = Doc(self.nlp.vocab, words=sample.words, spaces=spaces)
+        doc.user_data[FEATURES_KEY] = feature_array(
+            sample, self.cfg["features"], self.teencode,
+            sample.intent if intent is None else intent)
+        return doc
+
+    def _example(self, sample: Sample) -> Any:
+        from spacy.tokens import Span
+        from spacy.training import Example
+
+        predicted = self.make_doc(sample)
+        reference = self.make_doc(sample)
+        if self.cfg["decoder"] == "ner":
+            ents, used = [], set()
+            for start, end, label in sorted(sample.spans):
+                if used & set(range(start, end)):
+                    continue
+                used |= set(range(start, end))
+                ents.append(Span(reference, start, end, label=label))
+            reference.ents = ents
+        else:
+            for token, tag in zip(reference, spans_to_tags(len(sample.words), sample.spans,
+                                                            self.cfg["tags"]), strict=True):
+                token.tag_ = tag
+        return Example(predicted, reference)
+
+    def train(self, samples: Sequence[Sample], log: Callable[[str], None] | None = None,
+              on_epoch: Callable[[int, LearnedNER], None] | None = None) -> LearnedNER:
+        """Train from scratch. `on_epoch(epoch, self)` runs after each epoch with the
+        averaged parameters in place (for learning curves)."""
+        from spacy.strings import hash_string
+        from spacy.util import compounding, fix_random_seed, minibatch
+        from thinc.api import Adam
+
+        cfg = self.cfg
+        fix_random_seed(cfg["seed"])
+        rng = random.Random(cfg["seed"])
+        self.nlp = build_nlp(cfg)
+        samples = [s for s in samples if s.words]
+        if cfg["roles"] in ("relabel", "split"):
+            self.roles = RoleClassifier(cfg["role_window"]).fit(samples)
+            if not self.roles.models:
+                self.roles = None
+            elif cfg["roles"] == "split":
+                samples = [Sample(s.words, s.spaces, s.intent, s.lists,
+                                  [(a, b, base_label(t)) for a, b, t in s.spans])
+                           for s in samples]
+        elif cfg["roles"] != "none":
+            raise ValueError(f"roles must be 'relabel', 'split' or 'none', not {cfg['roles']!r}")
+        if cfg["lexicon"]:
+            self.lexicon = Lexicon.from_samples(samples)
+            samples = jackknife_lexicon(samples, cfg["lexicon_folds"], cfg["seed"])
+        examples = [self._example(s) for s in samples]
+        self.nlp.initialize(lambda: examples)
+        optimizer = Adam(learn_rate=cfg["learn_rate"], L2=1e-6, grad_clip=1.0,
+                         use_averages=cfg["use_averages"])
+        full = [eg.predicted.user_data[FEATURES_KEY] for eg in examples]
+        features = list(cfg["features"])
+        hidden = []  # (column, value when hidden, probability)
+        if "intent" in features and cfg["intent_dropout"] > 0:
+            hidden.append((features.index("intent"), hash_string("?"), cfg["intent_dropout"]))
+        if "list" in features and cfg["list_dropout"] > 0:
+            hidden.append((features.index("list"), hash_string("O"), cfg["list_dropout"]))
+        order = list(range(len(examples)))
+        lo, hi = cfg["batch_size"]
+        for epoch in range(cfg["epochs"]):
+            t0 = time.perf_counter()
+            rng.shuffle(order)
+            if hidden:
+                for i, eg in enumerate(examples):
+                    arr = full[i]
+                    for col, value, p in hidden:
+                        if rng.random() < p:
+                            arr = arr.copy() if arr is full[i] else arr
+                            arr[:, col] = value
+                    eg.predicted.user_data[FEATURES_KEY] = arr
+            losses: dict[str, float] = {}
+            for batch in minibatch([examples[i] for i in order], size=compounding(lo, hi, 1.01)):
+                self.nlp.update(batch, drop=cfg["dropout"], sgd=optimizer, losses=losses)
+            if log:
+                log(f"epoch {epoch + 1}/{cfg['epochs']}: loss "
+                    f"{sum(losses.values()):.1f} ({time.perf_counter() - t0:.1f} s)")
+            if on_epoch is not None:
+                for i, eg in enumerate(examples):
+                    eg.predicted.user_data[FEATURES_KEY] = full[i]
+                if cfg["use_averages"]:
+                    with self.nlp.use_params(optimizer.averages):
+                        on_epoch(epoch + 1, self)
+                else:
+                    on_epoch(epoch + 1, self)
+        for i, eg in enumerate(examples):
+            eg.predicted.user_data[FEATURES_KEY] = full[i]
+        if cfg["use_averages"]:
+            # the averaged parameters generalise better than the last ones
+            with self.nlp.use_params(optimizer.averages):
+                self.nlp = _frozen_copy(self.nlp)
+        return self
+
+    def predict(self, samples: Sequence[Sample],
+                intents: Sequence[str | None] | None = None) -> list[list[tuple[int, int, str]]]:
+        """Token spans [start, end) with their label, per sample."""
+        assert self.nlp is not None, "not trained"
+        out: list[list[tuple[int, int, str]]] = []
+        todo = [(i, s) for i, s in enumerate(samples) if s.words]
+        if self.lexicon is not None:
+            todo = [(i, Sample(s.words, s.spaces, s.intent, self.lexicon.tag(s.words, s.lists)))
+                    for i, s in todo]
+        docs = [self.make_doc(s, intents[i] if intents is not None else None) for i, s in todo]
+        for _, proc in self.nlp.pipeline:
+            docs = list(proc.pipe(docs))
+        found: dict[int, list[tuple[int, int, str]]] = {}
+        for (i, sample), doc in zip(todo, docs, strict=True):
+            if self.cfg["decoder"] == "ner":
+                found[i] = [(e.start, e.end, e.label_) for e in doc.ents]
+            else:
+                found[i] = tags_to_spans([t.tag_ for t in doc])
+            if self.roles is not None and found[i]:
+                intent = intents[i] if intents is not None else sample.intent
+                found[i] = self.roles.relabel(sample.words, found[i], intent)
+        for i in range(len(samples)):
+            out.append(found.get(i, []))
+        return out
+
+    def to_disk(self, path: Path) -> None:
+        import json
+
+        assert self.nlp is not None
+        path.mkdir(parents=True, exist_ok=True)
+        self.nlp.to_disk(path / "spacy")
+        if self.roles is not None:
+            import joblib
+
+            joblib.dump(self.roles, path / "roles.joblib")
+        (path / "learned_ner.json").write_text(json.dumps(
+            {"config": self.cfg, "lexicon": self.lexicon.entries if self.lexicon else None},
+            ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def from_disk(cls, path: Path, teencode: dict[str, str] | None = None) -> LearnedNER:
+        import json
+
+        import spacy
+
+        _register()
+        state = json.loads((path / "learned_ner.json").read_text(encoding="utf-8"))
+        nlp = spacy.load(path / "spacy")
+        ner = cls(state["config"], teencode, nlp)
+        if state.get("lexicon") is not None:
+            ner.lexicon = Lexicon(state["lexicon"])
+        if (path / "roles.joblib").exists():
+            import joblib
+
+            # our own file, written by to_disk() when this model was trained
+            ner.roles = joblib.load(path / "roles.joblib")
+        return ner
+
+
+def _frozen_copy(nlp: Any) -> Any:
+    """A copy of the pipeline with its current (e.g. averaged) parameters."""
+    import spacy
+
+    _register()
+    data = nlp.to_bytes()
+    copy = spacy.blank("vi", config=nlp.config)
+    return copy.from_bytes(data)

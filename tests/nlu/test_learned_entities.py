@@ -1,0 +1,188 @@
+"""The learned (spaCy) entity extractor: tags, lexicon, training, persistence, merging."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlu.extractor import VietnameseEntityExtractor
+from bot.nlu.learned_entities import LEARNED_ENTITIES, LearnedEntityExtractor
+from bot.nlu.normalizer import VietnameseNormalizer
+from bot.nlu.spacy_ner import Lexicon, Sample, jackknife_lexicon, spans_to_tags, tags_to_spans
+from bot.nlu.tokenizer import VietnameseTokenizer
+
+CONTEXT = ExecutionContext(GraphSchema({}), "test")
+# Small and fast: what is tested is behaviour, not accuracy.
+FAST = {"width": 64, "depth": 2, "rows": 1000, "epochs": 30, "hidden_width": 32}
+
+
+@pytest.mark.parametrize("scheme", ["bio", "biluo"])
+def test_spans_and_tags_round_trip(scheme: str) -> None:
+    spans = [(0, 1, "a"), (2, 5, "b"), (5, 6, "b")]
+    tags = spans_to_tags(7, spans, scheme)
+    if scheme == "biluo":
+        assert tags == ["U-a", "O", "B-b", "I-b", "L-b", "U-b", "O"]
+    else:
+        assert tags == ["B-a", "O", "B-b", "I-b", "I-b", "B-b", "O"]
+    assert tags_to_spans(tags) == spans
+
+
+def test_stray_inside_tags_start_a_span_as_in_conlleval() -> None:
+    assert tags_to_spans(["I-x", "I-x", "O", "L-y", "B-z", "I-y"]) == [
+        (0, 2, "x"), (3, 4, "y"), (4, 5, "z"), (5, 6, "y")]
+
+
+def test_lexicon_tags_the_longest_known_span_and_keeps_rule_tags() -> None:
+    lex = Lexicon.from_samples([
+        Sample(["bay", "từ", "buôn", "ma", "thuột"], spans=[(2, 5, "fromloc.city_name")]),
+        Sample(["đến", "buôn", "ma"], spans=[(1, 3, "toloc.city_name")]),
+        Sample(["ở", "Hà", "Nội"], spans=[(1, 3, "location")]),
+    ])
+    assert lex.tag(["tới", "Buon", "Ma", "Thuot", "nhé"]) == [
+        "O", "B-city_name", "I-city_name", "I-city_name", "O"]
+    # a tag the rules already gave is kept
+    assert lex.tag(["ha", "noi"], ["B-phone_number", "O"]) == ["B-phone_number", "O"]
+
+
+def test_jackknifed_lexicon_does_not_know_a_sentence_from_its_own_fold() -> None:
+    samples = [Sample(["ở", f"chỗ{i}"], spans=[(1, 2, "location")]) for i in range(10)]
+    tagged = jackknife_lexicon(samples, folds=5, seed=1)
+    # every place occurs once: no sample can see its own place in the lexicon
+    assert all(s.lists == ["O", "O"] for s in tagged)
+
+
+STORE_PLACES = ["Cầu Giấy", "Thủ Đức", "Hải Phòng", "Đà Lạt", "Long Biên", "Gò Vấp", "Huế",
+                "Bắc Ninh", "Quy Nhơn", "Tân Bình", "Nha Trang", "Biên Hòa"]
+TEMPLATES = ["cửa hàng ở {} ở đâu", "tìm cửa hàng gần {}", "cho mình địa chỉ cửa hàng tại {}",
+             "{} có cửa hàng nào không"]
+
+
+def tiny_training_data() -> TrainingData:
+    msgs = []
+    for place in STORE_PLACES:
+        for template in TEMPLATES:
+            text = template.format(place)
+            start = text.index(place)
+            msgs.append(Message.build(text=text, intent="find_store", entities=[
+                {"entity": "location", "start": start, "end": start + len(place),
+                 "value": place}]))
+    for text in ["hủy dịch vụ nhạc chờ", "tôi muốn đăng ký gói cước", "xin chào", "cảm ơn em",
+                 "kiểm tra tài khoản", "mất sim rồi", "cho gặp nhân viên", "tạm biệt"]:
+        msgs.append(Message.build(text=text, intent="other"))
+    data = TrainingData(training_examples=msgs)
+    preprocess(data.training_examples)
+    return data
+
+
+def preprocess(messages: list[Message]) -> list[Message]:
+    VietnameseNormalizer({}).process(messages)
+    VietnameseTokenizer(VietnameseTokenizer.get_default_config()).process(messages)
+    return messages
+
+
+@pytest.mark.slow
+def test_trains_persists_loads_and_finds_an_unseen_place(tmp_path: Path) -> None:
+    storage = LocalModelStorage(tmp_path)
+    resource = Resource("learned")
+    config = {**FAST, "rule_lists": False}
+    ext = LearnedEntityExtractor.create(config, storage, resource, CONTEXT)
+    ext.train(tiny_training_data())
+    loaded = LearnedEntityExtractor.load(config, storage, resource, CONTEXT)
+    assert loaded.ner is not None
+    # Mộc Châu, Hội An and Sóc Trăng never occur in the training data
+    msgs = preprocess([Message.build(text="tìm cửa hàng gần Mộc Châu"),
+                       Message.build(text="cửa hàng ở Hội An ở đâu"),
+                       Message.build(text="xin chào em"),
+                       Message.build(text="cho mình địa chỉ cửa hàng tại Sóc Trăng")])
+    for msg in msgs:
+        msg.set("intent", {"name": "find_store" if "cửa" in msg.get("text") else "other",
+                           "confidence": 1.0})
+    loaded.process(msgs)
+    got = [[(e["entity"], e["value"], e["extractor"]) for e in m.get("entities", [])]
+           for m in msgs]
+    assert got == [[("location", "Mộc Châu", "LearnedEntityExtractor")],
+                   [("location", "Hội An", "LearnedEntityExtractor")], [],
+                   [("location", "Sóc Trăng", "LearnedEntityExtractor")]]
+
+
+def test_without_annotations_it_trains_nothing_and_finds_nothing(tmp_path: Path) -> None:
+    storage = LocalModelStorage(tmp_path)
+    ext = LearnedEntityExtractor.create(FAST, storage, Resource("l"), CONTEXT)
+    data = TrainingData(training_examples=preprocess([Message.build(text="xin chào",
+                                                                    intent="greet")]))
+    ext.train(data)
+    loaded = LearnedEntityExtractor.load(FAST, storage, Resource("l"), CONTEXT)
+    (msg,) = loaded.process(preprocess([Message.build(text="cửa hàng ở Mộc Châu")]))
+    assert msg.get("entities", []) == []
+
+
+@pytest.mark.parametrize("text", ["", "   "])
+def test_empty_messages_pass_through(tmp_path: Path, text: str) -> None:
+    ext = LearnedEntityExtractor.create({**FAST, "add_to_entities": False},
+                                        LocalModelStorage(tmp_path), Resource("l"), CONTEXT)
+    (msg,) = ext.process(preprocess([Message.build(text=text)]))
+    assert msg.get(LEARNED_ENTITIES) == []
+
+
+# --------------------------------------------------------------------------- merging
+def learned(text: str, *spans: tuple[str, str]) -> list[dict]:
+    out = []
+    for entity, typed in spans:
+        start = text.index(typed)
+        out.append({"entity": entity, "start": start, "end": start + len(typed),
+                    "value": typed, "extractor": "LearnedEntityExtractor"})
+    return out
+
+
+def merged(tmp_path: Path, text: str, intent: str, *spans: tuple[str, str]) -> list[tuple]:
+    ext = VietnameseEntityExtractor.create({}, LocalModelStorage(tmp_path), Resource("e"),
+                                           CONTEXT)
+    msg = Message.build(text=text)
+    msg.set("intent", {"name": intent, "confidence": 0.9})
+    msg.set(LEARNED_ENTITIES, learned(text, *spans))
+    ext.process([msg])
+    return [(e["entity"], e["value"], text[e["start"]:e["end"]]) for e in msg.get("entities")]
+
+
+def test_a_generic_word_the_intent_filter_drops_is_kept_when_the_model_agrees(
+        tmp_path: Path) -> None:
+    text = "cài nhạc chuông chờ cho chị một bài nhạc trữ tình"
+    assert merged(tmp_path, text, "out_of_scope") == []
+    assert merged(tmp_path, text, "out_of_scope", ("service", "nhạc chuông chờ")) == [
+        ("service", "FUNRING", "nhạc chuông chờ")]
+
+
+def test_a_learned_service_is_mapped_to_its_catalog_code_or_dropped(tmp_path: Path) -> None:
+    # typed glued: the rules miss it, the learned span resembles "nhạc chờ"
+    assert merged(tmp_path, "huỷ cái nhạcchờ đi", "cancel_service") == []
+    assert merged(tmp_path, "huỷ cái nhạcchờ đi", "cancel_service",
+                  ("service", "nhạcchờ")) == [("service", "FUNRING", "nhạcchờ")]
+    assert merged(tmp_path, "huỷ cái gói siêu tốc đi", "cancel_service",
+                  ("service", "gói siêu tốc")) == []
+
+
+def test_a_learned_place_keeps_its_typed_prefix_and_may_be_a_bare_answer(
+        tmp_path: Path) -> None:
+    text = "cửa hàng gần thành phố Vinh"
+    assert merged(tmp_path, text, "find_store", ("location", "Vinh")) == [
+        ("location", "thành phố Vinh", "thành phố Vinh")]
+    ext = VietnameseEntityExtractor.create({}, LocalModelStorage(tmp_path), Resource("e"),
+                                           CONTEXT)
+    msg = Message.build(text="Vinh ạ")
+    msg.set("intent", {"name": "faq", "confidence": 0.4})
+    msg.set(LEARNED_ENTITIES, learned("Vinh ạ", ("location", "Vinh")))
+    ext.process([msg])
+    assert msg.get("intent")["name"] == "inform"
+
+
+def test_numbers_stay_the_rules_and_new_slot_types_pass(tmp_path: Path) -> None:
+    text = "số 0901234567 gói 12 tháng"
+    assert merged(tmp_path, text, "register_service", ("phone_number", "0901234567 gói"),
+                  ("duration", "12 tháng")) == [
+        ("phone_number", "0901234567", "0901234567"), ("duration", "12 tháng", "12 tháng")]
