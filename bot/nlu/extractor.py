@@ -154,7 +154,7 @@ class VietnameseEntityExtractor(GraphComponent, EntityExtractorMixin):
                 best, code = ratio, value
         return code if best >= self.config["service_similarity"] else None
 
-    def _learned(self, text: str, ent: dict[str, Any]) -> Entity | None:
+    def _learned(self, text: str, ent: Mapping[str, Any]) -> Entity | None:
         """A learned span as a contract entity (normalised), or None."""
         kind = ent["entity"]
         start, end = ent["start"], ent["end"]
@@ -179,7 +179,7 @@ class VietnameseEntityExtractor(GraphComponent, EntityExtractorMixin):
             return any(x["entity"] == e.entity and x["start"] < e.end and e.start < x["end"]
                        for x in learned)
 
-        out = [e.as_dict(self.name) for e in rules
+        out: list[dict[str, Any]] = [e.as_dict(self.name) for e in rules
                if e.entity in self.config["entities"]
                and (self._keep(e, text, intent) or confirmed(e))]
         for x in learned:

@@ -126,7 +126,7 @@ def token_strings(sample: Sample, features: Sequence[str],
 
 def feature_array(sample: Sample, features: Sequence[str], teencode: dict[str, str],
                   intent: str | None) -> np.ndarray:
-    from spacy.strings import hash_string
+    from spacy.strings import hash_string  # type: ignore[attr-defined]  # Cython, no stub
 
     strings = token_strings(sample, features, teencode, intent)
     arr = np.zeros((len(sample.words), max(1, len(features))), dtype="uint64")
@@ -355,9 +355,9 @@ def viet_tok2vec(width: int, depth: int, window_size: int, maxout_pieces: int,
         with_array,
     )
 
-    embeddings = [HashEmbed(width, rows, column=i, seed=8 + i, dropout=0.0)
-                  for i in range(n_features)]
-    embed = chain(
+    embeddings: list[Any] = [HashEmbed(width, rows, column=i, seed=8 + i, dropout=0.0)
+                             for i in range(n_features)]
+    embed: Any = chain(
         Model("viet_features", _extract_forward),
         list2ragged(),
         with_array(concatenate(*embeddings)),
@@ -475,7 +475,8 @@ class LearnedNER:
         predicted = self.make_doc(sample)
         reference = self.make_doc(sample)
         if self.cfg["decoder"] == "ner":
-            ents, used = [], set()
+            ents: list[Any] = []
+            used: set[int] = set()
             for start, end, label in sorted(sample.spans):
                 if used & set(range(start, end)):
                     continue
@@ -492,7 +493,7 @@ class LearnedNER:
               on_epoch: Callable[[int, LearnedNER], None] | None = None) -> LearnedNER:
         """Train from scratch. `on_epoch(epoch, self)` runs after each epoch with the
         averaged parameters in place (for learning curves)."""
-        from spacy.strings import hash_string
+        from spacy.strings import hash_string  # type: ignore[attr-defined]
         from spacy.util import compounding, fix_random_seed, minibatch
         from thinc.api import Adam
 
