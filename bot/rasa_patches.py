@@ -32,10 +32,22 @@ Why (profile of the Rasa process under load, reports/loadtest-*-baseline.md):
    pool (`create_engine_kwargs`: SQLAlchemy 1.4 gives file SQLite a NullPool, so every
    load and save opened and closed the file; closing the last WAL connection checkpoints).
    Other databases untouched.
+
+4. The action server (rasa-sdk `ActionExecutor.run`, rasa_sdk/executor.py) awaited each
+   action in its one event loop; our actions call the backend synchronously (SQLAlchemy),
+   so one slow query stalled every other conversation's action. Patched by
+   `apply_action_runtime()` (called by `bot serve actions`, not by `apply()`): each action
+   runs in a bounded thread pool (its own event loop per thread), with a deadline; when
+   the backend is unavailable (the errors `bot serve actions` names: database down, a
+   timeout from bot/operator.yml `database`) or the deadline passes, the action returns
+   no events and one polite response (`utter_backend_unavailable`), so nothing is
+   half-set and the customer may simply ask again. An unknown action still raises
+   rasa-sdk's `ActionNotFoundException`; any other error still fails the request.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import json
@@ -43,6 +55,8 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -177,6 +191,76 @@ def _patch_sqlite_tracker_store() -> None:
 
 
 # --------------------------------------------------------------------------------------
+# 4. The action server: actions off the event loop, a deadline, a polite "unavailable".
+
+@dataclass(frozen=True)
+class ActionRuntime:
+    threads: int  # actions running at once
+    timeout_s: float  # the customer waits at most this long for an action
+    unavailable: tuple[type[BaseException], ...]  # errors meaning "backend unavailable"
+    response: str  # the domain response sent instead
+    variables: Callable[[], dict[str, Any]]  # its variables (hotline...)
+
+
+_runtime: ActionRuntime | None = None
+_pool: ThreadPoolExecutor | None = None
+_thread_state = threading.local()
+
+
+def _run_in_thread(original: Callable[..., Any], executor: Any, action_call: Any) -> Any:
+    """Run rasa-sdk's `ActionExecutor.run` in this worker thread's own event loop."""
+    loop = getattr(_thread_state, "loop", None)
+    if loop is None:
+        loop = _thread_state.loop = asyncio.new_event_loop()
+    return loop.run_until_complete(original(executor, action_call))
+
+
+def unavailable_response(executor: Any, runtime: ActionRuntime) -> dict[str, Any]:
+    """What the action server answers when the backend is unavailable: no events, one
+    polite response with its variables."""
+    from rasa_sdk.executor import CollectingDispatcher
+
+    dispatcher = CollectingDispatcher()
+    dispatcher.utter_message(response=runtime.response, **runtime.variables())
+    response: dict[str, Any] = executor._create_api_response([], dispatcher.messages)
+    return response
+
+
+async def _executor_run(self: Any, action_call: Any) -> Any:
+    """rasa-sdk's `ActionExecutor.run` in a worker thread, with a deadline."""
+    runtime, pool = _runtime, _pool
+    original = ORIGINALS["ActionExecutor.run"]
+    if runtime is None or pool is None:
+        return await original(self, action_call)
+    name = (action_call or {}).get("next_action")
+    future = asyncio.get_running_loop().run_in_executor(pool, _run_in_thread, original, self,
+                                                        action_call)
+    handled: tuple[type[BaseException], ...] = (asyncio.TimeoutError, *runtime.unavailable)
+    try:
+        return await asyncio.wait_for(future, runtime.timeout_s)
+    except handled as exc:
+        logger.warning("action %s: backend unavailable (%s); answered %s", name,
+                       type(exc).__name__, runtime.response)
+        return unavailable_response(self, runtime)
+
+
+def apply_action_runtime(runtime: ActionRuntime) -> None:
+    """Run the action server's actions as `runtime` says (idempotent; `revert()` undoes)."""
+    global _runtime, _pool
+    from rasa_sdk.executor import ActionExecutor
+
+    with _lock:
+        ORIGINALS.setdefault("ActionExecutor.run", ActionExecutor.run)
+        if _pool is not None:
+            _pool.shutdown(wait=False)
+        _runtime = runtime
+        _pool = ThreadPoolExecutor(max_workers=runtime.threads,
+                                   thread_name_prefix="action")
+        ActionExecutor.run = _executor_run
+        _applied.add("action_runtime")
+
+
+# --------------------------------------------------------------------------------------
 # What the patches rely on: checked by tests/test_rasa_patches.py on every Rasa version.
 
 def _targets() -> list[tuple[str, Any, str, list[str]]]:
@@ -184,6 +268,7 @@ def _targets() -> list[tuple[str, Any, str, list[str]]]:
     import rasa.core.tracker_store as tracker_store
     from rasa.core.actions.action import RemoteAction
     from rasa.core.tracker_store import SQLTrackerStore
+    from rasa_sdk.executor import ActionExecutor
 
     return [
         ("SQLTrackerStore._retrieve", SQLTrackerStore, "_retrieve",
@@ -200,6 +285,9 @@ def _targets() -> list[tuple[str, Any, str, list[str]]]:
          ["self", "result"]),
         ("RemoteAction.action_response_format_spec", RemoteAction,
          "action_response_format_spec", []),
+        ("ActionExecutor.run", ActionExecutor, "run", ["self", "action_call"]),
+        ("ActionExecutor._create_api_response", ActionExecutor, "_create_api_response",
+         ["events", "messages"]),
     ]
 
 
@@ -228,6 +316,8 @@ def check_targets() -> list[str]:
                                       "DialogueStateTracker.from_dict"),
         "SQLTrackerStore.__init__": (
             "self.engine = sa.create_engine(engine_url, **create_engine_kwargs(engine_url))",),
+        "ActionExecutor.run": ("utils.call_potential_coroutine(",
+                               "self._create_api_response(validated_events"),
     }.items():
         owner, attribute = owners[name]
         try:
@@ -247,7 +337,8 @@ def check_targets() -> list[str]:
 ORIGINALS: dict[str, Any] = {}
 # The targets the patches replace (the others are only relied on).
 REPLACED = frozenset({"RemoteAction._validate_action_result", "SQLTrackerStore._retrieve",
-                      "SQLTrackerStore.__init__", "tracker_store.create_engine_kwargs"})
+                      "SQLTrackerStore.__init__", "tracker_store.create_engine_kwargs",
+                      "ActionExecutor.run"})
 
 PATCHES: dict[str, Callable[[], None]] = {
     "action_result_validator": _patch_action_validation,
@@ -293,3 +384,7 @@ def revert() -> None:
                 setattr(owner, attribute, ORIGINALS[name])
         _validator_for_spec.cache_clear()
         _applied.clear()
+        global _runtime, _pool
+        if _pool is not None:
+            _pool.shutdown(wait=False)
+        _runtime, _pool = None, None

@@ -164,9 +164,28 @@ def protect_action_server(app: Any, token: str) -> None:
         return response.json({"error": "internal error"}, status=500)
 
 
+def action_runtime() -> Any:
+    """How our actions run (bot/rasa_patches.py section 4): in threads, with a deadline,
+    a backend that is down answered with one polite response (bot/operator.yml)."""
+    import sqlalchemy.exc as sa_exc
+
+    from bot import rasa_patches
+    from bot.brand import operator, response_variables
+
+    section = operator()["action_server"]
+    return rasa_patches.ActionRuntime(
+        threads=int(section["threads"]), timeout_s=float(section["action_timeout_seconds"]),
+        unavailable=(sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError,
+                     sa_exc.DisconnectionError, ConnectionError, TimeoutError),
+        response="utter_backend_unavailable", variables=response_variables)
+
+
 def action_app(token: str, package: str = "actions") -> Any:
     from rasa_sdk.endpoint import create_app
 
+    from bot import rasa_patches
+
+    rasa_patches.apply_action_runtime(action_runtime())
     app = create_app(package, cors_origins=None)
     app.config.REQUEST_MAX_SIZE = max_request_bytes()
     protect_action_server(app, token)
