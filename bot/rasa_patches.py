@@ -43,6 +43,34 @@ Why (profile of the Rasa process under load, reports/loadtest-*-baseline.md):
    no events and one polite response (`utter_backend_unavailable`), so nothing is
    half-set and the customer may simply ask again. An unknown action still raises
    rasa-sdk's `ActionNotFoundException`; any other error still fails the request.
+
+5. `TEDPolicy.predict_action_probabilities` ran its neural network on every prediction,
+   also when the RulePolicy or the MemoizationPolicy of the same model predicts an action
+   with confidence 1.0. The ensemble (`DefaultPolicyPredictionEnsemble._pick_best_policy`)
+   then always picks that policy: TED's confidences are softmax scores (<= 1.0) and its
+   priority is lower, unless TED's prediction is end-to-end (a model trained on user
+   text: never skipped then) or the last action was rejected (its confidence is zeroed in
+   every prediction: never skipped then). Patched: in exactly that case TED returns its
+   empty prediction (all zeros) without running the network; the ensemble's choice is
+   the same. The rule and memoization predictions TED consults are computed once per
+   tracker state and reused by their own graph nodes.
+
+6. `EndpointConfig.request` (rasa/utils/endpoints.py: every call to the action server)
+   opened a new aiohttp `ClientSession`, so a new TCP connection, for every request and
+   closed it after (connection set-up and teardown: ~10 % of the CPU under load).
+   Patched: one session per endpoint and event loop, kept open (keep-alive, connections
+   pooled, idle ones closed after `KEEP_ALIVE_S`, shorter than the action server's
+   keep-alive so a reused connection is never one the server is closing); the request
+   itself (headers, parameters, timeout, errors, JSON) is Rasa's.
+
+7. `ResponseSelector.process` (rasa/nlu/selectors/response_selector.py) ran its neural
+   network on every message, though its answer is only used when the message's intent is
+   its retrieval intent (`faq`: `ActionRetrieveResponse`). Patched: it runs when the
+   retrieval intent is among the message's `RESPONSE_SELECTOR_TOP` most likely intents
+   (so the intent, and the two or three alternatives a clarification offers, always have
+   it); otherwise the message gets the selector's empty prediction (no response,
+   confidence 0.0, empty ranking) — the one place where a parse result differs from
+   Rasa's, for a value nothing reads.
 """
 
 from __future__ import annotations
@@ -261,15 +289,248 @@ def apply_action_runtime(runtime: ActionRuntime) -> None:
 
 
 # --------------------------------------------------------------------------------------
+# 5. TED is not run when a rule or a memorised story already decides with certainty.
+
+_CERTAIN = 1.0
+_siblings: dict[int, Any] = {}  # id(model storage) -> WeakSet of rule/memo policies
+_sibling_lock = threading.Lock()
+
+
+def _register_sibling(policy: Any) -> None:
+    import weakref
+
+    with _sibling_lock:
+        key = id(policy._model_storage)
+        members = _siblings.get(key)
+        if members is None:
+            members = _siblings[key] = weakref.WeakSet()
+        members.add(policy)
+
+
+def _cached_predict(original: Callable[..., Any]) -> Callable[..., Any]:
+    """A policy's `predict_action_probabilities`, computed once per tracker state: the
+    same tracker object (held weakly) with the same number of events."""
+    import weakref
+
+    @functools.wraps(original)
+    def predict(self: Any, tracker: Any, domain: Any, rule_only_data: Any = None,
+                **kwargs: Any) -> Any:
+        cached = getattr(self, "_bot_last_prediction", None)
+        if cached is not None:
+            ref, length, domain_id, rules_id, prediction = cached
+            if (ref() is tracker and length == len(tracker.events)
+                    and domain_id == id(domain) and rules_id == id(rule_only_data)):
+                return prediction
+        prediction = original(self, tracker, domain, rule_only_data, **kwargs)
+        self._bot_last_prediction = (weakref.ref(tracker), len(tracker.events), id(domain),
+                                     id(rule_only_data), prediction)
+        return prediction
+
+    return predict
+
+
+def _ted_is_end_to_end(policy: Any) -> bool:
+    """True when TED was trained on user text (its predictions may be end-to-end)."""
+    from rasa.shared.nlu.constants import TEXT
+
+    return bool(getattr(policy, "only_e2e", False)) or TEXT in (policy.data_example or {})
+
+
+def _decided_without_ted(ted: Any, tracker: Any, domain: Any, rule_only_data: Any) -> bool:
+    from rasa.shared.core.events import ActionExecuted, ActionExecutionRejected
+
+    if _ted_is_end_to_end(ted):
+        return False
+    last_action = next((e for e in reversed(tracker.events)
+                        if isinstance(e, (ActionExecutionRejected, ActionExecuted))), None)
+    if isinstance(last_action, ActionExecutionRejected):
+        return False
+    for sibling in list(_siblings.get(id(ted._model_storage), ())):
+        if sibling.priority <= ted.priority:
+            continue
+        prediction = sibling.predict_action_probabilities(tracker, domain, rule_only_data)
+        if prediction.max_confidence >= _CERTAIN:
+            return True
+    return False
+
+
+def _patch_ted_skip() -> None:
+    from rasa.core.policies.memoization import MemoizationPolicy
+    from rasa.core.policies.policy import Policy
+    from rasa.core.policies.rule_policy import RulePolicy
+    from rasa.core.policies.ted_policy import TEDPolicy
+
+    original_init = ORIGINALS["Policy.__init__"]
+
+    @functools.wraps(original_init)
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        if isinstance(self, (RulePolicy, MemoizationPolicy)):
+            _register_sibling(self)
+
+    Policy.__init__ = __init__
+    # RulePolicy subclasses MemoizationPolicy: each class gets its own cached predict.
+    for cls, name in ((MemoizationPolicy, "MemoizationPolicy.predict_action_probabilities"),
+                      (RulePolicy, "RulePolicy.predict_action_probabilities")):
+        cls.predict_action_probabilities = _cached_predict(ORIGINALS[name])
+    original_ted = ORIGINALS["TEDPolicy.predict_action_probabilities"]
+
+    @functools.wraps(original_ted)
+    def predict_action_probabilities(self: Any, tracker: Any, domain: Any,
+                                     rule_only_data: Any = None, **kwargs: Any) -> Any:
+        if self.model is not None and _decided_without_ted(self, tracker, domain,
+                                                           rule_only_data):
+            return self._prediction(self._default_predictions(domain))
+        return original_ted(self, tracker, domain, rule_only_data, **kwargs)
+
+    TEDPolicy.predict_action_probabilities = predict_action_probabilities
+
+
+# --------------------------------------------------------------------------------------
+# 6. Keep-alive connections to the action server.
+
+KEEP_ALIVE_S = 4.0  # < the action server's keep-alive (bot/serve.py ACTION_KEEP_ALIVE_S)
+
+
+def _endpoint_session(endpoint: Any) -> Any:
+    """The open aiohttp session of `endpoint` for the running event loop."""
+    import aiohttp
+    from rasa.core.constants import DEFAULT_REQUEST_TIMEOUT
+
+    loop = asyncio.get_running_loop()
+    cached = getattr(endpoint, "_bot_session", None)
+    if cached is not None and cached[0] is loop and not cached[1].closed:
+        return cached[1]
+    auth = None
+    if endpoint.basic_auth:
+        auth = aiohttp.BasicAuth(endpoint.basic_auth["username"],
+                                 endpoint.basic_auth["password"])
+    session = aiohttp.ClientSession(
+        headers=endpoint.headers, auth=auth,
+        timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
+        connector=aiohttp.TCPConnector(keepalive_timeout=KEEP_ALIVE_S))
+    endpoint._bot_session = (loop, session)
+    return session
+
+
+async def _endpoint_request(self: Any, method: str = "post", subpath: str | None = None,
+                            content_type: str | None = "application/json",
+                            compress: bool = False, **kwargs: Any) -> Any:
+    """Rasa's `EndpointConfig.request` on a kept-open session."""
+    import ssl
+
+    from aiohttp import ContentTypeError
+    from rasa.shared.exceptions import FileNotFoundException
+    from rasa.utils.endpoints import ClientResponseError, concat_url
+
+    headers = {}
+    if content_type:
+        headers["Content-Type"] = content_type
+    if "headers" in kwargs:
+        headers.update(kwargs.pop("headers"))
+    if self.headers:
+        headers.update(self.headers)
+    url = concat_url(self.url, subpath)
+    sslcontext = None
+    if self.cafile:
+        try:
+            sslcontext = ssl.create_default_context(cafile=self.cafile)
+        except FileNotFoundError as e:
+            raise FileNotFoundException(
+                f"Failed to find certificate file, "
+                f"'{os.path.abspath(self.cafile)}' does not exist.") from e
+    session = _endpoint_session(self)
+    async with session.request(method, url, headers=headers,
+                               params=self.combine_parameters(kwargs), compress=compress,
+                               ssl=sslcontext, **kwargs) as response:
+        if response.status >= 400:
+            raise ClientResponseError(response.status, response.reason,
+                                      await response.content.read())
+        try:
+            return await response.json()
+        except ContentTypeError:
+            return None
+
+
+def _patch_endpoint_keep_alive() -> None:
+    from rasa.utils.endpoints import EndpointConfig
+
+    EndpointConfig.request = _endpoint_request
+
+
+# --------------------------------------------------------------------------------------
+# 7. The response selector runs only where its answer can be used.
+
+RESPONSE_SELECTOR_TOP = 3
+
+
+def _selector_needed(selector: Any, message: Any) -> bool:
+    from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY
+
+    if not selector.retrieval_intent:
+        return True  # one selector for every retrieval intent: always needed
+    ranking = message.get(INTENT_RANKING_KEY) or [message.get(INTENT) or {}]
+    top = [entry.get(INTENT_NAME_KEY) for entry in ranking[:RESPONSE_SELECTOR_TOP]]
+    return selector.retrieval_intent in top
+
+
+def _empty_selection(selector: Any, message: Any) -> None:
+    from rasa.nlu.constants import (
+        RESPONSE_SELECTOR_PREDICTION_KEY,
+        RESPONSE_SELECTOR_RANKING_KEY,
+        RESPONSE_SELECTOR_RESPONSES_KEY,
+        RESPONSE_SELECTOR_UTTER_ACTION_KEY,
+    )
+    from rasa.shared.nlu.constants import (
+        INTENT_RESPONSE_KEY,
+        PREDICTED_CONFIDENCE_KEY,
+    )
+
+    selector._set_message_property(message, {
+        RESPONSE_SELECTOR_PREDICTION_KEY: {
+            RESPONSE_SELECTOR_RESPONSES_KEY: None, PREDICTED_CONFIDENCE_KEY: 0.0,
+            INTENT_RESPONSE_KEY: None, RESPONSE_SELECTOR_UTTER_ACTION_KEY: None},
+        RESPONSE_SELECTOR_RANKING_KEY: []}, selector.retrieval_intent)
+
+
+def _patch_response_selector() -> None:
+    from rasa.nlu.selectors.response_selector import ResponseSelector
+
+    original = ORIGINALS["ResponseSelector.process"]
+
+    @functools.wraps(original)
+    def process(self: Any, messages: list[Any]) -> list[Any]:
+        needed = []
+        for message in messages:
+            if _selector_needed(self, message):
+                needed.append(message)
+            else:
+                _empty_selection(self, message)
+        if needed:
+            original(self, needed)
+        return messages
+
+    ResponseSelector.process = process
+
+
+# --------------------------------------------------------------------------------------
 # What the patches rely on: checked by tests/test_rasa_patches.py on every Rasa version.
 
 def _targets() -> list[tuple[str, Any, str, list[str]]]:
     """(description, owner, attribute, expected parameter names) of what we replace or use."""
     import rasa.core.tracker_store as tracker_store
     from rasa.core.actions.action import RemoteAction
+    from rasa.core.policies.ensemble import DefaultPolicyPredictionEnsemble
+    from rasa.core.policies.memoization import MemoizationPolicy
+    from rasa.core.policies.policy import Policy
+    from rasa.core.policies.rule_policy import RulePolicy
+    from rasa.core.policies.ted_policy import TEDPolicy
     from rasa.core.tracker_store import SQLTrackerStore
+    from rasa.nlu.selectors.response_selector import ResponseSelector
+    from rasa.utils.endpoints import EndpointConfig
     from rasa_sdk.executor import ActionExecutor
 
+    predict = ["self", "tracker", "domain", "rule_only_data", "kwargs"]
     return [
         ("SQLTrackerStore._retrieve", SQLTrackerStore, "_retrieve",
          ["self", "sender_id", "fetch_events_from_all_sessions"]),
@@ -288,6 +549,27 @@ def _targets() -> list[tuple[str, Any, str, list[str]]]:
         ("ActionExecutor.run", ActionExecutor, "run", ["self", "action_call"]),
         ("ActionExecutor._create_api_response", ActionExecutor, "_create_api_response",
          ["events", "messages"]),
+        ("Policy.__init__", Policy, "__init__",
+         ["self", "config", "model_storage", "resource", "execution_context", "featurizer"]),
+        ("MemoizationPolicy.predict_action_probabilities", MemoizationPolicy,
+         "predict_action_probabilities", predict),
+        ("RulePolicy.predict_action_probabilities", RulePolicy,
+         "predict_action_probabilities", predict),
+        ("TEDPolicy.predict_action_probabilities", TEDPolicy,
+         "predict_action_probabilities", ["self", "tracker", "domain", "rule_only_data",
+                                          "precomputations", "kwargs"]),
+        ("DefaultPolicyPredictionEnsemble._pick_best_policy", DefaultPolicyPredictionEnsemble,
+         "_pick_best_policy", ["predictions"]),
+        ("DefaultPolicyPredictionEnsemble._best_policy_prediction",
+         DefaultPolicyPredictionEnsemble, "_best_policy_prediction",
+         ["predictions", "tracker", "domain"]),
+        ("EndpointConfig.request", EndpointConfig, "request",
+         ["self", "method", "subpath", "content_type", "compress", "kwargs"]),
+        ("EndpointConfig.combine_parameters", EndpointConfig, "combine_parameters",
+         ["self", "kwargs"]),
+        ("ResponseSelector.process", ResponseSelector, "process", ["self", "messages"]),
+        ("ResponseSelector._set_message_property", ResponseSelector,
+         "_set_message_property", ["self", "message", "prediction_dict", "selector_key"]),
     ]
 
 
@@ -318,6 +600,21 @@ def check_targets() -> list[str]:
             "self.engine = sa.create_engine(engine_url, **create_engine_kwargs(engine_url))",),
         "ActionExecutor.run": ("utils.call_potential_coroutine(",
                                "self._create_api_response(validated_events"),
+        # TED may be skipped only because the ensemble compares (confidence, priority)
+        # after setting a rejected action's confidence to 0.0 everywhere.
+        "DefaultPolicyPredictionEnsemble._pick_best_policy": (
+            "confidence = (prediction.max_confidence, prediction.policy_priority)",
+            "if prediction.is_no_user_prediction != is_no_user_prediction:",
+            "prediction.is_end_to_end_prediction != is_end_to_end_prediction"),
+        "DefaultPolicyPredictionEnsemble._best_policy_prediction": (
+            "ActionExecutionRejected", "prediction.probabilities[index_of_rejected_action] = 0.0"),
+        "TEDPolicy.predict_action_probabilities": (
+            "self._pick_confidence(", "is_end_to_end_prediction=is_e2e_prediction"),
+        "EndpointConfig.request": (
+            "async with self.session() as session:", "raise ClientResponseError(",
+            "return await response.json()", "params=self.combine_parameters(kwargs)"),
+        "ResponseSelector.process": (
+            "for message in messages:", "self._set_message_property(message, prediction_dict"),
     }.items():
         owner, attribute = owners[name]
         try:
@@ -338,12 +635,19 @@ ORIGINALS: dict[str, Any] = {}
 # The targets the patches replace (the others are only relied on).
 REPLACED = frozenset({"RemoteAction._validate_action_result", "SQLTrackerStore._retrieve",
                       "SQLTrackerStore.__init__", "tracker_store.create_engine_kwargs",
-                      "ActionExecutor.run"})
+                      "ActionExecutor.run", "Policy.__init__",
+                      "MemoizationPolicy.predict_action_probabilities",
+                      "RulePolicy.predict_action_probabilities",
+                      "TEDPolicy.predict_action_probabilities", "EndpointConfig.request",
+                      "ResponseSelector.process"})
 
 PATCHES: dict[str, Callable[[], None]] = {
     "action_result_validator": _patch_action_validation,
     "sql_retrieve_data_only": _patch_sql_retrieve,
     "sqlite_tracker_store_wal": _patch_sqlite_tracker_store,
+    "ted_skipped_when_decided": _patch_ted_skip,
+    "action_server_keep_alive": _patch_endpoint_keep_alive,
+    "response_selector_when_needed": _patch_response_selector,
 }
 
 

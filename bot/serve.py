@@ -142,6 +142,7 @@ def serve_rasa(args: argparse.Namespace, extra: list[str], shell: bool = False) 
 
 
 # --------------------------------------------------------------------------- actions
+ACTION_KEEP_ALIVE_S = 15
 def protect_action_server(app: Any, token: str) -> None:
     """Every request but /health needs the shared secret; errors never echo the request
     (the tracker it carries holds personal data)."""
@@ -187,6 +188,8 @@ def action_app(token: str, package: str = "actions") -> Any:
 
     rasa_patches.apply_action_runtime(action_runtime())
     app = create_app(package, cors_origins=None)
+    # Rasa keeps its connections to us open (bot/rasa_patches.py KEEP_ALIVE_S, shorter).
+    app.config.KEEP_ALIVE_TIMEOUT = ACTION_KEEP_ALIVE_S
     app.config.REQUEST_MAX_SIZE = max_request_bytes()
     protect_action_server(app, token)
     return app
