@@ -71,6 +71,18 @@ Why (profile of the Rasa process under load, reports/loadtest-*-baseline.md):
    it); otherwise the message gets the selector's empty prediction (no response,
    confidence 0.0, empty ranking) — the one place where a parse result differs from
    Rasa's, for a value nothing reads.
+
+8. `RemoteAction._action_call_format` (rasa/core/actions/action.py) put the whole domain
+   (~66 kB of JSON: every response) into every call to the action server; encoding,
+   writing and decoding it was ~15 % of the Rasa process's CPU. Rasa's own "selective
+   domain" would need every action that reads the domain to be listed by hand. Patched:
+   each call carries `domain_digest` (SHA-256 of the domain); the full domain is sent
+   until the action server at that URL has accepted it once, then only the digest. The
+   action server (section 4) keeps the domains it received by digest (a few, newest
+   first) and fills them in; a digest it does not know (a restart, another instance
+   behind the balancer) is answered `428`, and the Rasa side resends that call with the
+   full domain (`_endpoint_request`). So every action still gets exactly the domain of
+   the model that called it.
 """
 
 from __future__ import annotations
@@ -261,6 +273,7 @@ async def _executor_run(self: Any, action_call: Any) -> Any:
     if runtime is None or pool is None:
         return await original(self, action_call)
     name = (action_call or {}).get("next_action")
+    action_call = _with_domain(action_call)
     future = asyncio.get_running_loop().run_in_executor(pool, _run_in_thread, original, self,
                                                         action_call)
     handled: tuple[type[BaseException], ...] = (asyncio.TimeoutError, *runtime.unavailable)
@@ -270,6 +283,39 @@ async def _executor_run(self: Any, action_call: Any) -> Any:
         logger.warning("action %s: backend unavailable (%s); answered %s", name,
                        type(exc).__name__, runtime.response)
         return unavailable_response(self, runtime)
+
+
+class DomainUnknown(Exception):
+    """An action call names a domain digest this action server has not received
+    (answered 428: Rasa resends the call with the domain)."""
+
+    status = 428
+
+
+DOMAINS_KEPT = 8
+_server_domains: dict[str, dict[str, Any]] = {}  # digest -> domain, newest last
+
+
+def _with_domain(action_call: Any) -> Any:
+    """The call with its domain: kept when it comes with one, filled in from the digest
+    otherwise (section 8)."""
+    if not isinstance(action_call, dict):
+        return action_call
+    digest = action_call.get(DOMAIN_DIGEST_KEY)
+    if not isinstance(digest, str) or not digest:
+        return action_call
+    domain = action_call.get("domain")
+    with _lock:
+        if domain:
+            _server_domains.pop(digest, None)
+            _server_domains[digest] = domain
+            while len(_server_domains) > DOMAINS_KEPT:
+                _server_domains.pop(next(iter(_server_domains)))
+            return action_call
+        known = _server_domains.get(digest)
+    if known is None:
+        raise DomainUnknown(digest)
+    return {**action_call, "domain": known}
 
 
 def apply_action_runtime(runtime: ActionRuntime) -> None:
@@ -440,22 +486,80 @@ async def _endpoint_request(self: Any, method: str = "post", subpath: str | None
                 f"Failed to find certificate file, "
                 f"'{os.path.abspath(self.cafile)}' does not exist.") from e
     session = _endpoint_session(self)
-    async with session.request(method, url, headers=headers,
-                               params=self.combine_parameters(kwargs), compress=compress,
-                               ssl=sslcontext, **kwargs) as response:
-        if response.status >= 400:
-            raise ClientResponseError(response.status, response.reason,
-                                      await response.content.read())
-        try:
-            return await response.json()
-        except ContentTypeError:
-            return None
+    params = self.combine_parameters(kwargs)
+    given = kwargs.get("json")
+    body: dict[str, Any] = given if isinstance(given, dict) else {}
+    digest = body.get(DOMAIN_DIGEST_KEY)
+    for attempt in (1, 2):
+        async with session.request(method, url, headers=headers, params=params,
+                                   compress=compress, ssl=sslcontext, **kwargs) as response:
+            if (response.status == DomainUnknown.status and digest and attempt == 1
+                    and "domain" not in body and digest in _digest_domains):
+                # The action server does not have this domain (yet): send it along.
+                _known_digests.get(self.url, set()).discard(digest)
+                kwargs["json"] = body = {**body, "domain": _digest_domains[digest]}
+                continue
+            if response.status >= 400:
+                raise ClientResponseError(response.status, response.reason,
+                                          await response.content.read())
+            if digest and "domain" in body:
+                _known_digests.setdefault(self.url, set()).add(digest)
+            try:
+                return await response.json()
+            except ContentTypeError:
+                return None
+    return None  # pragma: no cover - the loop returns or raises
 
 
 def _patch_endpoint_keep_alive() -> None:
     from rasa.utils.endpoints import EndpointConfig
 
     EndpointConfig.request = _endpoint_request
+
+
+# --------------------------------------------------------------------------------------
+# 8. The domain goes to each action server once; later calls carry its digest.
+
+DOMAIN_DIGEST_KEY = "domain_digest"
+_digest_domains: dict[str, dict[str, Any]] = {}  # digest -> domain dict (Rasa side)
+_known_digests: dict[str, set[str]] = {}  # action server URL -> digests it accepted
+
+
+def domain_digest(domain: Any) -> str:
+    """SHA-256 (hex, 32 characters) of the domain's data, computed once per domain."""
+    import hashlib
+
+    cached = getattr(domain, "_bot_digest", None)
+    if cached:
+        return str(cached)
+    data = domain.as_dict()
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str)
+                            .encode("utf-8")).hexdigest()[:32]
+    domain._bot_digest = digest
+    with _lock:
+        _digest_domains[digest] = data
+        while len(_digest_domains) > DOMAINS_KEPT:
+            _digest_domains.pop(next(iter(_digest_domains)))
+    return digest
+
+
+def _action_call_format(self: Any, tracker: Any, domain: Any) -> dict[str, Any]:
+    """Rasa's `RemoteAction._action_call_format`, the domain replaced by its digest once
+    the action server has it."""
+    result: dict[str, Any] = ORIGINALS["RemoteAction._action_call_format"](self, tracker,
+                                                                           domain)
+    if "domain" in result and self.action_endpoint is not None:
+        digest = domain_digest(domain)
+        result[DOMAIN_DIGEST_KEY] = digest
+        if digest in _known_digests.get(self.action_endpoint.url, ()):
+            del result["domain"]
+    return result
+
+
+def _patch_domain_once() -> None:
+    from rasa.core.actions.action import RemoteAction
+
+    RemoteAction._action_call_format = _action_call_format
 
 
 # --------------------------------------------------------------------------------------
@@ -568,6 +672,8 @@ def _targets() -> list[tuple[str, Any, str, list[str]]]:
         ("EndpointConfig.combine_parameters", EndpointConfig, "combine_parameters",
          ["self", "kwargs"]),
         ("ResponseSelector.process", ResponseSelector, "process", ["self", "messages"]),
+        ("RemoteAction._action_call_format", RemoteAction, "_action_call_format",
+         ["self", "tracker", "domain"]),
         ("ResponseSelector._set_message_property", ResponseSelector,
          "_set_message_property", ["self", "message", "prediction_dict", "selector_key"]),
     ]
@@ -615,6 +721,7 @@ def check_targets() -> list[str]:
             "return await response.json()", "params=self.combine_parameters(kwargs)"),
         "ResponseSelector.process": (
             "for message in messages:", "self._set_message_property(message, prediction_dict"),
+        "RemoteAction._action_call_format": ('result["domain"] = domain.as_dict()',),
     }.items():
         owner, attribute = owners[name]
         try:
@@ -639,7 +746,7 @@ REPLACED = frozenset({"RemoteAction._validate_action_result", "SQLTrackerStore._
                       "MemoizationPolicy.predict_action_probabilities",
                       "RulePolicy.predict_action_probabilities",
                       "TEDPolicy.predict_action_probabilities", "EndpointConfig.request",
-                      "ResponseSelector.process"})
+                      "ResponseSelector.process", "RemoteAction._action_call_format"})
 
 PATCHES: dict[str, Callable[[], None]] = {
     "action_result_validator": _patch_action_validation,
@@ -648,6 +755,7 @@ PATCHES: dict[str, Callable[[], None]] = {
     "ted_skipped_when_decided": _patch_ted_skip,
     "action_server_keep_alive": _patch_endpoint_keep_alive,
     "response_selector_when_needed": _patch_response_selector,
+    "domain_sent_once": _patch_domain_once,
 }
 
 
@@ -688,6 +796,7 @@ def revert() -> None:
                 setattr(owner, attribute, ORIGINALS[name])
         _validator_for_spec.cache_clear()
         _applied.clear()
+        _known_digests.clear()
         global _runtime, _pool
         if _pool is not None:
             _pool.shutdown(wait=False)

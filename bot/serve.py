@@ -159,6 +159,13 @@ def protect_action_server(app: Any, token: str) -> None:
             return response.json({"error": "unauthorized"}, status=401)
         return None
 
+    from bot.rasa_patches import DomainUnknown
+
+    @app.exception(DomainUnknown)
+    async def domain_unknown(request: Any, exception: Exception) -> Any:
+        # Rasa resends the call with its domain (bot/rasa_patches.py section 8).
+        return response.json({"error": "domain unknown"}, status=DomainUnknown.status)
+
     @app.exception(Exception)
     async def failed(request: Any, exception: Exception) -> Any:
         logger.error("action server request failed: %s", type(exception).__name__)
