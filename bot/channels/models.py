@@ -12,10 +12,8 @@ from bot.database import Base, UTCDateTime
 
 
 class ProcessedInbound(Base):
-    """One row per inbound update/message id: the unique key makes processing happen once.
-
-    status: `processing` (claimed, lease until `lease_until`), `done`, or `failed`
-    (a failed or expired claim can be claimed again: a message is never lost)."""
+    """The dedup claims of revision 0002_channels, replaced by the inbox (`InboxItem`):
+    no longer written; kept until a later revision drops the table."""
 
     __tablename__ = "channel_processed_inbound"
     __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_channel_inbound"),)

@@ -41,7 +41,7 @@ from bot.channels import metrics
 from bot.channels.common import OnNewMessage
 from bot.channels.delivery import delivery_scope
 from bot.channels.inbox_config import InboxSettings
-from bot.channels.inbox_store import PARKED, InboxRow, InboxStore
+from bot.channels.inbox_store import FAILED, PARKED, InboxRow, InboxStore
 
 logger = logging.getLogger(__name__)
 
@@ -133,7 +133,6 @@ class InboxWorker:
         self._loop_task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._stopping = False
-        self._last_renew = 0.0
         self._last_depth = 0.0
         install_action_failure_filter()
 
@@ -222,10 +221,6 @@ class InboxWorker:
 
     async def _housekeeping(self) -> None:
         now = time.monotonic()
-        if self._tasks and now - self._last_renew > self.settings.lease_s / 3:
-            self._last_renew = now
-            await asyncio.to_thread(self.store.renew, list(self._tasks), self.owner,
-                                    self.settings.lease_s)
         if now - self._last_depth > DEPTH_REFRESH_S:
             self._last_depth = now
             await self.refresh_depth()
@@ -236,6 +231,7 @@ class InboxWorker:
 
     # -- one message ------------------------------------------------------------------------
     async def _process(self, row: InboxRow) -> None:
+        heartbeat = asyncio.create_task(self._heartbeat(row.id))
         turn_failed = False
         try:
             responses = row.responses
@@ -243,8 +239,11 @@ class InboxWorker:
                 turn_failed = True
                 responses = await self._run_turn(row)
                 turn_failed = False
-                await asyncio.to_thread(self.store.save_responses, row.id, self.owner,
-                                        responses)
+                if not await asyncio.to_thread(self.store.save_responses, row.id,
+                                               self.owner, responses):
+                    logger.warning("%s inbox row %s: lease lost during the turn; left to "
+                                   "its new owner", self.channel.inbox_name, row.id)
+                    return
             await self._deliver(row, responses)
             await asyncio.to_thread(self.store.complete, row.id, self.owner)
         except asyncio.CancelledError:
@@ -252,7 +251,19 @@ class InboxWorker:
         except Exception as exc:
             await self._failed(row, exc, turn_failed)
         finally:
+            heartbeat.cancel()
             self.callbacks.pop(row.external_id, None)
+
+    async def _heartbeat(self, item_id: int) -> None:
+        """Renew the row's lease while this worker works on it."""
+        while True:
+            await asyncio.sleep(self.settings.lease_s / 3)
+            try:
+                await asyncio.to_thread(self.store.renew, [item_id], self.owner,
+                                        self.settings.lease_s)
+            except Exception:
+                logger.exception("%s inbox row %s: lease renewal failed",
+                                 self.channel.inbox_name, item_id)
 
     async def _run_turn(self, row: InboxRow) -> list[dict[str, Any]]:
         callback = self.callbacks.get(row.external_id) or self.on_new_message
@@ -315,7 +326,8 @@ class InboxWorker:
         `<channel>:<id>:<suffix>`); True when it was sent now. Never raises."""
         base = f"{row.channel}:{row.external_id}:{suffix}"
         try:
-            if await asyncio.to_thread(self.store.outbox_status, f"{base}:0") is not None:
+            if await asyncio.to_thread(self.store.outbox_status, f"{base}:0") \
+                    not in (None, FAILED):  # sent (or maybe sent) already
                 return False
             text = texts.text(response, self.channel.name())
             with delivery_scope(base):

@@ -141,6 +141,22 @@ async def test_stored_before_ack_and_processed_after_a_crash(db_url, tg_config, 
     assert row.status == "done" and row.payload is None  # personal data dropped
 
 
+async def test_a_long_turn_keeps_its_lease(channel_db_url, tg_config, telegram):
+    """The lease is renewed while the turn runs: another instance never takes it over."""
+    chat = new_chat()
+    slow = Hang(times=1, reply="Dạ", hang_s=1.0)
+    instances = [tg(tg_config, channel_db_url, lease_s=0.3) for _ in range(2)]
+    for channel in instances:
+        channel.worker.on_new_message = slow
+        await channel.worker.start()
+    await instances[0].handle_request(SECRET, raw(tg_message_update(chat_id=chat, text="a")),
+                                      slow)
+    await eventually(lambda: telegram.delivered_texts(chat))
+    for channel in instances:
+        await channel.worker.stop()
+    assert slow.answered == ["a"] and telegram.delivered_texts(chat) == ["Dạ"]
+
+
 async def test_database_down_means_no_ack(tg_config, tmp_path, recorder):
     from bot.channels.store import ChannelStore
     from bot.database import make_engine
