@@ -60,6 +60,7 @@ from bot.channels.common import (
 )
 from bot.channels.delivery import PERMANENT, RETRY, UNKNOWN_OUTCOME, Verdict, deliver
 from bot.channels.inbound import InboxInput
+from bot.channels.inbox_config import InboxSettings
 from bot.channels.inbox_store import InboxRow, InboxStore
 from bot.channels.store import ChannelStore
 from bot.channels.worker import BufferedOutput
@@ -165,9 +166,11 @@ class TelegramOutput(OutputChannel):
     def name(cls) -> str:
         return CHANNEL_NAME
 
-    def __init__(self, config: TelegramConfig, store: ChannelStore | None = None) -> None:
+    def __init__(self, config: TelegramConfig, store: ChannelStore | None = None,
+                 settings: InboxSettings | None = None) -> None:
         self.config = config
         self._store = store
+        self.settings = settings  # retries of the sends (None: operator.yml)
 
     @property
     def store(self) -> ChannelStore:
@@ -183,7 +186,7 @@ class TelegramOutput(OutputChannel):
         """One Bot API send through the outbox: retried, never twice."""
         return await deliver(TELEGRAM, str(chat_id),
                              InboxStore(self.store.engine, self.store.clock), call,
-                             classify_error)
+                             classify_error, self.settings)
 
     async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
         custom = message.get("custom")
@@ -319,7 +322,7 @@ class TelegramInput(InboxInput, InputChannel):
     def get_output_channel(self) -> OutputChannel | None:
         if not self.config.configured:
             return None
-        return TelegramOutput(self.config, self.store)
+        return TelegramOutput(self.config, self.store, self.settings())
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         texts.domain()  # the notices' domain is read at start-up, not on a first message
@@ -399,7 +402,7 @@ class TelegramInput(InboxInput, InputChannel):
 
     # -- the inbox worker's side ------------------------------------------------------
     def delivery_output(self) -> TelegramOutput:
-        return TelegramOutput(self.config, self.store)
+        return TelegramOutput(self.config, self.store, self.settings())
 
     async def process_inbound(self, row: InboxRow, output: BufferedOutput,
                               on_new_message: OnNewMessage) -> None:

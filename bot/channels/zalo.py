@@ -284,8 +284,10 @@ class ZaloOutput(OutputChannel):
     def name(cls) -> str:
         return CHANNEL_NAME
 
-    def __init__(self, config: ZaloConfig, store: ChannelStore | None = None) -> None:
+    def __init__(self, config: ZaloConfig, store: ChannelStore | None = None,
+                 settings: InboxSettings | None = None) -> None:
         self.config = config
+        self.settings = settings  # retries of the sends (None: operator.yml)
         self.store = store or ChannelStore()
         self.client = ZaloClient(config, self.store)
         self.raise_window_errors = False  # outbound.send_text wants the exception
@@ -295,7 +297,8 @@ class ZaloOutput(OutputChannel):
         user_id = user_id_from_recipient(ZALO, recipient_id)
         try:
             await deliver(ZALO, user_id, InboxStore(self.store.engine, self.store.clock),
-                          lambda: self.client.send(user_id, message), classify_error)
+                          lambda: self.client.send(user_id, message), classify_error,
+                          self.settings)
         except ZaloWindowClosed as exc:
             logger.error("Zalo user %s is outside the 48-hour customer-service window "
                          "(error %s): message not delivered, conversation marked for a "
@@ -388,7 +391,9 @@ class ZaloInput(InboxInput, InputChannel):
         return self._store
 
     def get_output_channel(self) -> OutputChannel | None:
-        return ZaloOutput(self.config, self.store) if self.config.configured else None
+        if not self.config.configured:
+            return None
+        return ZaloOutput(self.config, self.store, self.settings())
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         texts.domain()  # the notices' domain is read at start-up, not on a first message
@@ -485,7 +490,7 @@ class ZaloInput(InboxInput, InputChannel):
 
     # -- the inbox worker's side ------------------------------------------------------
     def delivery_output(self) -> ZaloOutput:
-        return ZaloOutput(self.config, self.store)
+        return ZaloOutput(self.config, self.store, self.settings())
 
     async def process_inbound(self, row: InboxRow, output: BufferedOutput,
                               on_new_message: OnNewMessage) -> None:
