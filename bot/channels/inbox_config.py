@@ -20,6 +20,7 @@ class InboxSettings:
     drain_s: float
     outbound_retry_delays_s: tuple[float, ...]
     max_retry_after_s: float
+    keep_done_days: float
 
     @classmethod
     def from_operator(cls, **overrides: Any) -> InboxSettings:
@@ -37,5 +38,6 @@ class InboxSettings:
             outbound_retry_delays_s=tuple(float(x)
                                           for x in raw["outbound_retry_delays_seconds"]),
             max_retry_after_s=float(raw["max_retry_after_seconds"]),
+            keep_done_days=float(raw["keep_done_days"]),
         )
         return replace(settings, **overrides) if overrides else settings

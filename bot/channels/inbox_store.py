@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, or_, select, update
+from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.engine import Engine, Row
 from sqlalchemy.exc import IntegrityError
 
@@ -217,6 +217,17 @@ class InboxStore:
             result = conn.execute(update(table).where(condition).values(
                 status=PENDING, attempts=0, next_attempt_at=self.clock(), finished_at=None))
         return int(result.rowcount)
+
+    def purge(self, older_than: datetime) -> int:
+        """Forget done inbox rows and finished outbox rows older than `older_than` (long
+        after any provider stops re-delivering); parked and unfinished rows stay."""
+        inbox, outbox = InboxItem.__table__, OutboxItem.__table__
+        with self.engine.begin() as conn:
+            removed = conn.execute(delete(inbox).where(and_(
+                inbox.c.status == DONE, inbox.c.finished_at < older_than))).rowcount
+            removed += conn.execute(delete(outbox).where(and_(
+                outbox.c.status != SENDING, outbox.c.created_at < older_than))).rowcount
+        return int(removed)
 
     # -- outbox ----------------------------------------------------------------------------
     def outbox_begin(self, key: str, channel: str, user_id: str) -> str | None:

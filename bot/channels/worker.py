@@ -32,6 +32,7 @@ import time
 import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
+from datetime import timedelta
 from typing import Any, Protocol
 
 from rasa.core.channels.channel import OutputChannel
@@ -52,6 +53,7 @@ PARKED_RESPONSE = "utter_channel_error"
 RASA_PROCESSOR_LOGGER = "rasa.core.processor"
 RASA_ACTION_FAILURE_LOG = "Encountered an exception while running action"
 DEPTH_REFRESH_S = 5.0
+PURGE_EVERY_S = 3600.0
 
 
 class ActionFailed(RuntimeError):
@@ -134,6 +136,7 @@ class InboxWorker:
         self._wake: asyncio.Event | None = None
         self._stopping = False
         self._last_depth = 0.0
+        self._last_purge = 0.0
         install_action_failure_filter()
 
     # -- life cycle --------------------------------------------------------------------
@@ -224,6 +227,12 @@ class InboxWorker:
         if now - self._last_depth > DEPTH_REFRESH_S:
             self._last_depth = now
             await self.refresh_depth()
+        if self.running and now - self._last_purge > PURGE_EVERY_S:
+            self._last_purge = now
+            horizon = self.store.clock() - timedelta(days=self.settings.keep_done_days)
+            removed = await asyncio.to_thread(self.store.purge, horizon)
+            if removed:
+                logger.info("%s inbox: %d old rows purged", self.channel.inbox_name, removed)
 
     async def refresh_depth(self) -> None:
         counts = await asyncio.to_thread(self.store.counts)

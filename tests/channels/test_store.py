@@ -77,6 +77,8 @@ def test_expired_lease_is_taken_over_failures_retried_then_parked(db_url):
     done = store.item(channel, "m1")
     assert done.status == "done" and done.payload is None
     assert not store.accept(channel, "m1", f"{channel}:u", {"text": "a"})  # still known
+    store.purge(clock.now + timedelta(seconds=1))  # long after: the key is forgotten
+    assert store.item(channel, "m1") is None
 
 
 def test_refresh_lease_and_token_compare_and_swap(db_url):
