@@ -132,6 +132,7 @@ class InboxWorker:
         # The callback of a message accepted by this process (tests, inline processing).
         self.callbacks: dict[str, OnNewMessage] = {}
         self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._delivering: set[int] = set()  # rows past their turn: never cut off
         self._loop_task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._stopping = False
@@ -168,6 +169,11 @@ class InboxWorker:
         tasks = dict(self._tasks)
         if tasks:
             await asyncio.wait(set(tasks.values()), timeout=self.settings.drain_s)
+        # A delivery in progress is finished (its retries are bounded): cut off during a
+        # send, its outcome would be unknown and the message never re-sent.
+        sending = [t for i, t in tasks.items() if i in self._delivering and not t.done()]
+        if sending:
+            await asyncio.wait(sending)
         left = {item_id: task for item_id, task in tasks.items() if not task.done()}
         for task in left.values():
             task.cancel()
@@ -220,6 +226,8 @@ class InboxWorker:
     def _forget(self, item_id: int) -> Callable[[asyncio.Task[None]], None]:
         def forget(_task: asyncio.Task[None]) -> None:
             self._tasks.pop(item_id, None)
+            self._delivering.discard(item_id)
+            self.wake()  # the user's next message may be due now
         return forget
 
     async def _housekeeping(self) -> None:
@@ -253,6 +261,7 @@ class InboxWorker:
                     logger.warning("%s inbox row %s: lease lost during the turn; left to "
                                    "its new owner", self.channel.inbox_name, row.id)
                     return
+            self._delivering.add(row.id)
             await self._deliver(row, responses)
             await asyncio.to_thread(self.store.complete, row.id, self.owner)
         except asyncio.CancelledError:

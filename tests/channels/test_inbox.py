@@ -428,6 +428,21 @@ async def test_drain_on_shutdown_finishes_or_gives_back(channel_db_url, tg_confi
     assert telegram.delivered_texts(chat) == ["Dạ xong", "Dạ hai"]
 
 
+async def test_drain_finishes_a_delivery_in_progress(channel_db_url, tg_config, telegram):
+    chat = new_chat()
+    channel = tg(tg_config, channel_db_url, drain_s=0.1)
+    channel.worker.on_new_message = Recorder(reply={"text": "Dạ đây ạ"})
+    await channel.worker.start()
+    telegram.fail_sends((429, 1))  # the answer waits 1 s for Telegram
+    update = tg_message_update(chat_id=chat, text="một")
+    await channel.handle_request(SECRET, raw(update), channel.worker.on_new_message)
+    await eventually(lambda: telegram.calls("sendMessage")
+                     and any(c.params.get("_refused") for c in telegram.calls("sendMessage")))
+    await channel.worker.stop()  # longer than drain_seconds, but never cut off mid-send
+    assert telegram.delivered_texts(chat) == ["Dạ đây ạ"]
+    assert channel.inbox.item("telegram", f"{BOT_ID}:{update['update_id']}").status == "done"
+
+
 # -- outbound retries -------------------------------------------------------------------------
 @pytest.mark.parametrize("failure", [(429, 1), (502, None), (500, None)])
 async def test_telegram_transient_refusal_is_retried_without_duplicate(channel_db_url,
