@@ -41,3 +41,11 @@ class InboxSettings:
             keep_done_days=float(raw["keep_done_days"]),
         )
         return replace(settings, **overrides) if overrides else settings
+
+
+def parse_delays(text: str | None) -> tuple[float, ...] | None:
+    """"2,5,15" (a channel's `retry_delays_s` credential or environment variable) -> the
+    delays; None when not given (operator.yml's apply)."""
+    if text is None:
+        return None
+    return tuple(float(x) for x in text.split(",") if x.strip())

@@ -60,7 +60,7 @@ from bot.channels.common import (
 )
 from bot.channels.delivery import PERMANENT, RETRY, UNKNOWN_OUTCOME, Verdict, deliver
 from bot.channels.inbound import InboxInput
-from bot.channels.inbox_config import InboxSettings
+from bot.channels.inbox_config import InboxSettings, parse_delays
 from bot.channels.inbox_store import InboxRow, InboxStore
 from bot.channels.store import ChannelStore
 from bot.channels.worker import BufferedOutput
@@ -91,6 +91,9 @@ class TelegramConfig:
     secret_token: str | None
     base_url: str = DEFAULT_BASE_URL
     base_file_url: str = DEFAULT_BASE_FILE_URL
+    # Delays between processing attempts of one update (TELEGRAM_RETRY_DELAYS_S); None:
+    # the inbox's (operator.yml channel_inbox.retry_delays_seconds).
+    retry_delays_s: tuple[float, ...] | None = None
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None = None) -> TelegramConfig:
@@ -102,6 +105,8 @@ class TelegramConfig:
                             DEFAULT_BASE_URL) or DEFAULT_BASE_URL,
             base_file_url=env_or(credentials, "base_file_url", "TELEGRAM_FILE_BASE_URL",
                                  DEFAULT_BASE_FILE_URL) or DEFAULT_BASE_FILE_URL,
+            retry_delays_s=parse_delays(env_or(credentials, "retry_delays_s",
+                                               "TELEGRAM_RETRY_DELAYS_S")),
         )
 
     @property
@@ -306,6 +311,9 @@ class TelegramInput(InboxInput, InputChannel):
         self.config = config
         self._store = store
         self._tasks: set[asyncio.Task[Any]] = set()
+        if config.retry_delays_s is not None:
+            self.inbox_settings = InboxSettings.from_operator(
+                retry_delays_s=config.retry_delays_s)
         if not config.configured:
             logger.warning("Telegram channel loaded without TELEGRAM_TOKEN: its webhook "
                            "answers 503 until the token is configured")

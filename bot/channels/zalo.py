@@ -40,7 +40,7 @@ from bot.channels.common import (
 )
 from bot.channels.delivery import PERMANENT, RETRY, UNKNOWN_OUTCOME, Verdict, deliver
 from bot.channels.inbound import InboxInput
-from bot.channels.inbox_config import InboxSettings
+from bot.channels.inbox_config import InboxSettings, parse_delays
 from bot.channels.inbox_store import InboxRow, InboxStore
 from bot.channels.store import ChannelStore
 from bot.channels.worker import BufferedOutput
@@ -139,8 +139,7 @@ class ZaloConfig:
                             or DEFAULT_OAUTH_BASE_URL).rstrip("/"),
             max_event_age_s=float(get("max_event_age_s", "ZALO_MAX_EVENT_AGE_S", "300")
                                   or 300),
-            retry_delays_s=(tuple(float(x) for x in delays.split(",") if x.strip())
-                            if delays is not None else None),
+            retry_delays_s=parse_delays(delays),
         )
 
     @property
