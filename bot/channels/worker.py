@@ -325,8 +325,10 @@ class InboxWorker:
             logger.exception("%s inbox row %s: could not record the failure (the lease "
                              "expires and it is retried)", name, row.id)
             return
-        logger.warning("%s inbox row %s attempt %d failed (%s: %s): %s", name, row.id,
-                       row.attempts, type(exc).__name__, exc, status or "no longer ours")
+        # The exception's class only: its message may quote what the customer wrote.
+        logger.warning("%s inbox row %s attempt %d failed (%s): %s", name, row.id,
+                       row.attempts, type(exc).__name__, status or "no longer ours")
+        logger.debug("%s inbox row %s failure", name, row.id, exc_info=exc)
         if status == PARKED:
             metrics.FAILURES.labels(name, "parked").inc()
             logger.error("%s inbox row %s PARKED after %d attempts: `bot channels inbox` "
