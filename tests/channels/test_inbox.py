@@ -179,6 +179,48 @@ async def test_zalo_stores_the_event_before_answering(zalo_channel, zalo_server)
     assert [m.text for m in rec.messages] == ["xin chào"] and zalo_server.texts("u40") == ["Dạ"]
 
 
+async def test_forged_webhooks_store_nothing(channel_db_url, tg_config, zalo_config, recorder):
+    from sqlalchemy import text as sql
+
+    from bot.database import make_engine
+
+    telegram_channel = tg(tg_config, channel_db_url)
+    update = raw(tg_message_update(text="xin chào"))
+    assert (await telegram_channel.handle_request("guess", update, recorder))[0] == 403
+    zalo = ZaloInput(zalo_config, new_store(channel_db_url))
+    header, body = zalo_signed(make_zalo_event(), secret="not-the-oa-secret")
+    assert (await zalo.handle_request(header, body, recorder))[0] == 403
+    engine = make_engine(channel_db_url)
+    with engine.connect() as conn:
+        assert conn.execute(sql("SELECT COUNT(*) FROM channel_inbox")).scalar() == 0
+    engine.dispose()
+
+
+async def test_a_stuck_customer_does_not_hold_up_the_others(channel_db_url, tg_config,
+                                                          telegram):
+    stuck_chat, other_chat = new_chat(), new_chat()
+    channel = tg(tg_config, channel_db_url)
+    stuck = Hang(times=1, hang_s=30)
+    rec = Recorder(reply={"text": "Dạ"})
+
+    async def assistant(message: UserMessage) -> None:
+        if message.sender_id == f"tg-{stuck_chat}":
+            await stuck(message)
+        else:
+            await rec(message)
+
+    channel.worker.on_new_message = assistant
+    await channel.worker.start()
+    for chat in (stuck_chat, stuck_chat, other_chat):
+        await channel.handle_request(SECRET, raw(tg_message_update(chat_id=chat, text="a")),
+                                     assistant)
+    await eventually(lambda: telegram.delivered_texts(other_chat) == ["Dạ"])
+    assert stuck.answered == []  # still on its first message; its second one waits
+    channel.inbox_settings = fast(drain_s=0.1)
+    channel.worker.settings = channel.inbox_settings
+    await channel.worker.stop()
+
+
 # -- re-deliveries ------------------------------------------------------------------------
 async def test_redelivered_webhooks_are_processed_once(db_url, tg_config, telegram,
                                                        zalo_config, zalo_server):
