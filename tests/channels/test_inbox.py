@@ -263,7 +263,7 @@ class Tracker:
         self.max_per_user = max(self.max_per_user, self.active[user])
         running = sum(self.active.values())
         self.max_total = max(self.max_total, running)
-        await asyncio.sleep(random.uniform(0.005, 0.03))
+        await asyncio.sleep(random.uniform(0.05, 0.1))  # longer than a SQLite commit
         self.order[user].append(message.text or "")
         self.active[user] -= 1
         self.total += 1
@@ -277,8 +277,8 @@ async def test_one_user_at_a_time_in_order_users_in_parallel(db_url, tg_config, 
         channel.worker.on_new_message = tracker
         channel.worker.ready = lambda: loaded["ready"]
         await channel.worker.start()
-    chats = [new_chat() for _ in range(5)]
-    texts = [f"tin {i}" for i in range(5)]
+    chats = [new_chat() for _ in range(4)]
+    texts = [f"tin {i}" for i in range(4)]
 
     async def customer(chat: int) -> None:
         for index, message in enumerate(texts):
