@@ -87,13 +87,18 @@ class InboxStore:
     # -- inbox: the worker -------------------------------------------------------------
     def claim(self, channel: str, owner: str, lease_s: float, limit: int) -> list[InboxRow]:
         """Take up to `limit` due rows of `channel`, at most one per user (the earliest
-        unfinished one), leased to `owner` for `lease_s` seconds."""
+        unfinished one, and none while another of the user's is in progress), leased to
+        `owner` for `lease_s` seconds."""
         now = self.clock()
         table = InboxItem.__table__
         earlier = table.alias("earlier")
-        blocked = exists().where(and_(earlier.c.user_key == table.c.user_key,
-                                      earlier.c.id < table.c.id,
-                                      earlier.c.status.in_(UNFINISHED)))
+        # Blocked: an earlier message of the user is unfinished, or another one is being
+        # processed right now (a replayed message older than the one in progress).
+        blocked = exists().where(and_(
+            earlier.c.user_key == table.c.user_key,
+            or_(and_(earlier.c.id < table.c.id, earlier.c.status.in_(UNFINISHED)),
+                and_(earlier.c.id != table.c.id, earlier.c.status == PROCESSING,
+                     earlier.c.lease_until >= now))))
         due = or_(and_(table.c.status == PENDING, table.c.next_attempt_at <= now),
                   and_(table.c.status == PROCESSING, table.c.lease_until < now))
         query = (select(table).where(and_(table.c.channel == channel, due, ~blocked))

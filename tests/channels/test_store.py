@@ -112,6 +112,22 @@ def test_links_and_long_payloads(db_url):
     assert store.get_payload(key) == payload
 
 
+def test_a_replayed_message_waits_for_the_users_message_in_progress(db_url):
+    store = inbox(db_url)
+    channel = f"c{uuid.uuid4().hex[:8]}"
+    for name in ("m1", "m2"):
+        assert store.accept(channel, name, f"{channel}:u", {})
+    [first] = store.claim(channel, "w", 60, 5)
+    assert store.retry(first.id, "w", (), "RuntimeError") == "parked"
+    [second] = store.claim(channel, "w", 60, 5)
+    assert second.external_id == "m2"
+    assert store.replay([first.id]) == 1
+    assert store.claim(channel, "w", 60, 5) == []  # never two of one user at once
+    assert store.complete(second.id, "w")
+    [again] = store.claim(channel, "w", 60, 5)
+    assert again.external_id == "m1"
+
+
 def _claim_in_process(args: tuple[str, str, float]) -> tuple[bool, list[str]]:
     db_url, key, start_at = args
     import os
