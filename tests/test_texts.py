@@ -24,6 +24,7 @@ PYTHON_SENT = {
     "utter_channel_no_text": {},
     "utter_channel_unsupported": {},
     "utter_channel_error": {},
+    "utter_assistant_unavailable": {},
     "utter_channel_private_only": {},
     "utter_channel_more_options": {},
     "utter_contact_button": {},

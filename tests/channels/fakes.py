@@ -124,6 +124,19 @@ class FakeTelegram(ThreadedServer):
         self.token = token
         self.updates: list[dict[str, Any]] = []
         self._message_ids = itertools.count(1000)
+        # Injected failures of the next sends: (HTTP status, retry_after or None); a status
+        # of 200 lets that send through.
+        self.send_failures: list[tuple[int, int | None]] = []
+
+    def fail_sends(self, *failures: tuple[int, int | None]) -> None:
+        with self._lock:
+            self.send_failures.extend(failures)
+
+    def delivered_texts(self, chat_id: int | str | None = None) -> list[str]:
+        """Texts of the sendMessage calls that were answered ok (not the refused ones)."""
+        return [str(r.params.get("text")) for r in self.calls("sendMessage")
+                if not r.params.get("_refused")
+                and (chat_id is None or str(r.params.get("chat_id")) == str(chat_id))]
 
     @property
     def base_url(self) -> str:
@@ -148,6 +161,19 @@ class FakeTelegram(ThreadedServer):
                                       "description": "Unauthorized"}, status=401)
         method = request.match_info["method"]
         params = await _params(request)
+        failure = None
+        if method in ("sendMessage", "sendPhoto"):
+            with self._lock:
+                failure = self.send_failures.pop(0) if self.send_failures else None
+        if failure is not None and failure[0] != 200:  # (200, None): this send passes
+            self.record(method, {**params, "_refused": True}, dict(request.headers))
+            status, retry_after = failure
+            body: dict[str, Any] = {"ok": False, "error_code": status,
+                                    "description": "Too Many Requests" if status == 429
+                                    else "Internal Server Error"}
+            if retry_after is not None:
+                body["parameters"] = {"retry_after": retry_after}
+            return web.json_response(body, status=status)
         self.record(method, params, dict(request.headers))
         result: Any
         if method == "getMe":
@@ -189,6 +215,8 @@ class FakeZalo(ThreadedServer):
         self.refresh_delay_s = refresh_delay_s
         self.closed_window: set[str] = set()
         self._generation = itertools.count(2)
+        # Injected failures of the next sends: a Zalo error code (< 0) or an HTTP status.
+        self.send_failures: list[int] = []
 
     def messages(self, user_id: str | None = None) -> list[dict[str, Any]]:
         return [r.params["message"] for r in self.calls("message/cs")
@@ -208,6 +236,13 @@ class FakeZalo(ThreadedServer):
         body = await request.json()
         token = request.headers.get("access_token")
         user_id = body.get("recipient", {}).get("user_id")
+        with self._lock:
+            failure = self.send_failures.pop(0) if self.send_failures else None
+        if failure is not None:
+            self.record("message/cs", {**body, "_delivered": False}, dict(request.headers))
+            if failure < 0:
+                return web.json_response({"error": failure, "message": "rate limit"})
+            return web.Response(status=failure, text="server error")
         if token != self.access_token:
             self.record("message/cs", {**body, "_delivered": False}, dict(request.headers))
             return web.json_response({"error": -216, "message": "Access token is invalid"})

@@ -25,7 +25,6 @@ from tests.channels.conftest import (
 )
 
 # The channel's own notices, as the domain words them.
-MSG_ERROR = domain_text("utter_channel_error", "zalo")
 MSG_NO_TEXT = domain_text("utter_channel_no_text", "zalo")
 MSG_UNSUPPORTED = domain_text("utter_channel_unsupported", "zalo")
 
@@ -135,26 +134,6 @@ async def test_duplicate_msg_id_is_processed_once_across_instances(zalo_config,
     restarted = ZaloInput(zalo_config, new_store(channel_db_url))
     await deliver(restarted, event, rec)
     assert len(rec.messages) == 1
-
-
-async def test_failed_processing_is_retried_then_left_claimable(zalo_channel, zalo_server,
-                                                                store):
-    rec = Recorder(fail_times=3)  # 3 attempts (retry_delays_s has two entries)
-    event = zalo_event(msg_id="flaky-1", user_id="u3")
-    await deliver(zalo_channel, event, rec)
-    assert rec.messages == []
-    assert store.inbound_status("zalo", "flaky-1") == ("failed", 1)
-    assert zalo_server.texts("u3") == [MSG_ERROR]
-    await deliver(zalo_channel, event, rec)  # a re-delivery is processed
-    assert len(rec.messages) == 1
-    assert store.inbound_status("zalo", "flaky-1") == ("done", 2)
-
-
-async def test_transient_failure_is_retried(zalo_channel, store):
-    rec = Recorder(fail_times=1)
-    await deliver(zalo_channel, zalo_event(msg_id="flaky-2"), rec)
-    assert len(rec.messages) == 1
-    assert store.inbound_status("zalo", "flaky-2") == ("done", 1)
 
 
 async def test_image_goes_to_rasa_as_photos(zalo_channel):

@@ -50,7 +50,7 @@ OWN_NUMBER = "0901000001"
 # The Telegram channel's own notices, as the domain words them.
 MSG_NO_TEXT = text("utter_channel_no_text", "telegram_ptb")
 MSG_PRIVATE_ONLY = text("utter_channel_private_only", "telegram_ptb")
-TABLES = ("channel_processed_inbound", "channel_links", "identity_verifications")
+TABLES = ("channel_processed_inbound", "channel_inbox", "channel_links", "identity_verifications")
 
 
 # -- fixtures: a migrated database (also the backend's), the fake APIs, the channels -------
