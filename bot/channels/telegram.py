@@ -46,6 +46,7 @@ from bot.channels.common import (
     read_body,
     split_text,
 )
+from bot.channels.media import fetch_telegram_photos
 from bot.channels.store import ChannelStore
 from bot.conversation_ids import TELEGRAM, sender_id, user_id_from_recipient
 from bot.text import normalize_msisdn
@@ -388,6 +389,8 @@ class TelegramInput(InputChannel):
         if inbound.notice:
             await output.send_text_message(chat_id, inbound.notice)
             return inbound.kind
+        if inbound.metadata.get("photos"):  # file ids -> checked, encrypted copies
+            await fetch_telegram_photos(output.bot, inbound.metadata)
         await on_new_message(UserMessage(inbound.text, output, sender_id(TELEGRAM, chat_id),
                                          input_channel=self.name(),
                                          metadata=inbound.metadata))

@@ -36,6 +36,7 @@ from bot.channels.common import (
     read_body,
     split_text,
 )
+from bot.channels.media import fetch_zalo_photos
 from bot.channels.store import ChannelStore
 from bot.conversation_ids import ZALO, sender_id, user_id_from_recipient
 
@@ -525,6 +526,7 @@ class ZaloInput(InputChannel):
                     user_id, channel_notice("utter_channel_unsupported", CHANNEL_NAME))
                 return
             metadata["photos"] = photos
+            await fetch_zalo_photos(metadata)  # URLs -> checked, encrypted copies
             caption = message.get("text")
             text = None
             if isinstance(caption, str) and caption.strip():
