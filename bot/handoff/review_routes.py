@@ -85,7 +85,7 @@ def _fail(code: str, **values: Any) -> web.Response:
 
 async def queue(request: web.Request) -> web.Response:
     await current_agent(request, role=ROLE)
-    now = datetime.now(timezone.utc)
+    now = _desk(request).backend.now()
     pending = await asyncio.to_thread(_desk(request).queue)
     return web.json_response({
         "now": _iso(now), "requests": [request_json(v, now) for v in pending],
@@ -99,7 +99,7 @@ async def detail(request: web.Request) -> web.Response:
         found = await asyncio.to_thread(_desk(request).show, request_id, agent.name)
     except ReviewError as exc:
         return _fail(exc.code)
-    now = datetime.now(timezone.utc)
+    now = _desk(request).backend.now()
     fields = review_texts.table("fields")
     return web.json_response({
         "request": request_json(found.request, now),
@@ -153,9 +153,9 @@ def _decider(approve: bool) -> Callable[[web.Request], Awaitable[web.Response]]:
                 "message": review_texts("errors.conflict", request_id=current.id,
                                         reviewer=current.decided_by or "-",
                                         status=_label("statuses", current.status)),
-                "request": request_json(current, datetime.now(timezone.utc))}, status=409)
+                "request": request_json(current, _desk(request).backend.now())}, status=409)
         return web.json_response({
-            "request": request_json(decision.request, datetime.now(timezone.utc)),
+            "request": request_json(decision.request, _desk(request).backend.now()),
             "notified_via": via, "notified_label": _label("channels", via)})
     return handler
 

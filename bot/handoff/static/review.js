@@ -178,7 +178,7 @@ function fillTable(id, rows) {
   }
 }
 
-async function openRequest(id) {
+async function openRequest(id, keepNotice) {
   let data;
   try {
     data = await call("GET", "/review/requests/" + id);
@@ -186,7 +186,7 @@ async function openRequest(id) {
     notice(err.message, true);
     return;
   }
-  notice("");
+  if (!keepNotice) notice("");
   const request = data.request;
   state.requestId = request.id;
   state.version = request.version;
@@ -239,10 +239,10 @@ async function decide(approve) {
   try {
     const data = await call("POST", "/review/requests/" + id + (approve ? "/approve" : "/reject"), body);
     notice("Hồ sơ #" + id + ": " + data.request.status_label + ". Đã báo khách qua " + data.notified_label + ".");
-    await openRequest(id);
+    await openRequest(id, true);
   } catch (err) {
     notice(err.message, true);
-    if (err.status === 409) await openRequest(id);
+    if (err.status === 409) await openRequest(id, true);
   } finally {
     $("btn-approve").disabled = $("btn-reject").disabled = false;
     await refreshQueue();

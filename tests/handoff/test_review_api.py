@@ -1,0 +1,197 @@
+"""The review desk's HTTP API: only reviewers, photos decrypted with no caching, every view
+and decision audited without personal data, two reviewers cannot both decide, the outcome
+reaches the customer's channel (fake Telegram), Zalo outside its window falls back to SMS."""
+
+from __future__ import annotations
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
+
+from bot.backend.models import AuditLog
+from bot.handoff.accounts import AgentAccounts
+from bot.handoff.app import create_app
+from bot.handoff.service import HandoffService
+from bot.handoff.tickets import TicketStore
+from bot.media import media_store
+from tests.channels.fakes import FakeTelegram, FakeZalo
+from tests.media.photos import jpeg_with_gps, png
+
+PASSWORD = "mat-khau-an-toan"
+BASE = "/console/api/review"
+
+
+@pytest.fixture
+def telegram(monkeypatch):
+    server = FakeTelegram().start()
+    monkeypatch.setenv("TELEGRAM_TOKEN", server.token)
+    monkeypatch.setenv("TELEGRAM_API_BASE_URL", server.base_url)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def desk(backend, clock, rasa, sender, telegram):
+    accounts = AgentAccounts(backend.db_url)  # sessions on the real clock: the test moves
+    accounts.add_agent("duyet", PASSWORD, roles=["reviewer"])
+    accounts.add_agent("thu", PASSWORD, roles=["reviewer"])
+    accounts.add_agent("an", PASSWORD)  # an agent of the hand-off desk, not a reviewer
+    service = HandoffService(store=TicketStore(backend.db_url, clock=clock), rasa=rasa,
+                             send_text=sender, backend=backend, resume_retries=0)
+    server = TestServer(create_app(service, accounts, {}, sync_interval=0))
+    await server.start_server()
+    clients = {}
+    for name in ("duyet", "thu", "an", "anon"):
+        clients[name] = TestClient(server)
+        await clients[name].start_server()
+        if name != "anon":
+            resp = await clients[name].post("/console/api/login",
+                                            json={"name": name, "password": PASSWORD})
+            assert resp.status == 200
+    yield clients
+    for client in clients.values():
+        await client.close()
+    await server.close()
+
+
+def _submit(backend, msisdn="0901000011", conversation="tg-5151"):
+    photos = {"portrait": media_store().save_photo(jpeg_with_gps()).ref,
+              "id_front": media_store().save_photo(png()).ref,
+              "id_back": media_store().save_photo(jpeg_with_gps(color=(9, 9, 9))).ref}
+    return backend.update_requests.submit(
+        msisdn, {"full_name": "Hoàng Thị Mai", "id_number": "079190004321"}, photos,
+        "telegram" if conversation.startswith("tg-") else "zalo",
+        conversation_id=conversation)
+
+
+def _audit(backend) -> list[AuditLog]:
+    with backend.session() as s:
+        return list(s.execute(select(AuditLog).where(AuditLog.actor.like("reviewer:%"))
+                              .order_by(AuditLog.id)).scalars())
+
+
+async def test_only_a_signed_in_reviewer_gets_in(desk, backend):
+    req = _submit(backend)
+    calls = [("GET", f"{BASE}/queue"), ("GET", f"{BASE}/requests/{req.id}"),
+             ("GET", f"{BASE}/requests/{req.id}/photos/portrait"),
+             ("POST", f"{BASE}/requests/{req.id}/approve"),
+             ("POST", f"{BASE}/requests/{req.id}/reject")]
+    for client, status in ((desk["anon"], 401), (desk["an"], 403)):
+        for method, path in calls:
+            resp = await client.request(method, path, json={"version": 0, "reason": "other",
+                                                            "note": "x"})
+            assert resp.status == status, (path, status)
+    assert backend.update_requests.get(req.id).status == "pending"
+    assert _audit(backend) == []
+    # A decision needs a JSON body (no cross-site form).
+    resp = await desk["duyet"].post(f"{BASE}/requests/{req.id}/approve", data="version=0")
+    assert resp.status == 415
+
+
+async def test_queue_detail_and_photos(desk, backend, clock):
+    req = _submit(backend)
+    clock.advance(hours=50)  # overdue: on top of the seed's pending request
+    resp = await desk["duyet"].get(f"{BASE}/queue")
+    body = await resp.json()
+    assert resp.headers["Cache-Control"] == "no-store"
+    ids = [r["id"] for r in body["requests"]]
+    assert ids[0] == req.id or all(r["overdue"] for r in body["requests"][:ids.index(req.id)])
+    assert "0901000011" not in str(body)
+    assert [r["code"] for r in body["reasons"]] == [
+        "photo_unreadable", "data_mismatch", "document_expired", "portrait_invalid", "other"]
+    mine = next(r for r in body["requests"] if r["id"] == req.id)
+    assert mine["status"] == "pending" and mine["version"] == 0 and mine["overdue"]
+    assert mine["hours_left"] == 0 and mine["seconds_left"] == -2 * 3600
+
+    resp = await desk["duyet"].get(f"{BASE}/requests/{req.id}")
+    detail = await resp.json()
+    assert detail["msisdn_masked"] != "0901000011" and detail["msisdn_masked"].endswith("011")
+    assert {"code": "id_number", "label": "Số giấy tờ", "value": "079190004321"} in \
+        detail["fields"]
+    assert [p["kind"] for p in detail["photos"]] == ["id_front", "id_back", "portrait"]
+    registered = backend.subscribers.get("0901000011")
+    assert registered.full_name not in str(detail["current"])
+
+    resp = await desk["duyet"].get(detail["photos"][0]["url"])
+    assert resp.status == 200 and resp.content_type == "image/png"
+    assert "no-store" in resp.headers["Cache-Control"]
+    assert (await resp.read()).startswith(b"\x89PNG")
+    assert (await desk["duyet"].get(f"{BASE}/requests/{req.id}/photos/selfie")).status == 404
+    assert (await desk["duyet"].get(f"{BASE}/requests/999999")).status == 404
+
+    rows = _audit(backend)
+    assert [(r.actor, r.action, r.update_request_id) for r in rows] == [
+        ("reviewer:duyet", "review_view", req.id),
+        ("reviewer:duyet", "review_photo_id_front", req.id)]
+    assert rows[0].subscriber_id == registered.id
+    stored = " ".join(f"{r.actor} {r.action} {r.subscriber_id}" for r in rows)
+    for personal in ("0901000011", "Hoàng", "079190004321", registered.full_name):
+        assert personal not in stored
+
+
+async def test_reject_then_nobody_decides_again_and_the_customer_hears_it(desk, backend,
+                                                                          telegram):
+    req = _submit(backend)
+    url = f"{BASE}/requests/{req.id}"
+    resp = await desk["duyet"].post(url + "/reject", json={"version": 0, "reason": "other"})
+    assert resp.status == 422  # "other" needs a note
+    resp = await desk["duyet"].post(url + "/reject", json={"version": 0, "reason": "whim"})
+    assert resp.status == 422
+    resp = await desk["duyet"].post(url + "/reject",
+                                    json={"version": 0, "reason": "photo_unreadable"})
+    body = await resp.json()
+    assert resp.status == 200 and body["request"]["status"] == "rejected"
+    assert body["notified_via"] == "telegram"
+    [text] = telegram.sent_texts(5151)
+    assert "chưa được duyệt vì ảnh chụp bị mờ" in text
+    markup = telegram.calls("sendMessage")[0].params["reply_markup"]["inline_keyboard"]
+    assert [row[0]["text"] for row in markup] == ["Gửi lại hồ sơ", "Tìm cửa hàng"]
+
+    # The second reviewer still had version 0 on screen.
+    resp = await desk["thu"].post(url + "/approve", json={"version": 0})
+    conflict = await resp.json()
+    assert resp.status == 409 and "duyet" in conflict["message"]
+    assert conflict["request"]["status"] == "rejected"
+    assert backend.subscribers.get("0901000011").status == "one_way_blocked"
+    assert len(telegram.sent_texts(5151)) == 1
+    assert [(r.actor, r.action) for r in _audit(backend)] == [
+        ("reviewer:duyet", "review_reject")]
+
+
+async def test_approval_changes_the_registered_data_and_tells_the_customer(desk, backend,
+                                                                           telegram):
+    req = _submit(backend)
+    resp = await desk["thu"].post(f"{BASE}/requests/{req.id}/approve", json={"version": 0})
+    assert resp.status == 200
+    after = backend.subscribers.get("0901000011")
+    assert after.status == "active" and after.full_name == "Hoàng Thị Mai"
+    assert after.has_portrait_photo and after.has_id_front_photo and after.has_id_back_photo
+    [text] = telegram.sent_texts(5151)
+    assert "đã được duyệt" in text and "mở lại chiều gọi đi" in text
+    assert backend.update_requests.get(req.id).notified_via == "telegram"
+    assert backend.sms.outbox("0901000011") == []
+
+
+async def test_zalo_outside_the_window_gets_an_sms_instead(desk, backend, monkeypatch):
+    zalo = FakeZalo().start()
+    try:
+        for name, value in (("ZALO_APP_ID", "app-1"), ("ZALO_OA_SECRET_KEY", "oa-secret"),
+                            ("ZALO_ACCESS_TOKEN", zalo.access_token),
+                            ("ZALO_REFRESH_TOKEN", zalo.refresh_token),
+                            ("ZALO_API_BASE_URL", zalo.url), ("ZALO_OAUTH_BASE_URL", zalo.url)):
+            monkeypatch.setenv(name, value)
+        inside = _submit(backend, msisdn="0901000002", conversation="zalo-in")
+        outside = _submit(backend, msisdn="0901000003", conversation="zalo-out")
+        zalo.closed_window.add("out")
+        resp = await desk["duyet"].post(f"{BASE}/requests/{inside.id}/approve",
+                                        json={"version": 0})
+        assert (await resp.json())["notified_via"] == "zalo"
+        assert "đã được duyệt" in zalo.texts("in")[0]
+        resp = await desk["duyet"].post(f"{BASE}/requests/{outside.id}/reject",
+                                        json={"version": 0, "reason": "document_expired"})
+        assert (await resp.json())["notified_via"] == "sms"
+        assert zalo.texts("out") == []
+        [sms] = backend.sms.outbox("0901000003")
+        assert f"(mã {outside.id})" in sms.text and "hết hạn" in sms.text
+    finally:
+        zalo.stop()
