@@ -230,6 +230,14 @@ class UpdateRequests:
                 .order_by(UpdateRequest.id)).scalars()
             return [(r.id, list(_photo_map(r.photos).values())) for r in rows]
 
+    def media_in_use(self) -> set[str]:
+        """Photo references of every request whose photos are still kept (pending ones
+        included): what a purge of unreferenced files must leave alone."""
+        with self.ctx.session() as s:
+            rows = s.execute(select(UpdateRequest.photos).where(
+                UpdateRequest.media_purged_at.is_(None))).scalars()
+            return {ref for photos in rows for ref in _photo_map(photos).values()}
+
     def mark_media_purged(self, request_id: int) -> None:
         with self.ctx.session() as s, s.begin():
             req = s.get(UpdateRequest, request_id)

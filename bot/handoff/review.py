@@ -23,7 +23,7 @@ from typing import Any
 
 from bot import texts
 from bot.backend import Backend, get_backend
-from bot.backend.update_requests import ReviewConflict, reject_reasons
+from bot.backend.update_requests import ReviewConflict, reject_reasons, retention
 from bot.backend.views import ReviewDecision, ReviewDetail, UpdateRequestView
 from bot.channels.outbound import send_text
 from bot.conversation_ids import RASA_CHANNEL_NAMES, parse_sender_id
@@ -164,12 +164,16 @@ class ReviewDesk:
 
     # ---------------------------------------------------------------- retention
     def purge_media(self, before: datetime | None = None) -> tuple[int, int]:
-        """Delete the photos of requests decided more than `media.retention_days` ago.
-        Returns (requests, files deleted)."""
+        """Delete the photos of requests decided more than `media.retention_days` ago, and
+        photos no request refers to that are that old (a form left half-way). Returns
+        (requests, files deleted)."""
+        cutoff = before or (self.backend.now() - retention())
         requests = files = 0
-        for request_id, refs in self.backend.update_requests.media_to_purge(before):
+        for request_id, refs in self.backend.update_requests.media_to_purge(cutoff):
             for ref in refs:
                 files += int(self.media.delete(ref))
             self.backend.update_requests.mark_media_purged(request_id)
             requests += 1
+        files += self.media.delete_unreferenced(self.backend.update_requests.media_in_use(),
+                                                cutoff)
         return requests, files

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -29,7 +30,7 @@ class BlobStorage(Protocol):
     def put(self, key: str, blob: bytes) -> None: ...
     def get(self, key: str) -> bytes | None: ...
     def delete(self, key: str) -> bool: ...
-    def keys(self) -> list[str]: ...
+    def list_keys(self, older_than: datetime | None = None) -> list[str]: ...
 
 
 class LocalDirectory:
@@ -60,10 +61,13 @@ class LocalDirectory:
         path.unlink()
         return True
 
-    def keys(self) -> list[str]:
+    def list_keys(self, older_than: datetime | None = None) -> list[str]:
+        """Stored keys (only those written before `older_than`, when given)."""
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.glob("*/*") if _KEY.match(p.name))
+        limit = older_than.timestamp() if older_than else None
+        return sorted(p.name for p in self.root.glob("*/*") if _KEY.match(p.name)
+                      and (limit is None or p.stat().st_mtime < limit))
 
 
 class S3Bucket:
@@ -97,12 +101,16 @@ class S3Bucket:
         self.client.delete_object(Bucket=self.bucket, Key=self._name(key))
         return True
 
-    def keys(self) -> list[str]:
+    def list_keys(self, older_than: datetime | None = None) -> list[str]:
         found: list[str] = []
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
             for item in page.get("Contents", []):
                 name = str(item["Key"])[len(self.prefix):]
+                written = item.get("LastModified")
+                if older_than is not None and isinstance(written, datetime) and \
+                        written.astimezone(timezone.utc) >= older_than:
+                    continue
                 if _KEY.match(name):
                     found.append(name)
         return sorted(found)

@@ -10,6 +10,7 @@ import os
 import secrets
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from bot import secrets as bot_secrets
@@ -69,6 +70,13 @@ class MediaStore:
     def delete(self, ref: str) -> bool:
         parsed = parse_ref(ref)
         return self.storage.delete(parsed[0]) if parsed else False
+
+    def delete_unreferenced(self, in_use: set[str], older_than: datetime) -> int:
+        """Delete the photos written before `older_than` that no request refers to (sent in
+        a chat whose form was abandoned, refused as a repeat...). Returns how many."""
+        keep = {parsed[0] for parsed in map(parse_ref, in_use) if parsed}
+        return sum(int(self.storage.delete(key)) for key in self.storage.list_keys(older_than)
+                   if key not in keep)
 
 
 def _secret(name: str) -> str:

@@ -195,3 +195,53 @@ async def test_zalo_outside_the_window_gets_an_sms_instead(desk, backend, monkey
         assert f"(mã {outside.id})" in sms.text and "hết hạn" in sms.text
     finally:
         zalo.stop()
+
+
+def test_every_reason_and_photo_problem_has_its_words():
+    """A reason added to bot/operator.yml needs the customer's words (domain), the SMS
+    words and the reviewer's label; every photo problem code an answer."""
+    from actions.update_form import PHOTO_PROBLEMS
+    from bot import texts
+    from bot.backend import sms
+    from bot.backend.update_requests import reject_reasons
+    from bot.handoff.review import reason_text
+    from bot.handoff.review_routes import review_texts
+
+    for code in reject_reasons():
+        assert texts.has_response(f"utter_review_reason_{code}"), code
+        assert "{" not in reason_text(code, "ghi chú") and sms.render(f"update_reason_{code}")
+        assert code in review_texts.table("reasons")
+    assert reason_text("other", "Ảnh bị lóa") == "hồ sơ chưa hợp lệ (Ảnh bị lóa)"
+    for code in PHOTO_PROBLEMS:
+        assert "{" not in texts.text(f"utter_photo_{code}", None, max_photo_mb="10"), code
+    assert texts.has_response("utter_photo_duplicate")
+
+
+def test_purge_deletes_old_decided_and_abandoned_photos_only(backend, clock):
+    """`bot media purge`: photos of a request decided more than media.retention_days ago,
+    and photos no request refers to that are as old; pending and recent ones stay."""
+    import os
+
+    from bot.handoff.review import ReviewDesk
+
+    desk = ReviewDesk()
+    decided = _submit(backend, msisdn="0901000002")
+    pending = _submit(backend, msisdn="0901000003")
+    abandoned = media_store().save_photo(jpeg_with_gps(color=(5, 5, 5))).ref
+    fresh_orphan = media_store().save_photo(jpeg_with_gps(color=(6, 6, 6))).ref
+    backend.update_requests.decide(decided.id, approve=True, reviewer="lan", version=0)
+    clock.advance(days=31)
+    old = (clock.now.timestamp() - 31 * 86400) - 60
+    storage = media_store().storage
+    for key in storage.list_keys():  # every file written "31 days ago" but the fresh orphan
+        if key not in fresh_orphan:
+            os.utime(storage._path(key), (old, old))
+    # Requests: ours and the seed's approved one (0901000014, no stored photos); files: the
+    # 3 photos of the decided request and the abandoned one.
+    assert desk.purge_media() == (2, 4)
+    detail = backend.update_requests.detail(decided.id)
+    assert all(media_store().load(ref) is None for ref in detail.photos.values())
+    assert all(media_store().load(ref) for ref in backend.update_requests.detail(
+        pending.id).photos.values())
+    assert media_store().load(abandoned) is None and media_store().load(fresh_orphan)
+    assert desk.purge_media() == (0, 0)

@@ -145,6 +145,6 @@ def test_s3_compatible_storage_holds_only_ciphertext():
     [(name, blob)] = [(k, v) for (b, k), v in s3.objects.items() if b == "photos"]
     assert name == "decree49/" + parse_ref(stored.ref)[0]
     assert b"JFIF" not in blob and b"PhoneMaker" not in blob
-    assert bucket.keys() == [parse_ref(stored.ref)[0]]
+    assert bucket.list_keys() == [parse_ref(stored.ref)[0]]
     assert store.load(stored.ref)[1] == "image/jpeg"
     assert store.delete(stored.ref) and store.load(stored.ref) is None
