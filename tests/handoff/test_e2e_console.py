@@ -81,6 +81,11 @@ def _requirements() -> str:
                 "(run `make test-py`, which builds and exports it)")
     if not Path(model).is_file():
         return f"TEST_MODEL={model} does not exist (run `make test-py`)"
+    return browser_missing()
+
+
+def browser_missing() -> str:
+    """Why no headless browser can run here, or '' when it can."""
     if not Path(CHROMIUM).is_file() or not shutil.which("chromedriver"):
         return ("chromium or chromedriver is missing: run scripts/install-browser.sh "
                 "(Debian's chromium + chromium-driver)")
@@ -89,6 +94,19 @@ def _requirements() -> str:
     except ImportError:
         return "selenium is not installed (pip install -e '.[dev]')"
     return ""
+
+
+def start_chrome() -> Any:
+    """Debian's chromium, headless, driven by selenium."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in CHROME_FLAGS:
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(executable_path=shutil.which("chromedriver")),
+                            options=options)
 
 
 @dataclass
@@ -161,15 +179,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
 
 @pytest.fixture
 def browser(stack: Stack) -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in CHROME_FLAGS:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=shutil.which("chromedriver")),
-                              options=options)
+    driver = start_chrome()
     driver.implicitly_wait(0)
     try:
         yield driver

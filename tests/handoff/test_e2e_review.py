@@ -10,7 +10,6 @@ extra); skipped with the reason otherwise. No Rasa model is needed.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -25,23 +24,12 @@ from bot.media.crypto import Cipher
 from bot.media.storage import LocalDirectory
 from bot.media.store import MediaStore
 from tests.channels.fakes import FakeTelegram
-from tests.handoff.test_e2e_console import CHROME_FLAGS, CHROMIUM
+from tests.handoff.test_e2e_console import browser_missing, start_chrome
 from tests.media.photos import jpeg_with_gps, png
 from tests.servers import BIN, REPO, TEST_SECRETS, free_port, seed_database, stack_env, wait_http
 
 REVIEWER, PASSWORD = "duyet", "mat-khau-cua-duyet"
 WAIT_S = 30.0
-
-
-def _requirements() -> str:
-    if not Path(CHROMIUM).is_file() or not shutil.which("chromedriver"):
-        return ("chromium or chromedriver is missing: run scripts/install-browser.sh "
-                "(Debian's chromium + chromium-driver)")
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        return "selenium is not installed (pip install -e '.[dev]')"
-    return ""
 
 
 @dataclass
@@ -58,7 +46,7 @@ class Desk:
 
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory) -> Iterator[Desk]:
-    reason = _requirements()
+    reason = browser_missing()
     if reason:
         pytest.skip(reason)
     tmp = tmp_path_factory.mktemp("review-e2e")
@@ -95,15 +83,7 @@ def desk(tmp_path_factory) -> Iterator[Desk]:
 
 @pytest.fixture
 def browser(desk: Desk, tmp_path) -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in CHROME_FLAGS:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=shutil.which("chromedriver")),
-                              options=options)
+    driver = start_chrome()
     try:
         yield driver
     finally:
