@@ -213,7 +213,8 @@ class UpdateRequests:
                                   changes=sms.render(change))
             else:
                 text = sms.render("update_rejected_detail", request_id=req.id,
-                                  reason=sms.render(f"update_reason_{req.reject_reason}"),
+                                  reason=sms.render(f"update_reason_{req.reject_reason}",
+                                                    note=req.reject_note or "-"),
                                   hotline=operator()["hotline"])
             sms.queue(s, sub.msisdn, text, self.ctx.now())
             req.notified_via, req.notified_at = "sms", self.ctx.now()

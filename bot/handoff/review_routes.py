@@ -27,6 +27,7 @@ from bot.backend.update_requests import ReviewConflict, reject_reasons
 from bot.backend.views import UpdateRequestView
 from bot.handoff.app import STATIC_DIR, current_agent, read_json
 from bot.handoff.review import ReviewDesk, ReviewError, hours_left
+from bot.media import is_media_ref
 from bot.privacy import mask_msisdn
 from bot.texts import Messages
 
@@ -109,7 +110,8 @@ async def detail(request: web.Request) -> web.Response:
                    for code, label in fields.items() if code in found.fields],
         "photos": [{"kind": kind, "label": _label("photos", kind),
                     "url": f"/console/api/review/requests/{request_id}/photos/{kind}"}
-                   for kind in ("id_front", "id_back", "portrait") if kind in found.photos],
+                   for kind in ("id_front", "id_back", "portrait")
+                   if is_media_ref(found.photos.get(kind))],  # a typed link (shell) is not
         # The registered data is masked: the reviewer does not need it whole.
         "current": [{"label": _label("current", code),
                      "value": mask_msisdn(value) if code == "msisdn" else _value(value)}

@@ -209,7 +209,8 @@ def test_every_reason_and_photo_problem_has_its_words():
 
     for code in reject_reasons():
         assert texts.has_response(f"utter_review_reason_{code}"), code
-        assert "{" not in reason_text(code, "ghi chú") and sms.render(f"update_reason_{code}")
+        assert "{" not in reason_text(code, "ghi chú")
+        assert "{" not in sms.render(f"update_reason_{code}", note="ghi chú")
         assert code in review_texts.table("reasons")
     assert reason_text("other", "Ảnh bị lóa") == "hồ sơ chưa hợp lệ (Ảnh bị lóa)"
     for code in PHOTO_PROBLEMS:
@@ -245,3 +246,34 @@ def test_purge_deletes_old_decided_and_abandoned_photos_only(backend, clock):
         pending.id).photos.values())
     assert media_store().load(abandoned) is None and media_store().load(fresh_orphan)
     assert desk.purge_media() == (0, 0)
+
+
+def test_cli_lists_shows_and_decides(backend, capsys, monkeypatch):
+    """`bot review`: the same desk from a terminal; a Telegram conversation that cannot be
+    reached (no TELEGRAM_TOKEN here) gets the outcome by SMS."""
+    from bot.cli import main
+
+    monkeypatch.delenv("TELEGRAM_TOKEN", raising=False)
+    AgentAccounts(backend.db_url).add_agent("duyet", PASSWORD, roles=["reviewer"])
+    AgentAccounts(backend.db_url).add_agent("an", PASSWORD)
+    first, second = _submit(backend), _submit(backend, msisdn="0901000002")
+    assert main(["review", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert f"#{first.id} " in listed and f"#{second.id} " in listed and "còn 48 giờ" in listed
+    with pytest.raises(SystemExit):  # not a reviewer
+        main(["review", "approve", str(first.id), "--reviewer", "an"])
+    assert main(["review", "show", str(first.id), "--reviewer", "duyet"]) == 0
+    shown = capsys.readouterr().out
+    assert "Hoàng Thị Mai" in shown and "0901000011" not in shown
+    assert main(["review", "reject", str(first.id), "--reviewer", "duyet",
+                 "--reason", "other"]) == 1  # "other" needs a note
+    assert main(["review", "reject", str(first.id), "--reviewer", "duyet", "--reason", "other",
+                 "--note", "Ảnh mặt sau bị lóa"]) == 0
+    assert "Đã báo khách qua SMS" in capsys.readouterr().out
+    assert "hồ sơ chưa hợp lệ (Ảnh mặt sau bị lóa)" in backend.sms.outbox("0901000011")[-1].text
+    assert main(["review", "approve", str(first.id), "--reviewer", "duyet"]) == 1
+    assert "đã được duyet xử lý trước" in capsys.readouterr().err
+    assert main(["review", "approve", str(second.id), "--reviewer", "duyet"]) == 0
+    assert backend.subscribers.get("0901000002").has_portrait_photo
+    assert [r.action for r in _audit(backend)] == ["review_view", "review_reject",
+                                                   "review_approve"]
