@@ -121,6 +121,7 @@ def serve_rasa(args: argparse.Namespace, extra: list[str], shell: bool = False) 
         auth_token = secrets.require("RASA_AUTH_TOKEN")
         jwt_secret = secrets.require("RASA_JWT_SECRET")
         check_credentials(args.credentials)
+        secrets.require("BOT_MEDIA_KEY")  # the channels store customer photos (bot/media)
     check_log_level(extra)
     secrets.require("ACTION_SERVER_TOKEN")  # endpoints.yml sends it to the action server
     _common_setup()

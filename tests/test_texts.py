@@ -45,6 +45,13 @@ PYTHON_SENT = {
     "utter_summary_value_photo_received": {},
     "utter_summary_value_photo_missing": {},
     "utter_summary_value_vietnam": {},
+    # the review desk's outcome (bot/handoff/review.py)
+    "utter_review_approved": {"request_id": 7, "changes": "x"},
+    "utter_review_rejected": {"request_id": 7, "reason": "x"},
+    "utter_review_change_unblocked": {},
+    "utter_review_change_complete": {},
+    "utter_review_change_partial": {},
+    "utter_review_reason_other": {"note": "x"},
 }
 
 

@@ -62,6 +62,7 @@ from bot.channels.delivery import PERMANENT, RETRY, UNKNOWN_OUTCOME, Verdict, de
 from bot.channels.inbound import InboxInput
 from bot.channels.inbox_config import InboxSettings, parse_delays
 from bot.channels.inbox_store import InboxRow, InboxStore
+from bot.channels.media import fetch_telegram_photos
 from bot.channels.store import ChannelStore
 from bot.channels.worker import BufferedOutput
 from bot.conversation_ids import TELEGRAM, sender_id, user_id_from_recipient
@@ -453,6 +454,8 @@ class TelegramInput(InboxInput, InputChannel):
         if inbound.notice:
             await output.send_text_message(chat_id, inbound.notice)
             return inbound.kind
+        if inbound.metadata.get("photos"):  # file ids -> checked, encrypted copies
+            await fetch_telegram_photos(output.bot, inbound.metadata)
         await on_new_message(UserMessage(inbound.text, output, sender_id(TELEGRAM, chat_id),
                                          input_channel=self.name(),
                                          metadata=inbound.metadata))

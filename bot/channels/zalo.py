@@ -42,6 +42,7 @@ from bot.channels.delivery import PERMANENT, RETRY, UNKNOWN_OUTCOME, Verdict, de
 from bot.channels.inbound import InboxInput
 from bot.channels.inbox_config import InboxSettings, parse_delays
 from bot.channels.inbox_store import InboxRow, InboxStore
+from bot.channels.media import fetch_zalo_photos
 from bot.channels.store import ChannelStore
 from bot.channels.worker import BufferedOutput
 from bot.conversation_ids import ZALO, sender_id, user_id_from_recipient
@@ -523,6 +524,7 @@ class ZaloInput(InboxInput, InputChannel):
                     user_id, channel_notice("utter_channel_unsupported", CHANNEL_NAME))
                 return
             metadata["photos"] = photos
+            await fetch_zalo_photos(metadata)  # URLs -> checked, encrypted copies
             caption = message.get("text")
             text = None
             if isinstance(caption, str) and caption.strip():

@@ -117,12 +117,14 @@ async def _params(request: web.Request) -> dict[str, Any]:
 
 
 class FakeTelegram(ThreadedServer):
-    """The Bot API methods the channel uses. Base URL for PTB: `f"{url}/bot"`."""
+    """The Bot API methods the channel uses. Base URL for PTB: `f"{url}/bot"`; files
+    (`add_file`, served by getFile + download) under `base_file_url`."""
 
     def __init__(self, token: str = "123456:TEST-TOKEN") -> None:
         super().__init__()
         self.token = token
         self.updates: list[dict[str, Any]] = []
+        self.files: dict[str, bytes] = {}  # file_id -> content
         self._message_ids = itertools.count(1000)
         # Injected failures of the next sends: (HTTP status, retry_after or None); a status
         # of 200 lets that send through.
@@ -142,6 +144,14 @@ class FakeTelegram(ThreadedServer):
     def base_url(self) -> str:
         return f"{self.url}/bot"
 
+    @property
+    def base_file_url(self) -> str:
+        return f"{self.url}/file/bot"
+
+    def add_file(self, file_id: str, content: bytes) -> str:
+        self.files[file_id] = content
+        return file_id
+
     def queue_update(self, update: dict[str, Any]) -> None:
         with self._lock:
             self.updates.append(update)
@@ -153,7 +163,15 @@ class FakeTelegram(ThreadedServer):
     def build_app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/photos/{file_id}", self._file)
         return app
+
+    async def _file(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["file_id"]
+        self.record("download", {"file_id": file_id}, dict(request.headers))
+        if request.match_info["token"] != self.token or file_id not in self.files:
+            return web.Response(status=404)
+        return web.Response(body=self.files[file_id], content_type="application/octet-stream")
 
     async def _handle(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
@@ -188,6 +206,14 @@ class FakeTelegram(ThreadedServer):
                 result["text"] = params.get("text", "")
         elif method in ("answerCallbackQuery", "setWebhook", "deleteWebhook"):
             result = True
+        elif method == "getFile":
+            file_id = str(params.get("file_id"))
+            if file_id not in self.files:
+                return web.json_response({"ok": False, "error_code": 400,
+                                          "description": "Bad Request: invalid file_id"},
+                                         status=400)
+            result = {"file_id": file_id, "file_unique_id": f"u-{file_id}",
+                      "file_size": len(self.files[file_id]), "file_path": f"photos/{file_id}"}
         elif method == "getUpdates":
             offset = int(params.get("offset", 0) or 0)
             with self._lock:
@@ -214,9 +240,16 @@ class FakeZalo(ThreadedServer):
         self.secret_key = secret_key
         self.refresh_delay_s = refresh_delay_s
         self.closed_window: set[str] = set()
+        self.files: dict[str, bytes] = {}  # name -> content, served at media_url(name)
         self._generation = itertools.count(2)
         # Injected failures of the next sends: a Zalo error code (< 0) or an HTTP status.
         self.send_failures: list[int] = []
+
+    def media_url(self, name: str, content: bytes | None = None) -> str:
+        """The attachment URL of a customer's image (Zalo's CDN stands in here)."""
+        if content is not None:
+            self.files[name] = content
+        return f"{self.url}/media/{name}"
 
     def messages(self, user_id: str | None = None) -> list[dict[str, Any]]:
         return [r.params["message"] for r in self.calls("message/cs")
@@ -230,7 +263,15 @@ class FakeZalo(ThreadedServer):
         app = web.Application()
         app.router.add_post("/v3.0/oa/message/cs", self._send)
         app.router.add_post("/v4/oa/access_token", self._refresh)
+        app.router.add_get("/media/{name}", self._media)
         return app
+
+    async def _media(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        self.record("media", {"name": name}, dict(request.headers))
+        if name not in self.files:
+            return web.Response(status=404)
+        return web.Response(body=self.files[name], content_type="image/jpeg")
 
     async def _send(self, request: web.Request) -> web.Response:
         body = await request.json()

@@ -173,7 +173,14 @@ async def test_request_contact_signal_sends_share_number_keyboard(tg_channel, te
     assert sent.params["reply_markup"]["one_time_keyboard"] is True
 
 
-async def test_photo_goes_to_rasa_with_file_id(tg_channel):
+async def test_photo_goes_to_rasa_as_a_stored_copy(tg_channel, telegram):
+    """The largest size of a photo, or an image sent as a file, is fetched (getFile) into
+    the media store; Rasa gets its media reference, never the file id."""
+    from bot.media import is_media_ref
+    from tests.media.photos import jpeg_with_gps
+
+    telegram.add_file("large", jpeg_with_gps())
+    telegram.add_file("doc-img", jpeg_with_gps(color=(1, 2, 3)))
     rec = Recorder()
     photo = [{"file_id": "small", "file_unique_id": "s", "width": 90, "height": 90},
              {"file_id": "large", "file_unique_id": "l", "width": 1280, "height": 1280}]
@@ -185,9 +192,12 @@ async def test_photo_goes_to_rasa_with_file_id(tg_channel):
     await tg_channel.handle_request(SECRET, raw(tg_message_update(document={
         "file_id": "doc-pdf", "file_unique_id": "p", "mime_type": "application/pdf"})), rec)
     assert [m.text for m in rec.messages] == ["/inform", "ảnh chân dung", "/inform"]
-    assert rec.messages[0].metadata["photos"] == ["large"]
-    assert rec.messages[2].metadata == {"channel": "telegram", "user_id": "42",
-                                        "photos": ["doc-img"]}
+    assert [c.params["file_id"] for c in telegram.calls("getFile")] == [
+        "large", "large", "doc-img"]
+    [ref] = rec.messages[0].metadata["photos"]
+    assert is_media_ref(ref)
+    assert set(rec.messages[2].metadata) == {"channel", "user_id", "photos"}
+    assert is_media_ref(rec.messages[2].metadata["photos"][0])
 
 
 async def test_huge_emoji_and_sticker_messages_get_polite_answers(tg_channel, telegram):

@@ -136,16 +136,21 @@ async def test_duplicate_msg_id_is_processed_once_across_instances(zalo_config,
     assert len(rec.messages) == 1
 
 
-async def test_image_goes_to_rasa_as_photos(zalo_channel):
+async def test_image_goes_to_rasa_as_a_stored_copy(zalo_channel, zalo_server, monkeypatch):
+    from bot.media import is_media_ref
+    from tests.media.photos import jpeg_with_gps
+
+    monkeypatch.setenv("ZALO_MEDIA_HOSTS", "127.0.0.1")
     rec = Recorder()
     event = zalo_event("user_send_image", text="")
     event["message"]["attachments"] = [{"type": "image", "payload": {
-        "url": "https://zalo.example/img/1.jpg", "thumbnail": "https://zalo.example/t.jpg"}}]
+        "url": zalo_server.media_url("1.jpg", jpeg_with_gps()),
+        "thumbnail": zalo_server.media_url("t.jpg")}}]
     await deliver(zalo_channel, event, rec)
     [msg] = rec.messages
     assert msg.text == "/inform"
-    assert msg.metadata == {"channel": "zalo", "user_id": "u1",
-                            "photos": ["https://zalo.example/img/1.jpg"]}
+    assert set(msg.metadata) == {"channel", "user_id", "photos"}
+    assert msg.metadata["user_id"] == "u1" and is_media_ref(msg.metadata["photos"][0])
 
 
 async def test_huge_emoji_and_sticker_get_polite_answers(zalo_channel, zalo_server):
