@@ -455,7 +455,7 @@ class TelegramInput(InboxInput, InputChannel):
             await output.send_text_message(chat_id, inbound.notice)
             return inbound.kind
         if inbound.metadata.get("photos"):  # file ids -> checked, encrypted copies
-            await fetch_telegram_photos(output.bot, inbound.metadata)
+            await fetch_telegram_photos(real.bot, inbound.metadata)
         await on_new_message(UserMessage(inbound.text, output, sender_id(TELEGRAM, chat_id),
                                          input_channel=self.name(),
                                          metadata=inbound.metadata))
