@@ -634,6 +634,8 @@ def create_app(service: HandoffService, accounts: AgentAccounts, api_tokens: dic
     r.add_post("/api/v1/assistant-handoffs", assistant_handoff)
     r.add_get("/api/v1/goals", goals)
     r.add_get("/api/v1/openapi.yaml", openapi)
+    from bot.handoff import designer_routes  # designers' inbox (role designer)
+    designer_routes.register(app)
     return app
 
 
