@@ -15,9 +15,15 @@ import argparse
 import getpass
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.designer.texts import designer_texts
+
+if TYPE_CHECKING:
+    from bot.designer.changes import Change, ChangeStore, Flag
+    from bot.designer.conversations import Entity
 
 
 def _author() -> str:
@@ -27,19 +33,19 @@ def _author() -> str:
         return "cli"
 
 
-def _store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _store(args: argparse.Namespace) -> ChangeStore:
     from bot.designer.changes import ChangeStore
 
     return ChangeStore(Path(args.root) if args.root else None)
 
 
-def _print_flags(flags: list) -> None:  # type: ignore[type-arg]
+def _print_flags(flags: Sequence[Flag]) -> None:
     for flag in flags:
         level = designer_texts(f"cli.level_{flag.level}")
         print(designer_texts("cli.flag", level=level, message=flag.message))
 
 
-def parse_entity(text: str, spec: str):  # type: ignore[no-untyped-def]
+def parse_entity(text: str, spec: str) -> Entity:
     """`name=span[=value]` -> an Entity on `text` (ValueError when the span is not there)."""
     from bot.designer.conversations import Entity
 
@@ -70,7 +76,7 @@ def _add_response(args: argparse.Namespace) -> int:
     return _report(store, store.propose_response(args.name, args.text, _author()))
 
 
-def _report(store, change) -> int:  # type: ignore[no-untyped-def]
+def _report(store: ChangeStore, change: Change) -> int:
     print(designer_texts("cli.proposed", id=change.id, kind=change.kind,
                          path=store._path(change.id)))
     print(store.diff(change), end="")
@@ -139,11 +145,14 @@ def _discard(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    import warnings
+
+    warnings.filterwarnings("ignore", category=DeprecationWarning)  # libraries' notices
     from bot.designer.config import repo_root
     from bot.designer.validate import validate
 
     root = Path(args.root).resolve() if args.root else repo_root()
-    return 1 if validate(root, rasa=not args.no_rasa) else 0
+    return 1 if validate(root, rasa=not args.no_rasa, all_notes=args.all_notes) else 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -176,4 +185,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     va = sub.add_parser("validate", help="make validate: rasa data validate + lint + "
                                          "pending changes, explained in Vietnamese")
     va.add_argument("--no-rasa", action="store_true", help="skip rasa data validate")
+    va.add_argument("--all-notes", action="store_true", help="every note, not 3 of each kind")
     va.set_defaults(func=_validate)

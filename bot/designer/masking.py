@@ -124,8 +124,8 @@ class Masker:
         if asked_kind in HIDDEN_KINDS:
             return self.stand_in_value(text, asked_kind)
         found: list[tuple[int, int, str | None]] = []
-        for value, kind in self.values:
-            found += [(start, end, kind) for start, end in _spans(text, value)]
+        for value, value_kind in self.values:
+            found += [(start, end, value_kind) for start, end in _spans(text, value)]
         found += [(m.start(), m.end(), "date") for m in _DATE.finditer(text)]
         found += [(m.start(), m.end(), self._number_kind(m.group(0)))
                   for m in _NUMBER.finditer(text)]

@@ -66,8 +66,8 @@ def insert_example(path: Path, intent: str, line: str) -> int:
     """Add `line` (already marked up) as the last example of `intent` in `path`; returns
     the 1-based line number written. ValueError when the intent is not there."""
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    start = next((i for i, l in enumerate(lines)
-                  if (m := _INTENT.match(l.rstrip("\n"))) and m.group(1) == intent), None)
+    start = next((i for i, raw in enumerate(lines)
+                  if (m := _INTENT.match(raw.rstrip("\n"))) and m.group(1) == intent), None)
     if start is None:
         raise ValueError(f"intent {intent} is not in {path}")
     last, indent = None, "    "
@@ -97,7 +97,7 @@ def find_response(domain_file: Path, name: str) -> Location | None:
 def insert_variation(domain_file: Path, name: str, text: str) -> int:
     """Add `- text: "..."` as the last variation of response `name` in domain.yml."""
     lines = domain_file.read_text(encoding="utf-8").splitlines(keepends=True)
-    start = next((i for i, l in enumerate(lines) if l.rstrip() == f"  {name}:"), None)
+    start = next((i for i, raw in enumerate(lines) if raw.rstrip() == f"  {name}:"), None)
     if start is None:
         raise ValueError(f"response {name} is not in {domain_file}")
     end = start + 1

@@ -12,6 +12,7 @@ pending change (`.data/designer/changes/`).
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -24,8 +25,10 @@ from bot.designer.changes import ChangeStore, _find_example_line
 from bot.designer.nlu_files import find_intent, line_of, nlu_files
 from bot.designer.texts import designer_texts
 
-_LOG_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[ ,.\d]*\s+(?P<level>[A-Z]+)\s+\S+\s+-\s+")
+_LOG_PREFIX = re.compile(
+    r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[ ,.\d]*\s+(?P<level>[A-Z]+)\s+\S+\s+-\s+")
 _WARNING_PREFIX = re.compile(r"^\S+\.py:\d+: \w*Warning: ")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m|\[\d+m")
 _PLACEHOLDER = re.compile(r"\\\{(\w+)\\\}")
 
 
@@ -35,6 +38,7 @@ class Finding:
     message: str
     where: str | None
     raw: str = ""
+    kind: str = ""  # notes of one kind are shown NOTES_SHOWN at a time
 
     def render(self) -> str:
         head = f"{self.where}: " if self.where else ""
@@ -67,12 +71,16 @@ def _locate(root: Path, spec: dict[str, Any] | None, fields: dict[str, str]) -> 
 
 
 def explain_rasa_line(root: Path, line: str) -> Finding | None:
-    """A Vietnamese finding for one line of `rasa data validate`, None for noise."""
-    text = line.strip()
+    """A Vietnamese finding for one line of `rasa data validate`, None for noise (progress
+    bars, INFO lines, warnings of libraries other than Rasa's validator)."""
+    text = _ANSI.sub("", line).strip()
     prefix = _LOG_PREFIX.match(text)
     level_word = prefix.group("level") if prefix else ""
     text = _LOG_PREFIX.sub("", text)
-    is_warning = bool(_WARNING_PREFIX.match(text))
+    warning = _WARNING_PREFIX.match(text)
+    if warning and ("/rasa/" not in warning.group(0) or "UserWarning" not in warning.group(0)):
+        return None  # a library's deprecation notice, not a finding about the data
+    is_warning = bool(warning)
     text = _WARNING_PREFIX.sub("", text)
     if not text or (not prefix and not is_warning and not re.search(r"\.ya?ml|line \d+", text)):
         return None
@@ -84,12 +92,12 @@ def explain_rasa_line(root: Path, line: str) -> Finding | None:
             fields = {k: v for k, v in match.groupdict().items() if v is not None}
             message = str(entry["message"]).format_map(_Default(fields))
             return Finding(entry["level"], message, _locate(root, entry.get("find"), fields),
-                           text)
+                           text, kind=f"rasa:{entry['pattern']}")
     return Finding("error" if level_word in ("ERROR", "CRITICAL") else "note",
                    designer_texts("validate.unknown_rasa", line=text), None, text)
 
 
-class _Default(dict):  # type: ignore[type-arg]
+class _Default(dict[str, str]):
     def __missing__(self, key: str) -> str:
         return "?"
 
@@ -98,14 +106,24 @@ def run_rasa_validate(root: Path) -> tuple[int, list[str]]:
     rasa = Path(sys.executable).with_name("rasa")
     command = [str(rasa), "data", "validate", "--config", "config.yml", "--domain",
                "domain.yml", "--data", "data", "--fail-on-warnings"]
-    proc = subprocess.run(command, cwd=root, capture_output=True, text=True)
+    env = {**os.environ, "PYTHONWARNINGS": "ignore::DeprecationWarning",
+           "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}
+    proc = subprocess.run(command, cwd=root, capture_output=True, text=True, env=env)
     return proc.returncode, (proc.stdout + "\n" + proc.stderr).splitlines()
 
 
 # ------------------------------------------------------------------ the lint
 def _template_regex(template: str) -> re.Pattern[str]:
-    return re.compile("^" + _PLACEHOLDER.sub(lambda m: f"(?P<{m.group(1)}>.+?)",
-                                             re.escape(template)) + "$", re.S)
+    seen: set[str] = set()
+
+    def group(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name in seen:
+            return f"(?P={name})"
+        seen.add(name)
+        return f"(?P<{name}>.+?)"
+
+    return re.compile("^" + _PLACEHOLDER.sub(group, re.escape(template)) + "$", re.S)
 
 
 def _lint_templates() -> dict[str, re.Pattern[str]]:
@@ -161,9 +179,14 @@ def _lint_where(root: Path, key: str | None, fields: dict[str, str]) -> str | No
 
 
 def lint_findings(root: Path) -> list[Finding]:
+    import warnings
+
     from bot.nlu.lint import lint_paths
 
-    return explain_lint(root, lint_paths([root / "data" / "nlu"]))
+    with warnings.catch_warnings():  # libraries' deprecation notices while loading
+        warnings.simplefilter("ignore", DeprecationWarning)
+        problems = lint_paths([root / "data" / "nlu"])
+    return explain_lint(root, problems)
 
 
 def pending_findings(store: ChangeStore) -> list[Finding]:
@@ -176,7 +199,11 @@ def pending_findings(store: ChangeStore) -> list[Finding]:
     return findings
 
 
-def validate(root: Path, *, rasa: bool = True, out: Any = None) -> int:
+NOTES_SHOWN = 3
+
+
+def validate(root: Path, *, rasa: bool = True, out: Any = None,
+             all_notes: bool = False) -> int:
     """Print the findings; returns the number of errors (0: valid)."""
     out = out or sys.stdout
     errors = 0
@@ -184,7 +211,7 @@ def validate(root: Path, *, rasa: bool = True, out: Any = None) -> int:
         print(designer_texts("validate.header_rasa"), file=out)
         code, lines = run_rasa_validate(root)
         findings = [f for f in (explain_rasa_line(root, line) for line in lines) if f]
-        errors += _print(findings, out)
+        errors += _print(findings, out, all_notes)
         if code != 0 and not any(f.level == "error" for f in findings):
             errors += 1
             for line in lines[-15:]:
@@ -199,14 +226,23 @@ def validate(root: Path, *, rasa: bool = True, out: Any = None) -> int:
     return errors
 
 
-def _print(findings: list[Finding], out: Any) -> int:
-    if not findings:
+def _print(findings: list[Finding], out: Any, all_notes: bool = False) -> int:
+    if not any(f.level == "error" for f in findings):
         print("  " + designer_texts("validate.ok"), file=out)
-    seen = set()
-    for finding in findings:
+    seen: set[str] = set()
+    notes: dict[str, int] = {}
+    for finding in sorted(findings, key=lambda f: f.level != "error"):
         text = finding.render()
         if text in seen:
             continue
         seen.add(text)
+        if finding.level == "note" and finding.kind and not all_notes:
+            notes[finding.kind] = notes.get(finding.kind, 0) + 1
+            if notes[finding.kind] > NOTES_SHOWN:
+                continue
         print("  " + text, file=out)
+    for count in notes.values():
+        if count > NOTES_SHOWN:
+            print("  " + designer_texts("validate.more_notes", count=count - NOTES_SHOWN),
+                  file=out)
     return sum(1 for f in findings if f.level == "error")

@@ -102,7 +102,7 @@ def _period(request: web.Request) -> tuple[float, float]:
 
 def _int(raw: str | None, name: str, default: int = 0) -> int:
     try:
-        return int(raw) if raw not in (None, "") else default
+        return int(raw) if raw else default
     except ValueError as exc:
         raise _bad(f"{name}: integer") from exc
 
