@@ -37,9 +37,13 @@ def test_story_of_a_corrected_fallback_conversation(reader):
     assert users[0] == ("chỗ nào làm lại sim gần nhà", "find_store")
     assert users[-1] == ("[quận 3](location)", "inform")
     actions = [s["action"] for s in steps if "action" in s]
-    assert "action_find_stores" in actions and actions[-1] == "action_find_stores"
+    assert actions == ["store_form", "store_form", "action_find_stores"]
     parsed = _read_with_rasa(story)
     assert len(parsed) == 1 and parsed[0].events
+    # without the correction: what Rasa kept, the customer's clarified rephrasing
+    plain = yaml.safe_load(story_yaml(session, conv))[0]["steps"]
+    assert [(s["user"].strip(), s["intent"]) for s in plain if "user" in s][0] == (
+        "tìm cửa hàng", "find_store")
 
 
 def test_story_replaces_personal_data(reader):
@@ -74,10 +78,13 @@ def test_saved_story_is_a_pending_change_then_a_test_file(reader, repo_copy):
     assert [s["story"] for s in data["stories"]][1] == "second"
 
 
-def test_story_with_an_uncorrected_fallback_is_flagged(reader, repo_copy):
-    session, conv = _conv(reader, "tg-1002")
-    change = ChangeStore().propose_story(story_yaml(session, conv), "x")
-    assert "story_fallback" in [f.code for f in change.flags]
+def test_story_checks(repo_copy):
+    story = ("- story: x\n  steps:\n  - user: |\n      tiệm sim gần đây\n"
+             "    intent: nlu_fallback\n  - action: action_two_stage_fallback\n"
+             "  - user: |\n      hi\n    intent: order_pizza\n")
+    flags = ChangeStore().propose_story(story, "x").flags
+    assert sorted(f.code for f in flags) == ["story_fallback", "unknown_intent"]
+    assert ChangeStore().propose_story("- story: [", "x").flags[0].code == "story_yaml"
 
 
 def test_correction_entities_are_on_the_stand_in_text(reader):
