@@ -124,19 +124,20 @@ class Known:
 
 
 def _known_examples(root: Path) -> tuple[list[Known], dict[str, str]]:
-    from rasa.shared.nlu.training_data.loading import load_data
+    """The examples of data/nlu (read by the lint's own loader) and the synonyms."""
+    from bot.nlu.lint import load_items
 
-    known: list[Known] = []
-    synonyms: dict[str, str] = {}
-    for path in nlu_files(root):
-        data = load_data(str(path))
-        synonyms.update({k.lower(): v for k, v in data.entity_synonyms.items()})
-        for msg in data.training_examples:
-            text = msg.get("text")
-            label = msg.get("intent_response_key") or msg.get("intent")
-            if text and label:
-                spans = [(e["entity"], e["start"], e["end"]) for e in msg.get("entities") or []]
-                known.append(Known(label, text, path, _pattern_key(text, spans)))
+    items, synonyms = load_items(nlu_files(root))
+    known = []
+    for item in items:
+        spans, pos = [], 0
+        for entity, _value, span in item.entities:
+            start = item.text.find(span, pos)
+            if start >= 0:
+                spans.append((entity, start, start + len(span)))
+                pos = start + len(span)
+        known.append(Known(item.label, item.text, root / "data" / "nlu" / item.source,
+                           _pattern_key(item.text, spans)))
     return known, synonyms
 
 

@@ -116,7 +116,7 @@ def story_yaml(session: Session, conv: Conversation,
     for event in applied(session.events):
         data, kind = event.data, event.kind
         source = replaced.get(event.id)
-        if kind == "user" and source in corrections:
+        if kind == "user" and source is not None and source in corrections:
             event = by_id[source]  # the corrected fallback message, in its words
             data = event.data
         if kind == "slot":

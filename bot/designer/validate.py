@@ -42,7 +42,8 @@ class Finding:
 
     def render(self) -> str:
         head = f"{self.where}: " if self.where else ""
-        return f"{'LỖI' if self.level == 'error' else 'lưu ý'}: {head}{self.message}"
+        label = designer_texts("cli.level_error" if self.level == "error" else "cli.level_warning")
+        return f"{label}: {head}{self.message}"
 
 
 def _rel(root: Path, path: Path) -> str:

@@ -7,6 +7,8 @@ const API = "/console/api";
 const DAPI = API + "/designer";
 const SVG = "http://www.w3.org/2000/svg";
 const state = { options: null, conversation: null, corrections: {}, offset: 0, tab: "inbox" };
+const CHANNELS = { telegram: "Telegram", zalo: "Zalo", rest: "REST", other: "Khác" };
+const channelLabel = (code) => CHANNELS[code] || code;
 const $ = (id) => document.getElementById(id);
 
 function el(tag, className, text) {
@@ -66,16 +68,16 @@ function showLogin() {
 }
 
 async function showDesigner(name) {
-  $("agent-name").textContent = name;
-  $("login-view").hidden = true;
-  $("whoami").hidden = false;
-  $("designer-view").hidden = false;
   try {
     state.options = await call("GET", DAPI + "/options");
   } catch (err) {
     notice(err.message, true);
     return;
   }
+  $("agent-name").textContent = name;
+  $("login-view").hidden = true;
+  $("whoami").hidden = false;
+  $("designer-view").hidden = false;
   const outcome = $("f-outcome");
   while (outcome.options.length > 1) outcome.remove(1);
   for (const [code, label] of Object.entries(state.options.outcomes)) {
@@ -148,7 +150,7 @@ function conversationItem(c) {
   item.dataset.outcome = c.outcome;
   if (state.conversation && state.conversation.id === c.id) item.classList.add("selected");
   const line1 = el("div", "line1");
-  line1.append(el("strong", null, "#" + c.id + " · " + c.channel));
+  line1.append(el("strong", null, "#" + c.id + " · " + channelLabel(c.channel)));
   line1.append(el("span", "badge outcome-" + c.outcome, outcomeLabel(c.outcome)));
   item.append(line1);
   item.append(el("div", "sub", when(c.last) + " · " + c.user_messages + " tin nhắn" +
@@ -192,7 +194,7 @@ async function openConversation(id) {
   $("no-conversation").hidden = true;
   $("conversation").hidden = false;
   $("story-result").hidden = true;
-  $("conv-title").textContent = "Hội thoại #" + data.id + " · " + data.channel;
+  $("conv-title").textContent = "Hội thoại #" + data.id + " · " + channelLabel(data.channel);
   $("conv-outcome").textContent = outcomeLabel(data.outcome);
   $("conv-outcome").className = "badge outcome-" + data.outcome;
   $("conv-meta").textContent = when(data.started) + " → " + when(data.last) +
