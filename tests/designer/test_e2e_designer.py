@@ -161,8 +161,9 @@ def test_designer_corrects_a_fallback_and_applies_it(stack: Stack, browser):  # 
           "the designer page after login", stack)
     Select(browser.find_element(By.ID, "f-outcome")).select_by_value("fallback")
     browser.find_element(By.ID, "f-apply").click()
-    item = _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#inbox .conv-item"),
-                 "the fallback conversation in the inbox", stack)[0]
+    item = _wait(browser, lambda d: [i for i in d.find_elements(
+        By.CSS_SELECTOR, "#inbox .conv-item") if i.get_attribute("data-outcome") == "fallback"],
+        "the fallback conversation in the inbox", stack)[0]
     assert NOT_UNDERSTOOD in item.text and "Telegram" in item.text
     assert item.get_attribute("data-outcome") == "fallback"
     item.click()
@@ -177,17 +178,17 @@ def test_designer_corrects_a_fallback_and_applies_it(stack: Stack, browser):  # 
         NOT_UNDERSTOOD
     Select(form.find_element(By.CSS_SELECTOR, ".corr-intent")).select_by_value("find_store")
     form.find_element(By.CSS_SELECTOR, ".corr-save").click()
-    result = _wait(browser, lambda d: [r for r in d.find_elements(
-        By.CSS_SELECTOR, "form.correction .change-result") if "chờ duyệt" in r.text],
-        "the pending change", stack)[0]
-    assert "data/nlu/06_stores.yml" in result.text and f"- {NOT_UNDERSTOOD}" in result.text
-    assert not result.find_elements(By.CSS_SELECTOR, ".flag.error"), result.text
+    text = _wait(browser, lambda d: next((r.text for r in d.find_elements(
+        By.CSS_SELECTOR, "form.correction .change-result") if "chờ duyệt" in r.text), None),
+        "the pending change", stack)
+    assert "data/nlu/06_stores.yml" in text and f"- {NOT_UNDERSTOOD}" in text
+    assert not browser.find_elements(By.CSS_SELECTOR, "form.correction .flag.error"), text
 
     browser.find_element(By.ID, "save-story").click()
-    story = _wait(browser, lambda d: d.find_element(By.ID, "story-result") if "intent: find_store"
-                  in d.find_element(By.ID, "story-result").text else None,
-                  "the story change", stack)
-    assert NOT_UNDERSTOOD in story.text and "action_find_stores" in story.text
+    story = _wait(browser, lambda d: d.find_element(By.ID, "story-result").text
+                  if "intent: find_store" in d.find_element(By.ID, "story-result").text
+                  else None, "the story change", stack)
+    assert NOT_UNDERSTOOD in story and "action_find_stores" in story
     browser.find_element(By.ID, "tab-changes").click()
     _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#changes li.change")) == 2,
           "two pending changes", stack)
