@@ -86,18 +86,18 @@ def _rel(root: Path, path: Path) -> str:
         return str(path)
 
 
-def _domain(root: Path) -> dict[str, Any]:
+def domain_of(root: Path) -> dict[str, Any]:
     with open(root / "domain.yml", encoding="utf-8") as fh:
         data: dict[str, Any] = yaml.safe_load(fh) or {}
     return data
 
 
-def _entity_names(domain: dict[str, Any]) -> set[str]:
+def entity_names(domain: dict[str, Any]) -> set[str]:
     return {next(iter(e)) if isinstance(e, dict) else str(e)
             for e in domain.get("entities") or []}
 
 
-def _intent_names(domain: dict[str, Any]) -> set[str]:
+def intent_names(domain: dict[str, Any]) -> set[str]:
     return {next(iter(i)) if isinstance(i, dict) else str(i) for i in domain.get("intents") or []}
 
 
@@ -148,20 +148,20 @@ def check_example(root: Path, intent: str, text: str, entities: Sequence[Entity]
     from bot.nlu.lint import Item, check_entities
 
     flags: list[Flag] = []
-    domain = _domain(root)
+    domain = domain_of(root)
     base = intent.split("/")[0]
-    if base not in _intent_names(domain) or find_intent(root, intent) is None:
+    if base not in intent_names(domain) or find_intent(root, intent) is None:
         flags.append(Flag("error", "unknown_intent", designer_texts("checks.unknown_intent",
                                                                    intent=intent)))
     if not text.strip():
         flags.append(Flag("error", "empty", designer_texts("checks.empty")))
         return flags
-    entity_names = _entity_names(domain)
+    known_entities = entity_names(domain)
     for ent in entities:
-        if ent.entity not in entity_names:
+        if ent.entity not in known_entities:
             flags.append(Flag("error", "unknown_entity", designer_texts(
                 "checks.unknown_entity", entity=ent.entity, entities=", ".join(sorted(
-                    entity_names)))))
+                    known_entities)))))
     if known is None or synonyms is None:
         known, synonyms = _known_examples(root)
     item = Item(intent, text, "", tuple((e.entity, e.value, text[e.start:e.end])
@@ -175,7 +175,7 @@ def check_example(root: Path, intent: str, text: str, entities: Sequence[Entity]
         same_text = _key(other.text) == key
         if not same_text and not (entities and other.pattern == pattern):
             continue
-        where = f"{_rel(root, other.source)}:{_find_example_line(other.source, other.text) or 1}"
+        where = f"{_rel(root, other.source)}:{find_example_line(other.source, other.text) or 1}"
         if same_text:
             code = "covered" if other.label == intent else "contradiction"
             flags.append(Flag("error", code, designer_texts(
@@ -194,7 +194,7 @@ def check_example(root: Path, intent: str, text: str, entities: Sequence[Entity]
     return flags
 
 
-def _find_example_line(path: Path, text: str) -> int | None:
+def find_example_line(path: Path, text: str) -> int | None:
     """The line of an example, compared without markup."""
     target = _key(text)
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
@@ -210,7 +210,7 @@ def check_response(root: Path, name: str, text: str) -> list[Flag]:
     from bot.brand import response_variables
     from bot.texts import placeholders
 
-    domain = _domain(root)
+    domain = domain_of(root)
     variations = (domain.get("responses") or {}).get(name)
     if variations is None:
         return [Flag("error", "unknown_response", designer_texts("checks.unknown_response",
@@ -234,13 +234,13 @@ def check_response(root: Path, name: str, text: str) -> list[Flag]:
 
 
 def check_story(root: Path, story: str) -> list[Flag]:
-    domain = _domain(root)
+    domain = domain_of(root)
     try:
         parsed = yaml.safe_load(story)
         steps = parsed[0]["steps"]
     except (yaml.YAMLError, KeyError, IndexError, TypeError):
         return [Flag("error", "story_yaml", designer_texts("checks.story_yaml"))]
-    intents = _intent_names(domain) | {"nlu_fallback"}
+    intents = intent_names(domain) | {"nlu_fallback"}
     actions = set(domain.get("actions") or []) | set(domain.get("responses") or {}) | set(
         domain.get("forms") or {})
     flags = []

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine, make_url
 from bot.rasa_stores import tracker_db_url
 
 SESSION_START = "action_session_start"
+BATCH = 200  # senders read per query
 
 _metadata = MetaData()
 EVENTS = Table(
@@ -99,15 +100,7 @@ class TrackerReader:
             query = query.where(EVENTS.c.timestamp < until)
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-        out = []
-        for row in rows:
-            try:
-                data = json.loads(row.data or "{}")
-            except ValueError:
-                continue
-            out.append(RawEvent(int(row.id), str(row.sender_id), float(row.timestamp or 0.0),
-                                data if isinstance(data, dict) else {}))
-        return out
+        return [event for event in map(_raw, rows) if event is not None]
 
     def senders(self, since: float, until: float) -> list[str]:
         """Senders with events in [since, until), the most recently active first."""
@@ -121,17 +114,36 @@ class TrackerReader:
     def sessions_of(self, sender_id: str, until: float | None = None) -> list[Session]:
         return split_sessions(sender_id, self._events(sender_id, until=until))
 
+    def _events_of(self, senders: list[str], until: float) -> dict[str, list[RawEvent]]:
+        """The events of several senders (one query), by sender, in order."""
+        query = (sa_select(EVENTS.c.id, EVENTS.c.sender_id, EVENTS.c.timestamp, EVENTS.c.data)
+                 .where(EVENTS.c.sender_id.in_(senders), EVENTS.c.timestamp < until)
+                 .order_by(EVENTS.c.sender_id, EVENTS.c.id))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        out: dict[str, list[RawEvent]] = {sender: [] for sender in senders}
+        for row in rows:
+            event = _raw(row)
+            if event is not None:
+                out[event.sender_id].append(event)
+        return out
+
     def sessions(self, since: float, until: float, limit: int) -> Iterator[Session]:
         """Sessions whose last event is in [since, until), newest first by sender; at most
-        `limit` of them."""
+        `limit` of them. Senders are read BATCH at a time."""
         found = 0
-        for sender in self.senders(since, until):
-            for session in sorted(self.sessions_of(sender, until), key=lambda s: -s.last):
-                if since <= session.last < until:
-                    yield session
-                    found += 1
-                    if found >= limit:
-                        return
+        senders = self.senders(since, until)
+        for start in range(0, len(senders), BATCH):
+            batch = senders[start:start + BATCH]
+            events = self._events_of(batch, until)
+            for sender in batch:
+                for session in sorted(split_sessions(sender, events[sender]),
+                                      key=lambda s: -s.last):
+                    if since <= session.last < until:
+                        yield session
+                        found += 1
+                        if found >= limit:
+                            return
 
     def session(self, session_id: int) -> Session | None:
         with self.engine.connect() as conn:
@@ -143,6 +155,15 @@ class TrackerReader:
             if session.id == session_id:
                 return session
         return None
+
+
+def _raw(row: Any) -> RawEvent | None:
+    try:
+        data = json.loads(row.data or "{}")
+    except ValueError:
+        return None
+    return RawEvent(int(row.id), str(row.sender_id), float(row.timestamp or 0.0),
+                    data if isinstance(data, dict) else {})
 
 
 def split_sessions(sender_id: str, events: list[RawEvent]) -> list[Session]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.designer.changes import ChangeStore, _find_example_line
+from bot.designer.changes import ChangeStore, find_example_line
 from bot.designer.nlu_files import find_intent, line_of, nlu_files
 from bot.designer.texts import designer_texts
 
@@ -65,7 +65,7 @@ def _locate(root: Path, spec: dict[str, Any] | None, fields: dict[str, str]) -> 
     for path in files:
         number = line_of(path, text)
         if number is None and "/nlu/" in str(path):
-            number = _find_example_line(path, text)
+            number = find_example_line(path, text)
         if number is not None:
             return f"{_rel(root, path)}:{number}"
     return None
@@ -167,7 +167,7 @@ def _lint_where(root: Path, key: str | None, fields: dict[str, str]) -> str | No
         if key == "entity_problem":
             files = [p for p in files if p.name == fields.get("source")] or files
         for path in files:
-            number = _find_example_line(path, fields.get("example", ""))
+            number = find_example_line(path, fields.get("example", ""))
             if number:
                 return f"{_rel(root, path)}:{number}"
     if key == "teencode_collision":

@@ -119,17 +119,17 @@ async def options(request: web.Request) -> web.Response:
     store = _changes(request.app)
 
     def load() -> dict[str, Any]:
-        from bot.designer.changes import _domain, _entity_names, _intent_names
+        from bot.designer.changes import domain_of, entity_names, intent_names
         from bot.designer.nlu_files import nlu_files
 
-        domain = _domain(store.root)
-        intents = set(_intent_names(domain))
+        domain = domain_of(store.root)
+        intents = set(intent_names(domain))
         for path in nlu_files(store.root):
             for line in path.read_text(encoding="utf-8").splitlines():
                 if line.startswith("- intent: faq/"):
                     intents.add(line.split(":", 1)[1].strip())
         intents.discard("faq")
-        return {"intents": sorted(intents), "entities": sorted(_entity_names(domain)),
+        return {"intents": sorted(intents), "entities": sorted(entity_names(domain)),
                 "outcomes": {o: designer_texts(f"outcomes.{o}") for o in OUTCOMES}}
 
     return web.json_response(await asyncio.to_thread(load))
