@@ -54,6 +54,20 @@ def _changes(app: web.Application) -> ChangeStore:
     return app[CHANGES_KEY]
 
 
+async def _read(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run a tracker-store read in a thread; a store that cannot be read (no file yet,
+    database down) is a 503 with a message, not a crash."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        return await asyncio.to_thread(fn, *args)
+    except SQLAlchemyError as exc:
+        raise web.HTTPServiceUnavailable(text=web.json_response(
+            {"error": "tracker_unavailable",
+             "message": designer_texts("errors.tracker_unavailable")}).text,
+            content_type="application/json") from exc
+
+
 def _bad(detail: str) -> web.HTTPUnprocessableEntity:
     return web.HTTPUnprocessableEntity(
         text=web.json_response({"error": "invalid", "message": designer_texts(
@@ -147,14 +161,14 @@ async def conversations(request: web.Request) -> web.Response:
             limit=int(inbox_mod.inbox_setting("page_size")))
     except ValueError as exc:
         raise _bad(str(exc)) from exc
-    result = await asyncio.to_thread(inbox_mod.page, _reader(request.app), query)
+    result = await _read(inbox_mod.page, _reader(request.app), query)
     await _audit(request, agent.name, "designer_view_inbox")
     return web.json_response(result)
 
 
 async def _conversation(request: web.Request) -> Any:
     session_id = _int(request.match_info["conversation_id"], "conversation")
-    session = await asyncio.to_thread(_reader(request.app).session, session_id)
+    session = await _read(_reader(request.app).session, session_id)
     if session is None:
         raise _not_found("errors.no_conversation")
     return session
@@ -294,7 +308,7 @@ async def metrics(request: web.Request) -> web.Response:
     def run() -> dict[str, Any]:
         return compute(inbox_mod.conversations(_reader(request.app), since, until))
 
-    result = await asyncio.to_thread(run)
+    result = await _read(run)
     await _audit(request, agent.name, "designer_view_metrics")
     return web.json_response(result)
 

@@ -148,3 +148,12 @@ async def test_save_story_and_metrics(clients, backend):
     assert metrics["conversations"] == 6
     assert {r["intent"] for r in metrics["intents"]} >= {"find_store", "request_human"}
     assert ("designer:mai", "designer_view_metrics", None) in _audit(backend)
+
+
+async def test_a_missing_tracker_store_is_a_503(clients, tmp_path):
+    mai = clients["mai"]
+    app = mai.server.app
+    app[designer_routes.READER_KEY] = TrackerReader(f"sqlite:///{tmp_path / 'none.db'}")
+    resp = await mai.get(f"{BASE}/conversations")
+    assert resp.status == 503
+    assert (await resp.json())["message"] == "Không đọc được kho hội thoại (tracker store)."
