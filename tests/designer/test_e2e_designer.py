@@ -17,9 +17,10 @@ import json
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,8 +28,8 @@ from tests.channels.fakes import FakeTelegram
 from tests.designer.conftest import REPO
 from tests.handoff.test_e2e_console import (  # noqa: F401 - `browser` is a fixture
     SECRET,
+    WAIT_S,
     _requirements,
-    _wait,
     browser,
 )
 from tests.servers import (
@@ -45,6 +46,19 @@ from tests.servers import (
 DESIGNER, PASSWORD = "mai", "mat-khau-cua-mai"
 NOT_UNDERSTOOD = "tiệm sim gần đây"  # the test model falls back on it (find_store 0.21)
 pytestmark = pytest.mark.slow
+
+
+def _wait(driver: Any, condition: Callable[[Any], Any], what: str, stack: Stack) -> Any:
+    """Wait for `condition`; an element re-rendered meanwhile is looked up again."""
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    try:
+        return WebDriverWait(driver, WAIT_S, poll_frequency=0.25,
+                             ignored_exceptions=(StaleElementReferenceException,)
+                             ).until(condition)
+    except TimeoutException:
+        pytest.fail(f"designer page: {what} did not happen\n" + stack.log_tail())
 
 
 @dataclass
@@ -161,9 +175,11 @@ def test_designer_corrects_a_fallback_and_applies_it(stack: Stack, browser):  # 
           "the designer page after login", stack)
     Select(browser.find_element(By.ID, "f-outcome")).select_by_value("fallback")
     browser.find_element(By.ID, "f-apply").click()
-    item = _wait(browser, lambda d: [i for i in d.find_elements(
-        By.CSS_SELECTOR, "#inbox .conv-item") if i.get_attribute("data-outcome") == "fallback"],
-        "the fallback conversation in the inbox", stack)[0]
+    _wait(browser, lambda d: "outcome=fallback" in (
+        d.find_element(By.ID, "inbox").get_attribute("data-query") or ""),
+        "the filtered inbox", stack)
+    item = _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#inbox .conv-item"),
+                 "the fallback conversation in the inbox", stack)[0]
     assert NOT_UNDERSTOOD in item.text and "Telegram" in item.text
     assert item.get_attribute("data-outcome") == "fallback"
     item.click()

@@ -162,7 +162,10 @@ function conversationItem(c) {
   return item;
 }
 
+let inboxRequest = 0;  // only the answer to the latest request is shown
+
 async function loadInbox(more) {
+  const mine = ++inboxRequest;
   const params = periodQuery();
   if ($("f-channel").value) params.set("channel", $("f-channel").value);
   if ($("f-outcome").value) params.set("outcome", $("f-outcome").value);
@@ -172,8 +175,10 @@ async function loadInbox(more) {
   try {
     data = await call("GET", DAPI + "/conversations?" + params.toString());
   } catch (err) { notice(err.message, true); return; }
+  if (mine !== inboxRequest) return;
   const list = $("inbox");
   if (!more) list.replaceChildren();
+  list.dataset.query = params.toString();
   data.conversations.forEach((c) => list.append(conversationItem(c)));
   state.offset = data.offset + data.conversations.length;
   $("inbox-count").textContent = String(data.total);
