@@ -636,6 +636,8 @@ def create_app(service: HandoffService, accounts: AgentAccounts, api_tokens: dic
     r.add_get("/api/v1/openapi.yaml", openapi)
     from bot.handoff import review_routes  # the Decree-49 review desk (role reviewer)
     review_routes.register(app)
+    from bot.handoff import designer_routes  # designers' inbox (role designer)
+    designer_routes.register(app)
     return app
 
 
