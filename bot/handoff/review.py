@@ -26,6 +26,7 @@ from bot.backend import Backend, get_backend
 from bot.backend.update_requests import ReviewConflict, reject_reasons, retention
 from bot.backend.views import ReviewDecision, ReviewDetail, UpdateRequestView
 from bot.channels.outbound import send_text
+from bot.channels.store import ChannelStore
 from bot.conversation_ids import RASA_CHANNEL_NAMES, parse_sender_id
 from bot.media import MediaStore, media_store
 
@@ -78,7 +79,13 @@ class ReviewDesk:
                  sender: Sender | None = None) -> None:
         self._backend = backend
         self._media = media
-        self.sender: Sender = sender or send_text
+        self.sender: Sender = sender or self._send_on_channel
+
+    async def _send_on_channel(self, channel: str, user_id: str, text: str,
+                               buttons: list[dict[str, Any]] | None = None) -> None:
+        """The channel's durable outbound path, on this desk's database."""
+        await send_text(channel, user_id, text, buttons=buttons,
+                        store=ChannelStore(self.backend.engine))
 
     @property
     def backend(self) -> Backend:
