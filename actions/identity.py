@@ -29,7 +29,7 @@ from bot.text import normalize_msisdn
 # Requests that need a verified number; action_require_identity remembers which one.
 PROTECTED_INTENTS = (
     "check_subscriber_info", "update_subscriber_info", "check_update_status",
-    "update_occupation", "list_services", "cancel_service", "register_service",
+    "report_service_problem", "update_occupation", "list_services", "cancel_service", "register_service",
     "confirm_registration", "check_balance", "check_topup_history", "install_app",
 )
 RESEND = "resend"

@@ -25,6 +25,7 @@ from actions.common import (
     utter,
     verified_msisdn,
 )
+from actions.confirmation import confirmation_answer
 from actions.occupation import offer_occupation
 from bot import texts
 from bot.text import fold
@@ -168,6 +169,20 @@ class ValidateUpdateForm(RepeatedFailureFormValidation):
     async def extract_upd_portrait_photo(self, dispatcher: CollectingDispatcher,
                                          tracker: Tracker, domain: dict[str, Any]) -> dict:
         return self._extract_photo("upd_portrait_photo", dispatcher, tracker)
+
+    async def extract_upd_confirm(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                  domain: dict[str, Any]) -> dict[str, Any]:
+        """Personal data is sent only on a clear yes to the summary. A photo sent at the
+        summary is not an answer: the summary is shown again. A question is answered by
+        the rules, then the summary comes again."""
+        if answering_now(tracker, "upd_confirm") and _photo_ref(tracker) is not None \
+                and latest_intent(tracker) not in DIGRESSIONS:
+            utter(dispatcher, "utter_photo_at_summary")
+            return {"upd_confirm": None}
+        return confirmation_answer(tracker, "upd_confirm", "submit", DIGRESSIONS)
+
+    def validate_upd_confirm(self, value: Any, *_: Any) -> dict[str, Any]:
+        return {"upd_confirm": value if value is None else value is True}
 
     def _photo(self, slot: str, value: Any) -> dict[str, Any]:
         return {slot: value or None}
