@@ -38,7 +38,7 @@ class ActionCheckBalance(Action):
                   domain: dict[str, Any]) -> list[EventType]:
         msisdn = verified_msisdn(tracker)
         balance = backend().account.balance(msisdn) if msisdn else None
-        if balance is None:
+        if balance is None or msisdn is None:
             return []
         backend().audit.record(actor(tracker), "view_balance", msisdn)
         lead = lead_with_line_state(dispatcher, tracker, msisdn)

@@ -29,8 +29,9 @@ from bot.text import normalize_msisdn
 # Requests that need a verified number; action_require_identity remembers which one.
 PROTECTED_INTENTS = (
     "check_subscriber_info", "update_subscriber_info", "check_update_status",
-    "report_service_problem", "update_occupation", "list_services", "cancel_service", "register_service",
-    "confirm_registration", "check_balance", "check_topup_history", "install_app",
+    "report_service_problem", "update_occupation", "list_services", "cancel_service",
+    "register_service", "confirm_registration", "check_balance", "check_topup_history",
+    "install_app",
 )
 RESEND = "resend"
 _NON_DIGITS = re.compile(r"\D")
