@@ -20,7 +20,8 @@ from bot.handoff.tickets import is_with_human
 # Slots of the task flows; `stop` clears them (identity stays verified for the session).
 FLOW_SLOTS = (
     "pending_request", "update_route", "update_method", "service", "cancel_confirmed",
-    "location", "occupation_code", "otp_code", "app_step", "app_guide_last", "app_guide_done",
+    "location", "occupation_code", "occupation_suggested", "otp_code", "app_step",
+    "app_guide_last", "app_guide_done",
     "upd_full_name", "upd_birth_date", "upd_gender", "upd_nationality", "upd_address",
     "upd_id_number", "upd_id_issue_date", "upd_id_issue_place", "upd_id_front_photo",
     "upd_id_back_photo", "upd_portrait_photo", "upd_confirm", "validation_failures",
