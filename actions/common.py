@@ -110,6 +110,16 @@ def previous_bot_action(tracker: Tracker) -> str | None:
     return None
 
 
+def last_bot_response(tracker: Tracker) -> str | None:
+    """The domain response of the assistant's last message (Rasa records it in the bot
+    event's metadata)."""
+    for event in reversed(tracker.events or []):
+        if event.get("event") == "bot":
+            return ((event.get("metadata") or {}).get("utter_action")
+                    or (event.get("data") or {}).get("utter_action"))
+    return None
+
+
 def answering_now(tracker: Tracker, slot: str) -> bool:
     """True when a form runs right after the customer's message that answers `slot`
     (not when the form asks again after a side question)."""

@@ -8,6 +8,7 @@ the unsure message with the chosen one); "Việc khác" asks to rephrase."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -16,6 +17,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import utter
 from bot import texts
+from bot.nlu.normalize import load_teencode
+from bot.text import fold
 
 # What each intent means for a customer is the domain response utter_intent_label_<intent>
 # (domain.yml, "hand-off and fallback"): an intent without one is never suggested.
@@ -89,4 +92,35 @@ class ActionDefaultAskAffirmation(Action):
         buttons.append({"title": texts.text("utter_clarify_other", channel),
                         "payload": "/out_of_scope"})
         utter(dispatcher, "utter_clarify", buttons=buttons)
+        return []
+
+
+# A Vietnamese syllable without diacritics: onset, vowels, ending ("nguyen", "khong").
+_SYLLABLE = re.compile(r"^(?:ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdghklmnpqrstvx])?"
+                       r"[aeiouy]{1,3}(?:ch|ng|nh|[cmnpt])?$")
+_LETTERS = re.compile(r"[^\W\d_]+")
+
+
+def is_gibberish(text: str | None) -> bool:
+    """Emoji or punctuation only, or letters that form no Vietnamese syllable and no known
+    abbreviation ("asdkjh", "zzzxq"): the customer is asked to say it again, not told the
+    topic is out of scope."""
+    words = _LETTERS.findall(fold(text or ""))
+    if not words:
+        return True
+    teencode = load_teencode()
+    return not any(_SYLLABLE.match(w) or w in teencode for w in words)
+
+
+class ActionOutOfScope(Action):
+    """out_of_scope outside a procedure: a real topic we do not handle gets the topics we
+    do; gibberish or emoji get "nói lại giúp em"."""
+
+    def name(self) -> str:
+        return "action_out_of_scope"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        text = tracker.latest_message.get("text")
+        utter(dispatcher, "utter_ask_rephrase" if is_gibberish(text) else "utter_out_of_scope")
         return []

@@ -20,6 +20,7 @@ from actions.common import (
     channel_and_user,
     channel_of,
     format_local,
+    last_bot_response,
     latest_intent,
     local_now,
     utter,
@@ -203,6 +204,16 @@ class ValidateUpdateForm(RepeatedFailureFormValidation):
         if not _NAME.match(name) or len(name) > 80:
             utter(dispatcher, "utter_invalid_name")
             return {"upd_full_name": None}
+        if name.isascii():
+            # "nguyen van an": the registered name when it is the same without diacritics;
+            # otherwise asked once to type it with them, then taken as typed.
+            msisdn = verified_msisdn(tracker)
+            subscriber = backend().subscribers.get(msisdn) if msisdn else None
+            if subscriber is not None and fold(subscriber.full_name) == fold(name):
+                return {"upd_full_name": subscriber.full_name}
+            if last_bot_response(tracker) != "utter_ask_name_diacritics":
+                utter(dispatcher, "utter_ask_name_diacritics")
+                return {"upd_full_name": None}
         return {"upd_full_name": " ".join(w[:1].upper() + w[1:].lower() for w in name.split())}
 
     def validate_upd_birth_date(self, value: Any, dispatcher: CollectingDispatcher,

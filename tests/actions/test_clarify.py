@@ -5,9 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
-from actions.fallback import MAX_PAYLOAD_BYTES, ActionDefaultAskAffirmation
+from actions.fallback import (
+    MAX_PAYLOAD_BYTES,
+    ActionDefaultAskAffirmation,
+    ActionOutOfScope,
+    is_gibberish,
+)
 from tests.actions.conftest import make_tracker, run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,3 +85,23 @@ def test_thresholds_live_in_the_config_and_are_the_calibrated_ones():
     docs = (ROOT / "docs" / "nlu.md").read_text(encoding="utf-8")
     assert f"threshold {fallback['threshold']}" in docs
     assert f"ambiguity_threshold {fallback['ambiguity_threshold']}" in docs
+
+
+@pytest.mark.parametrize("text", ["asdkjh", "😀😀", "...", "zzzxq vbnm", "12345 !!"])
+def test_gibberish_is_asked_again(text):
+    assert is_gibberish(text)
+
+
+@pytest.mark.parametrize("text", ["thời tiết mai thế nào", "thoi tiet mai the nao",
+                                  "ad oi bong da toi nay ai thang", "ko bit nua"])
+def test_a_real_topic_is_not_gibberish(text):
+    assert not is_gibberish(text)
+
+
+async def test_out_of_scope_answers(domain):
+    _, [message] = await run(ActionOutOfScope(), make_tracker(intent="out_of_scope",
+                                                              text="asdkjh"), domain)
+    assert message["response"] == "utter_ask_rephrase"
+    _, [message] = await run(ActionOutOfScope(), make_tracker(
+        intent="out_of_scope", text="thời tiết mai thế nào"), domain)
+    assert message["response"] == "utter_out_of_scope"

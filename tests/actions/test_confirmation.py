@@ -221,3 +221,33 @@ async def test_a_question_at_the_summary_is_answered_then_asked_again(backend, d
     events, _ = await run(ValidateUpdateForm(), _at_summary("bao lâu được duyệt", "faq"),
                           domain)
     assert "upd_confirm" not in slot_events(events)
+
+
+# --- names typed without diacritics (update form) --------------------------------------
+
+def _name(text, msisdn, asked=False):
+    tracker = make_tracker(slots=verified(msisdn), intent="inform", text=text,
+                           active_loop="update_form", requested_slot="upd_full_name",
+                           set_after_user={"upd_full_name": text})
+    if asked:
+        tracker.events.insert(0, {"event": "bot", "text": "...",
+                                  "metadata": {"utter_action": "utter_ask_name_diacritics"}})
+    return tracker
+
+
+async def test_a_name_without_diacritics_is_the_registered_one_when_it_matches(backend,
+                                                                                domain):
+    events, messages = await run(ValidateUpdateForm(), _name("pham minh tuan", "0901000004"),
+                                 domain)
+    assert slot_events(events)["upd_full_name"] == "Phạm Minh Tuấn"
+    assert messages == []
+
+
+async def test_another_name_without_diacritics_is_asked_once_with_them(backend, domain):
+    events, messages = await run(ValidateUpdateForm(), _name("nguyen thi hoa", "0901000004"),
+                                 domain)
+    assert slot_events(events)["upd_full_name"] is None
+    assert responses(messages) == ["utter_ask_name_diacritics"]
+    events, _ = await run(ValidateUpdateForm(),
+                          _name("nguyen thi hoa", "0901000004", asked=True), domain)
+    assert slot_events(events)["upd_full_name"] == "Nguyen Thi Hoa"
