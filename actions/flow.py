@@ -59,12 +59,17 @@ class ActionStopFlow(Action):
 
 
 class ActionReportLostSim(Action):
-    """Lost phone/SIM: the hotline at once; the hand-off follows (rule)."""
+    """Lost phone/SIM: the hotline at once, and which number when it is not known yet;
+    the hand-off follows (rule)."""
 
     def name(self) -> str:
         return "action_report_lost_sim"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        utter(dispatcher, "utter_lost_sim")
+        known = (tracker.get_slot("verified_msisdn") or tracker.get_slot("phone_number")
+                 or any(e.get("entity") == "phone_number"
+                        for e in tracker.latest_message.get("entities") or []))
+        # Which number to block: asked when unknown; the answer reaches the agent's ticket.
+        utter(dispatcher, "utter_lost_sim" if known else "utter_lost_sim_which_number")
         return [SlotSet("lost_sim", True), SlotSet("handoff_reason", "report_lost_sim")]

@@ -205,6 +205,14 @@ async def test_session_start_stop_and_lost_sim(backend, domain):
     events, messages = await run(ActionReportLostSim(), make_tracker(), domain)
     assert slot_events(events) == {"lost_sim": True, "handoff_reason": "report_lost_sim"}
     assert messages[0]["hotline"] == "9090"
+    assert responses(messages) == ["utter_lost_sim_which_number"]  # which number? asked
+    _, messages = await run(ActionReportLostSim(), make_tracker(
+        text="mất sim 0901000003", entities=[{"entity": "phone_number",
+                                              "value": "0901000003"}]), domain)
+    assert responses(messages) == ["utter_lost_sim"]
+    _, messages = await run(ActionReportLostSim(), make_tracker(slots=verified("0901000001")),
+                            domain)
+    assert responses(messages) == ["utter_lost_sim"]
 
 
 async def test_answers_are_taken_whatever_intent_the_nlu_saw(backend, domain):
