@@ -18,6 +18,7 @@ from actions.common import (
     actor,
     backend,
     channel_of,
+    last_action_name,
     latest_intent,
     link_chat_to_number,
     mask_msisdn,
@@ -68,10 +69,29 @@ class ActionRequireIdentity(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        utter(dispatcher, "utter_identity_needed")
+        if any(e.get("entity") == "phone_number"
+               for e in tracker.latest_message.get("entities") or []):
+            # the number came with the request: the code goes out at once, say why first
+            utter(dispatcher, "utter_identity_needed")
+        # otherwise the why and the number request are one message (ActionAskPhoneNumber)
         intent = latest_intent(tracker)
         pending = intent if intent in PROTECTED_INTENTS else None
         return [SlotSet("pending_request", pending), SlotSet("otp_code", None)]
+
+
+class ActionAskPhoneNumber(Action):
+    """verify_form's number question: right after a request that needs identity, the
+    reason and the question are one message; later (a wrong number) just the question."""
+
+    def name(self) -> str:
+        return "action_ask_phone_number"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        first = last_action_name(tracker, skip="verify_form") == "action_require_identity"
+        utter(dispatcher, "utter_identity_ask_phone_number" if first
+              else "utter_ask_phone_number")
+        return []
 
 
 class ValidateVerifyForm(RepeatedFailureFormValidation):
