@@ -25,6 +25,7 @@ from actions.common import (
     utter,
     verified_msisdn,
 )
+from bot import texts
 from bot.text import normalize_msisdn
 
 # Requests that need a verified number; action_require_identity remembers which one.
@@ -155,6 +156,13 @@ class ValidateVerifyForm(RepeatedFailureFormValidation):
             result = self._issue(dispatcher, tracker, msisdn)
             return {**result, "otp_code": None}
         code = _NON_DIGITS.sub("", str(value or ""))
+        intent = latest_intent(tracker)
+        if len(code) != 6 and intent in PROTECTED_INTENTS:
+            # "hủy MobiTV" typed at the code question: kept, done right after the code
+            label = texts.text(f"utter_intent_label_{intent}",
+                               tracker.get_latest_input_channel())
+            utter(dispatcher, "utter_request_after_otp", label=label)
+            return {"otp_code": None, "pending_request": intent}
         if len(code) != 6:
             utter(dispatcher, "utter_otp_format")
             return {"otp_code": None}

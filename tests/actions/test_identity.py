@@ -215,3 +215,16 @@ async def test_code_already_used_elsewhere_says_so_during_the_cooldown(backend, 
     events, messages = await _answer_otp(domain, "123456")
     assert responses(messages) == ["utter_otp_used_wait"]
     assert slot_events(events)["otp_code"] is None
+
+
+async def test_another_request_at_the_code_question_is_kept_for_after_the_code(backend,
+                                                                              domain):
+    backend.otp.issue(NUMBER, "chat", "tg-1001")
+    events, messages = await _answer_otp(domain, "à hủy luôn cái MobiTV nhé",
+                                         intent="cancel_service",
+                                         slots={"pending_request": "check_balance"})
+    assert slot_events(events)["pending_request"] == "cancel_service"
+    assert slot_events(events)["otp_code"] is None
+    assert responses(messages) == ["utter_request_after_otp"]
+    assert messages[0]["label"] == "hủy dịch vụ"
+    assert "validation_failures" not in slot_events(events)  # not a failed answer
