@@ -21,7 +21,7 @@ HANDOFF_PORT    ?= 5006
 # Test settings: a smaller NLU config trained into its own folder, a throw-away database.
 TEST_MODELS   := .cache/models-test
 
-.PHONY: help install chat run train validate lint typecheck test test-stories test-py eval-nlu db clean browser bench
+.PHONY: help install chat run train validate lint typecheck test test-stories test-py eval-nlu eval-conversations db clean browser bench
 
 help: ## Show the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -80,6 +80,9 @@ typecheck: $(STAMP) ## mypy on bot/ and actions/ (strict for the modules listed 
 
 eval-nlu: $(STAMP) ## Train on data/, evaluate on the holdout, compare with Rasa's stock pipeline
 	$(BIN)/bot nlu eval --report-dir reports
+
+eval-conversations: $(TEST_MODELS)/.trained ## Customer conversations (tests/conversations): task success, turns per task vs the call-center script
+	$(BIN)/python scripts/eval_conversations.py --model $(TEST_MODELS)/test.tar.gz
 
 $(TEST_MODELS)/.trained: $(STAMP) config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) scripts/test-config.py
 	@mkdir -p $(TEST_MODELS)

@@ -17,6 +17,7 @@ from actions.common import (
     utter,
     verified_msisdn,
 )
+from actions.diagnosis import lead_with_line_state
 from actions.occupation import offer_occupation
 from bot.backend import format_vnd
 
@@ -37,13 +38,14 @@ class ActionCheckBalance(Action):
                   domain: dict[str, Any]) -> list[EventType]:
         msisdn = verified_msisdn(tracker)
         balance = backend().account.balance(msisdn) if msisdn else None
-        if balance is None:
+        if balance is None or msisdn is None:
             return []
         backend().audit.record(actor(tracker), "view_balance", msisdn)
+        lead = lead_with_line_state(dispatcher, tracker, msisdn)
         utter(dispatcher, "utter_balance_postpaid" if balance.is_postpaid
               else "utter_balance_prepaid", masked_msisdn=mask_msisdn(msisdn),
               amount=format_vnd(balance.main_vnd), as_of=format_local(balance.as_of))
-        return offer_occupation(dispatcher, tracker)
+        return lead or offer_occupation(dispatcher, tracker)
 
 
 class ActionCheckTopupHistory(Action):
@@ -57,13 +59,14 @@ class ActionCheckTopupHistory(Action):
             return []
         topups = backend().account.topups(msisdn, limit=5)
         backend().audit.record(actor(tracker), "view_topups", msisdn)
+        lead = lead_with_line_state(dispatcher, tracker, msisdn)
         if not topups:
             utter(dispatcher, "utter_topups_none", masked_msisdn=mask_msisdn(msisdn))
         else:
             lines = "\n".join(f"- {format_local(t.at)}: {format_vnd(t.amount_vnd)} ({t.channel})"
                               for t in topups)
             utter(dispatcher, "utter_topups", masked_msisdn=mask_msisdn(msisdn), topups=lines)
-        return offer_occupation(dispatcher, tracker)
+        return lead or offer_occupation(dispatcher, tracker)
 
 
 class ActionInstallApp(Action):
@@ -79,5 +82,6 @@ class ActionInstallApp(Action):
         response = _APP_RESPONSES.get(consult.status)
         if response is None:
             return []
+        lead = lead_with_line_state(dispatcher, tracker, msisdn)
         utter(dispatcher, response, hours_left=str(consult.hours_left))
-        return offer_occupation(dispatcher, tracker)
+        return lead or offer_occupation(dispatcher, tracker)

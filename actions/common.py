@@ -13,7 +13,9 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 
+from bot import texts
 from bot.backend import Backend, get_backend
+from bot.backend.reference import Say
 from bot.brand import operator, response_variables
 from bot.channels.store import ChannelStore
 from bot.clock import format_local as format_local  # re-exported for the actions
@@ -38,6 +40,12 @@ def brand_vars() -> dict[str, str]:
 def utter(dispatcher: CollectingDispatcher, response: str, **variables: Any) -> None:
     """Send a domain response, filling the operator profile and the given variables."""
     dispatcher.utter_message(response=response, **{**brand_vars(), **variables})
+
+
+def sayer(tracker: Tracker) -> Say:
+    """Renders a domain response for the tracker's channel (labels put into a response)."""
+    channel = tracker.get_latest_input_channel()
+    return lambda name, /, **values: texts.text(name, channel, **values)
 
 
 def channel_and_user(tracker: Tracker) -> tuple[str | None, str | None]:
@@ -89,6 +97,28 @@ def last_action_name(tracker: Tracker, skip: str | None = None) -> str | None:
     for event in reversed(tracker.events or []):
         if event.get("event") == "action" and event.get("name") != skip:
             return event.get("name")
+    return None
+
+
+def previous_bot_action(tracker: Tracker) -> str | None:
+    """The assistant's last action before the customer's latest message (not listening)."""
+    events = list(tracker.events or [])
+    last_user = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=0)
+    for event in reversed(events[:last_user]):
+        if event.get("event") == "action" and event.get("name") != "action_listen":
+            return event.get("name")
+    return None
+
+
+# Where Rasa records which domain response a bot message was (its event's metadata).
+_RESPONSE_KEY = "_".join(("utter", "action"))  # not a response name (tests/test_texts.py)
+
+
+def last_bot_response(tracker: Tracker) -> str | None:
+    """The domain response of the assistant's last message."""
+    for event in reversed(tracker.events or []):
+        if event.get("event") == "bot":
+            return (event.get("metadata") or {}).get(_RESPONSE_KEY)
     return None
 
 

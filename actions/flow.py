@@ -20,7 +20,8 @@ from bot.handoff.tickets import is_with_human
 # Slots of the task flows; `stop` clears them (identity stays verified for the session).
 FLOW_SLOTS = (
     "pending_request", "update_route", "update_method", "service", "cancel_confirmed",
-    "location", "occupation_code", "otp_code", "app_step", "app_guide_last", "app_guide_done",
+    "location", "occupation_code", "occupation_suggested", "otp_code", "app_step",
+    "app_guide_last", "app_guide_done",
     "upd_full_name", "upd_birth_date", "upd_gender", "upd_nationality", "upd_address",
     "upd_id_number", "upd_id_issue_date", "upd_id_issue_place", "upd_id_front_photo",
     "upd_id_back_photo", "upd_portrait_photo", "upd_confirm", "validation_failures",
@@ -58,12 +59,17 @@ class ActionStopFlow(Action):
 
 
 class ActionReportLostSim(Action):
-    """Lost phone/SIM: the hotline at once; the hand-off follows (rule)."""
+    """Lost phone/SIM: the hotline at once, and which number when it is not known yet;
+    the hand-off follows (rule)."""
 
     def name(self) -> str:
         return "action_report_lost_sim"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        utter(dispatcher, "utter_lost_sim")
+        known = (tracker.get_slot("verified_msisdn") or tracker.get_slot("phone_number")
+                 or any(e.get("entity") == "phone_number"
+                        for e in tracker.latest_message.get("entities") or []))
+        # Which number to block: asked when unknown; the answer reaches the agent's ticket.
+        utter(dispatcher, "utter_lost_sim" if known else "utter_lost_sim_which_number")
         return [SlotSet("lost_sim", True), SlotSet("handoff_reason", "report_lost_sim")]

@@ -18,19 +18,22 @@ from actions.common import (
     actor,
     backend,
     channel_of,
+    last_action_name,
     latest_intent,
     link_chat_to_number,
     mask_msisdn,
     utter,
     verified_msisdn,
 )
+from bot import texts
 from bot.text import normalize_msisdn
 
 # Requests that need a verified number; action_require_identity remembers which one.
 PROTECTED_INTENTS = (
     "check_subscriber_info", "update_subscriber_info", "check_update_status",
-    "update_occupation", "list_services", "cancel_service", "register_service",
-    "confirm_registration", "check_balance", "check_topup_history", "install_app",
+    "report_service_problem", "update_occupation", "list_services", "cancel_service",
+    "register_service", "confirm_registration", "check_balance", "check_topup_history",
+    "install_app",
 )
 RESEND = "resend"
 _NON_DIGITS = re.compile(r"\D")
@@ -67,10 +70,29 @@ class ActionRequireIdentity(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        utter(dispatcher, "utter_identity_needed")
+        if any(e.get("entity") == "phone_number"
+               for e in tracker.latest_message.get("entities") or []):
+            # the number came with the request: the code goes out at once, say why first
+            utter(dispatcher, "utter_identity_needed")
+        # otherwise the why and the number request are one message (ActionAskPhoneNumber)
         intent = latest_intent(tracker)
         pending = intent if intent in PROTECTED_INTENTS else None
         return [SlotSet("pending_request", pending), SlotSet("otp_code", None)]
+
+
+class ActionAskPhoneNumber(Action):
+    """verify_form's number question: right after a request that needs identity, the
+    reason and the question are one message; later (a wrong number) just the question."""
+
+    def name(self) -> str:
+        return "action_ask_phone_number"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        first = last_action_name(tracker, skip="verify_form") == "action_require_identity"
+        utter(dispatcher, "utter_identity_ask_phone_number" if first
+              else "utter_ask_phone_number")
+        return []
 
 
 class ValidateVerifyForm(RepeatedFailureFormValidation):
@@ -134,6 +156,13 @@ class ValidateVerifyForm(RepeatedFailureFormValidation):
             result = self._issue(dispatcher, tracker, msisdn)
             return {**result, "otp_code": None}
         code = _NON_DIGITS.sub("", str(value or ""))
+        intent = latest_intent(tracker)
+        if len(code) != 6 and intent in PROTECTED_INTENTS:
+            # "hủy MobiTV" typed at the code question: kept, done right after the code
+            label = texts.text(f"utter_intent_label_{intent}",
+                               tracker.get_latest_input_channel())
+            utter(dispatcher, "utter_request_after_otp", label=label)
+            return {"otp_code": None, "pending_request": intent}
         if len(code) != 6:
             utter(dispatcher, "utter_otp_format")
             return {"otp_code": None}

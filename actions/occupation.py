@@ -20,6 +20,7 @@ from actions.common import (
     utter,
     verified_msisdn,
 )
+from actions.confirmation import reply_is_clear_yes
 from bot import texts
 from bot.clock import desk_open
 from bot.reference.occupations import OCCUPATION_CODES, label_response
@@ -53,12 +54,14 @@ def occupations(channel: str | None = None) -> list[tuple[int, str]]:
     return [(code, texts.text(label_response(code), channel)) for code in OCCUPATION_CODES]
 
 
-def match_occupation(text: str, occupations: Sequence[tuple[int, str]]) -> int | None:
-    """'4', 'số 4', 'giáo viên', 'Nhân viên văn phòng' -> a code 1..18, else None."""
+def match_occupation(text: str, occupations: Sequence[tuple[int, str]],
+                     words_only: bool = False) -> int | None:
+    """'4', 'số 4', 'giáo viên', 'Nhân viên văn phòng' -> a code 1..18, else None
+    (`words_only`: a number is no answer, for text that was not answering the list)."""
     raw = str(text or "").strip()
     digits = re.fullmatch(r"\D{0,12}?(\d{1,2})\D{0,3}", raw)
     codes = {code for code, _ in occupations}
-    if digits and int(digits.group(1)) in codes:
+    if digits and int(digits.group(1)) in codes and not words_only:
         return int(digits.group(1))
     folded = fold(raw)
     if not folded:
@@ -91,17 +94,55 @@ def offer_occupation(dispatcher: CollectingDispatcher, tracker: Tracker,
     return [SlotSet("occupation_offered", True)]
 
 
+# Messages in which what the customer says about their work counts (not "gặp nhân viên").
+_WORK_INTENTS = ("update_occupation", "inform")
+
+
+def occupation_said(tracker: Tracker, choices: Sequence[tuple[int, str]]) -> int | None:
+    """The code closest to what the customer said about their work in this conversation
+    ("chị làm y tá" -> 6), from their own words (not buttons), latest first."""
+    for event in reversed(tracker.events or []):
+        if event.get("event") != "user":
+            continue
+        text = str(event.get("text") or "")
+        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+        if text.startswith("/") or intent not in _WORK_INTENTS:
+            continue
+        code = match_occupation(text, [(c, label) for c, label in choices], words_only=True)
+        if code is not None:
+            return code
+    return None
+
+
 class ActionAskOccupationCode(Action):
+    """The 18 codes as buttons; first the current occupation (it is being replaced) and,
+    when the customer already said what they do, the closest code to confirm."""
+
     def name(self) -> str:
         return "action_ask_occupation_code"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
+        choices = occupations(tracker.get_latest_input_channel())
+        labels = dict(choices)
+        msisdn = verified_msisdn(tracker)
+        subscriber = backend().subscribers.get(msisdn) if msisdn else None
+        current = subscriber.occupation_code if subscriber else None
+        if current in labels:
+            utter(dispatcher, "utter_occupation_current", label=labels[current])
+        said = occupation_said(tracker, choices)
         buttons = [{"title": f"{code}. {label}",
                     "payload": f'/inform{{"occupation_code": "{code}"}}'}
-                   for code, label in occupations(tracker.get_latest_input_channel())]
+                   for code, label in choices]
+        if said is not None and said != current:
+            buttons.insert(0, {"title": texts.text("utter_occupation_yes_button",
+                                                   tracker.get_latest_input_channel()),
+                               "payload": f'/inform{{"occupation_code": "{said}"}}'})
+            dispatcher.utter_message(response="utter_ask_occupation_suggested",
+                                     label=labels[said], buttons=buttons)
+            return [SlotSet("occupation_suggested", str(said))]
         dispatcher.utter_message(response="utter_ask_occupation_code", buttons=buttons)
-        return []
+        return [SlotSet("occupation_suggested", None)]
 
 
 class ValidateOccupationForm(RepeatedFailureFormValidation):
@@ -114,6 +155,9 @@ class ValidateOccupationForm(RepeatedFailureFormValidation):
         ("giáo viên" must not be taken for "nhân viên" = a human agent)."""
         if not answering_now(tracker, "occupation_code"):
             return {}
+        suggested = tracker.get_slot("occupation_suggested")
+        if suggested and reply_is_clear_yes(tracker.latest_message, "submit"):
+            return {"occupation_code": str(suggested)}  # "đúng rồi" to the suggestion
         code = match_occupation(tracker.latest_message.get("text") or "",
                                 occupations(tracker.get_latest_input_channel()))
         return {"occupation_code": str(code)} if code is not None else {}
@@ -139,7 +183,8 @@ class ActionSetOccupation(Action):
         msisdn = verified_msisdn(tracker)
         code = tracker.get_slot("occupation_code")
         events: list[EventType] = [SlotSet("occupation_code", None),
-                                   SlotSet("occupation_offered", True)]
+                                   SlotSet("occupation_offered", True),
+                                   SlotSet("occupation_suggested", None)]
         if not msisdn or not code:
             return events
         backend().subscribers.set_occupation(msisdn, int(code))

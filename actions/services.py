@@ -18,6 +18,8 @@ from actions.common import (
     utter,
     verified_msisdn,
 )
+from actions.confirmation import confirmation_answer, reply_is_clear_yes, slot_before_message
+from actions.diagnosis import lead_with_line_state
 from actions.occupation import offer_occupation
 from bot.backend import ServiceView, SubscriptionView
 
@@ -36,6 +38,18 @@ def resolve_service(value: Any) -> ServiceView | None:
     return backend().vas.service(str(value)) if value else None
 
 
+# At a confirmation, these leave the form through their own rules (a human, a lost SIM).
+_HANDED_ELSEWHERE = ("request_human", "report_lost_sim")
+
+
+def _changed_at_confirmation(tracker: Tracker, code: str) -> bool:
+    """The customer named another service while asked to confirm one."""
+    if tracker.get_slot("requested_slot") != "cancel_confirmed":
+        return False
+    before = slot_before_message(tracker, "service")
+    return before is not None and before != code
+
+
 class ActionListServices(Action):
     def name(self) -> str:
         return "action_list_services"
@@ -47,12 +61,13 @@ class ActionListServices(Action):
             return []
         active = backend().vas.active_subscriptions(msisdn)
         backend().audit.record(actor(tracker), "view_subscriptions", msisdn)
+        lead = lead_with_line_state(dispatcher, tracker, msisdn)
         if not active:
             utter(dispatcher, "utter_services_none")
-            return offer_occupation(dispatcher, tracker)
+            return lead or offer_occupation(dispatcher, tracker)
         dispatcher.utter_message(response="utter_services_list", services=_service_lines(active),
                                  buttons=_buttons(active, "cancel_service"))
-        return []
+        return lead
 
 
 class ActionAskCancelFormService(Action):
@@ -94,8 +109,25 @@ class ValidateCancelForm(RepeatedFailureFormValidation):
         if service.code not in active:
             utter(dispatcher, "utter_cancel_not_subscribed", service_name=service.name)
             return {"service": None}
+        if (tracker.get_slot("requested_slot") == "cancel_confirmed"
+                and not _changed_at_confirmation(tracker, service.code)):
+            return {"service": service.code}  # named again while confirming it
         # a new choice needs a new confirmation
         return {"service": service.code, "cancel_confirmed": None}
+
+    async def extract_cancel_confirmed(self, dispatcher: CollectingDispatcher,
+                                       tracker: Tracker, domain: dict[str, Any]
+                                       ) -> dict[str, Any]:
+        """Only a clear yes cancels; a no, "keep it", a change of mind, a question or an
+        unclear reply keeps the service (actions/confirmation.py)."""
+        return confirmation_answer(tracker, "cancel_confirmed", "cancel", _HANDED_ELSEWHERE)
+
+    def validate_cancel_confirmed(self, value: Any, dispatcher: CollectingDispatcher,
+                                  tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
+        service = resolve_service(tracker.get_slot("service"))
+        if service is not None and _changed_at_confirmation(tracker, service.code):
+            return {"cancel_confirmed": None}
+        return {"cancel_confirmed": value is True}
 
 
 class ActionAskCancelConfirmed(Action):
@@ -193,7 +225,9 @@ class ActionRequestRegistration(Action):
 
 
 class ActionConfirmRegistration(Action):
-    """Second confirmation: activated, or expired after 12 hours (offer to start again)."""
+    """Second confirmation: activated, or expired after 12 hours (offer to start again).
+    Only a clear yes activates (actions/confirmation.py); anything else leaves the request
+    to lapse by itself."""
 
     def name(self) -> str:
         return "action_confirm_registration"
@@ -203,6 +237,10 @@ class ActionConfirmRegistration(Action):
         msisdn = verified_msisdn(tracker)
         if not msisdn:
             return []
+        if not reply_is_clear_yes(tracker.latest_message, "register"):
+            # "ừ mà thôi khỏi đi", "ok để mai tính": nothing is activated
+            utter(dispatcher, "utter_registration_not_confirmed")
+            return [SlotSet("service", None)]
         service = resolve_service(tracker.get_slot("service"))
         result = backend().vas.confirm_registration(msisdn, service.code if service else None)
         backend().audit.record(actor(tracker), "confirm_registration", msisdn)

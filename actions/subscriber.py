@@ -11,12 +11,20 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 
-from actions.common import actor, backend, format_local, mask_msisdn, utter, verified_msisdn
+from actions.common import (
+    actor,
+    backend,
+    format_local,
+    mask_msisdn,
+    previous_bot_action,
+    sayer,
+    utter,
+    verified_msisdn,
+)
 from actions.occupation import offer_occupation
 from actions.stores import format_stores
-from bot import texts
 from bot.backend import UpdatePath
-from bot.backend.reference import Say, item_labels, profile_lines
+from bot.backend.reference import item_labels, profile_lines
 from bot.handoff.review import hours_left, reason_text
 from bot.text import fold
 
@@ -26,12 +34,6 @@ _STORE_RESPONSES = {
     UpdatePath.STORE_COMPANY: "utter_update_store_company",
     UpdatePath.STORE_FEATURE_PHONE: "utter_update_store_feature_phone",
 }
-
-
-def sayer(tracker: Tracker) -> Say:
-    """Renders a domain response for the tracker's channel (labels put into a response)."""
-    channel = tracker.get_latest_input_channel()
-    return lambda name, /, **values: texts.text(name, channel, **values)
 
 
 class ActionCheckSubscriberInfo(Action):
@@ -77,6 +79,14 @@ def typed_method(text: str | None) -> str | None:
     return None
 
 
+def _explains_first(tracker: Tracker) -> bool:
+    """What is missing and why (Decree 49) comes before the steps, unless the customer is
+    answering the "which way?" question or just saw it in their information."""
+    if tracker.get_slot("update_route") == "choose":
+        return False
+    return previous_bot_action(tracker) != "action_check_subscriber_info"
+
+
 class ActionUpdateInfo(Action):
     """The decision tree (`subscribers.update_path`) -> `update_route` (rules pick the form)."""
 
@@ -93,6 +103,10 @@ class ActionUpdateInfo(Action):
         if path is None or path == UpdatePath.COMPLETE:
             utter(dispatcher, "utter_update_not_needed")
             return [*events, SlotSet("update_route", "complete")]
+        if msisdn and _explains_first(tracker):
+            status = backend().subscribers.decree49_status(msisdn)
+            utter(dispatcher, "utter_update_missing_why",
+                  missing=item_labels(status.missing if status else (), sayer(tracker)))
         if path in _STORE_RESPONSES:
             utter(dispatcher, _STORE_RESPONSES[path])
             subscriber = backend().subscribers.get(msisdn) if msisdn else None

@@ -20,11 +20,13 @@ from actions.common import (
     channel_and_user,
     channel_of,
     format_local,
+    last_bot_response,
     latest_intent,
     local_now,
     utter,
     verified_msisdn,
 )
+from actions.confirmation import confirmation_answer
 from actions.occupation import offer_occupation
 from bot import texts
 from bot.media import media_settings, same_photo
@@ -181,6 +183,20 @@ class ValidateUpdateForm(RepeatedFailureFormValidation):
                                          tracker: Tracker, domain: dict[str, Any]) -> dict:
         return self._extract_photo("upd_portrait_photo", dispatcher, tracker)
 
+    async def extract_upd_confirm(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                  domain: dict[str, Any]) -> dict[str, Any]:
+        """Personal data is sent only on a clear yes to the summary. A photo sent at the
+        summary is not an answer: the summary is shown again. A question is answered by
+        the rules, then the summary comes again."""
+        if answering_now(tracker, "upd_confirm") and _photo_ref(tracker) is not None \
+                and latest_intent(tracker) not in DIGRESSIONS:
+            utter(dispatcher, "utter_photo_at_summary")
+            return {"upd_confirm": None}
+        return confirmation_answer(tracker, "upd_confirm", "submit", DIGRESSIONS)
+
+    def validate_upd_confirm(self, value: Any, *_: Any) -> dict[str, Any]:
+        return {"upd_confirm": value if value is None else value is True}
+
     def _photo(self, slot: str, value: Any) -> dict[str, Any]:
         return {slot: value or None}
 
@@ -200,6 +216,16 @@ class ValidateUpdateForm(RepeatedFailureFormValidation):
         if not _NAME.match(name) or len(name) > 80:
             utter(dispatcher, "utter_invalid_name")
             return {"upd_full_name": None}
+        if name.isascii():
+            # "nguyen van an": the registered name when it is the same without diacritics;
+            # otherwise asked once to type it with them, then taken as typed.
+            msisdn = verified_msisdn(tracker)
+            subscriber = backend().subscribers.get(msisdn) if msisdn else None
+            if subscriber is not None and fold(subscriber.full_name) == fold(name):
+                return {"upd_full_name": subscriber.full_name}
+            if last_bot_response(tracker) != "utter_ask_name_diacritics":
+                utter(dispatcher, "utter_ask_name_diacritics")
+                return {"upd_full_name": None}
         return {"upd_full_name": " ".join(w[:1].upper() + w[1:].lower() for w in name.split())}
 
     def validate_upd_birth_date(self, value: Any, dispatcher: CollectingDispatcher,

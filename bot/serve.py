@@ -134,6 +134,10 @@ def serve_rasa(args: argparse.Namespace, extra: list[str], shell: bool = False) 
     from bot import rasa_patches
 
     rasa_patches.apply()  # the one documented module of patches to Rasa
+    if shell:
+        from bot import shell as terminal
+
+        terminal.install()  # numbered buttons, no garbled Vietnamese (bot/shell.py)
 
     rasa.core.run.serve_application = _with_auth(rasa.core.run.serve_application,
                                                  auth_token, jwt_secret)

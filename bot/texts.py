@@ -54,6 +54,16 @@ def responses() -> dict[str, list[dict[str, Any]]]:
     return found
 
 
+@cache
+def slot_defaults() -> dict[str, str]:
+    """Initial values of the domain's text slots ({customer_title} is "anh/chị" until the
+    customer says how they call themselves): what a response rendered outside a
+    conversation uses for them."""
+    return {name: str(slot.initial_value) for name, slot in
+            ((s.name, s) for s in domain().slots)
+            if isinstance(slot.initial_value, str)}
+
+
 def has_response(name: str) -> bool:
     return name in responses()
 
@@ -70,7 +80,8 @@ def response(name: str, channel: str | None = None, /, **values: Any) -> dict[st
     suitable = ResponseVariationFilter({name: variations}).responses_for_utter_action(
         name, channel, {}) or variations
     chosen = copy.deepcopy(suitable[0])
-    filled = {**response_variables(), **{k: str(v) for k, v in values.items()}}
+    filled = {**slot_defaults(), **response_variables(),
+              **{k: str(v) for k, v in values.items()}}
     for key in ("text", "buttons", "custom", "quick_replies"):
         if key in chosen:
             chosen[key] = interpolate(chosen[key], filled)

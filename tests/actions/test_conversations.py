@@ -94,7 +94,9 @@ def test_wrong_otp_five_times(bot):
 def test_list_then_cancel_from_the_list(bot):
     bot.backend.identity.record("tg-2", "0901000002", "telegram_contact")
     messages = bot.say("tg-2", "Sao tự nhiên tôi bị trừ tiền?")
-    assert "Truyền hình MobiTV: 50.000 đ / 30 ngày" in messages[0]["text"]
+    # the missing portrait photo (Decree 49) is said first, then the list
+    assert "Nghị định 49" in messages[0]["text"]
+    assert "Truyền hình MobiTV: 50.000 đ / 30 ngày" in messages[1]["text"]
     assert "không sử dụng Nhạc chờ FunRing" in bot.texts("tg-2", "hủy dịch vụ nhạc chờ")
     assert "xác nhận hủy Truyền hình MobiTV" in bot.texts(
         "tg-2", '/cancel_service{"service": "MOBITV"}')

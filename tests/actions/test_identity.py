@@ -6,6 +6,7 @@ from rasa_sdk.events import SlotSet
 from sqlalchemy import select
 
 from actions.identity import (
+    ActionAskPhoneNumber,
     ActionExtractVerifiedMsisdn,
     ActionIdentityResult,
     ActionRequireIdentity,
@@ -72,7 +73,21 @@ async def test_require_identity_remembers_the_request(backend, domain):
     events, messages = await run(ActionRequireIdentity(),
                                  make_tracker(intent="cancel_service"), domain)
     assert slot_events(events) == {"pending_request": "cancel_service", "otp_code": None}
-    assert responses(messages) == ["utter_identity_needed"]
+    assert messages == []  # why + the number question come as one message (next test)
+    _, messages = await run(ActionRequireIdentity(), make_tracker(
+        intent="check_balance", text="số dư 0901000001",
+        entities=[{"entity": "phone_number", "value": "0901000001"}]), domain)
+    assert responses(messages) == ["utter_identity_needed"]  # the code goes out at once
+
+
+async def test_the_reason_and_the_number_question_are_one_message(backend, domain):
+    tracker = make_tracker(intent="check_balance", active_loop="verify_form")
+    tracker.events.insert(2, {"event": "action", "name": "action_require_identity"})
+    _, messages = await run(ActionAskPhoneNumber(), tracker, domain)
+    assert responses(messages) == ["utter_identity_ask_phone_number"]
+    _, messages = await run(ActionAskPhoneNumber(), make_tracker(
+        intent="inform", text="12345", active_loop="verify_form"), domain)
+    assert responses(messages) == ["utter_ask_phone_number"]
 
 
 async def test_valid_number_gets_an_otp_by_sms(backend, domain):
@@ -200,3 +215,16 @@ async def test_code_already_used_elsewhere_says_so_during_the_cooldown(backend, 
     events, messages = await _answer_otp(domain, "123456")
     assert responses(messages) == ["utter_otp_used_wait"]
     assert slot_events(events)["otp_code"] is None
+
+
+async def test_another_request_at_the_code_question_is_kept_for_after_the_code(backend,
+                                                                              domain):
+    backend.otp.issue(NUMBER, "chat", "tg-1001")
+    events, messages = await _answer_otp(domain, "à hủy luôn cái MobiTV nhé",
+                                         intent="cancel_service",
+                                         slots={"pending_request": "check_balance"})
+    assert slot_events(events)["pending_request"] == "cancel_service"
+    assert slot_events(events)["otp_code"] is None
+    assert responses(messages) == ["utter_request_after_otp"]
+    assert messages[0]["label"] == "hủy dịch vụ"
+    assert "validation_failures" not in slot_events(events)  # not a failed answer

@@ -29,9 +29,10 @@ from tests.backend_helpers import pending_registrations
 async def test_list_services_with_prices_and_cancel_buttons(backend, domain):
     _, messages = await run(ActionListServices(), make_tracker(slots=verified("0901000002")),
                             domain)
-    assert responses(messages) == ["utter_services_list"]
-    assert "50.000 đ / 30 ngày" in messages[0]["services"]
-    payloads = [b["payload"] for b in messages[0]["buttons"]]
+    # 0901000002 lacks a portrait photo: said first (once per conversation), then the list
+    assert responses(messages) == ["utter_lead_decree49_missing", "utter_services_list"]
+    assert "50.000 đ / 30 ngày" in messages[1]["services"]
+    payloads = [b["payload"] for b in messages[1]["buttons"]]
     assert payloads == ['/cancel_service{"service": "MOBITV"}',
                         '/cancel_service{"service": "KHOGAME"}']
 
@@ -90,13 +91,16 @@ async def test_registration_is_pending_until_confirmed(backend, domain):
     assert responses(messages) == ["utter_registration_pending"]
     assert messages[0]["service_code"] == "C90N"
     assert [p.code for p in pending_registrations(backend, "0901000001")] == ["C90N"]
-    events, messages = await run(ActionConfirmRegistration(), tracker, domain)
+    yes = make_tracker(slots=verified("0901000001", service="C90N"), intent="affirm",
+                       text="/affirm")
+    events, messages = await run(ActionConfirmRegistration(), yes, domain)
     assert responses(messages) == ["utter_registration_activated"]
     assert "C90N" in {s.code for s in backend.vas.active_subscriptions("0901000001")}
 
 
 async def test_confirm_after_12_hours_is_expired(backend, domain):
-    tracker = make_tracker(slots=verified("0901000008", service="C90N"))
+    tracker = make_tracker(slots=verified("0901000008", service="C90N"),
+                           intent="confirm_registration", text="xác nhận đăng ký gói C90N")
     events, messages = await run(ActionConfirmRegistration(), tracker, domain)
     assert responses(messages) == ["utter_registration_expired"]
     assert messages[0]["service_code"] == "C90N"
@@ -105,7 +109,8 @@ async def test_confirm_after_12_hours_is_expired(backend, domain):
 
 async def test_confirm_pending_d5_without_naming_it(backend, domain):
     _, messages = await run(ActionConfirmRegistration(),
-                            make_tracker(slots=verified("0901000009")), domain)
+                            make_tracker(slots=verified("0901000009"), text="xac nhan dang ky",
+                                         intent="confirm_registration"), domain)
     assert responses(messages) == ["utter_registration_activated"]
     assert "D5" in {s.code for s in backend.vas.active_subscriptions("0901000009")}
 
@@ -128,11 +133,11 @@ async def test_balance_and_topups(backend, domain):
 async def test_install_app_rules(backend, domain):
     _, messages = await run(ActionInstallApp(), make_tracker(slots=verified("0901000002")),
                             domain)
-    assert responses(messages) == ["utter_app_sms_sent"]
+    assert responses(messages) == ["utter_lead_decree49_missing", "utter_app_sms_sent"]
     assert "mbf.vn/appdl" in backend.sms.outbox("0901000002")[-1].text
     _, messages = await run(ActionInstallApp(), make_tracker(slots=verified("0901000007")),
                             domain)
-    assert responses(messages) == ["utter_app_feature_phone"]
+    assert responses(messages) == ["utter_lead_decree49_missing", "utter_app_feature_phone"]
     _, messages = await run(ActionInstallApp(), make_tracker(slots=verified("0901000012")),
                             domain)
     assert responses(messages) == ["utter_app_consulted_elsewhere"]
@@ -200,6 +205,14 @@ async def test_session_start_stop_and_lost_sim(backend, domain):
     events, messages = await run(ActionReportLostSim(), make_tracker(), domain)
     assert slot_events(events) == {"lost_sim": True, "handoff_reason": "report_lost_sim"}
     assert messages[0]["hotline"] == "9090"
+    assert responses(messages) == ["utter_lost_sim_which_number"]  # which number? asked
+    _, messages = await run(ActionReportLostSim(), make_tracker(
+        text="mất sim 0901000003", entities=[{"entity": "phone_number",
+                                              "value": "0901000003"}]), domain)
+    assert responses(messages) == ["utter_lost_sim"]
+    _, messages = await run(ActionReportLostSim(), make_tracker(slots=verified("0901000001")),
+                            domain)
+    assert responses(messages) == ["utter_lost_sim"]
 
 
 async def test_answers_are_taken_whatever_intent_the_nlu_saw(backend, domain):

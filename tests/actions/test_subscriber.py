@@ -107,17 +107,20 @@ async def test_update_path_premium_goes_to_a_main_store(backend, domain):
     events, messages = await run(ActionUpdateInfo(),
                                  make_tracker(slots=verified("0901000005")), domain)
     assert slot_events(events)["update_route"] == "store"
-    assert responses(messages) == ["utter_update_store_premium", "utter_store_list"]
-    assert "cửa hàng chính" in messages[1]["stores"]
+    # what is missing and why (Decree 49) comes before the steps
+    assert responses(messages) == ["utter_update_missing_why", "utter_update_store_premium",
+                                   "utter_store_list"]
+    assert messages[0]["missing"] == "ảnh chân dung"
+    assert "cửa hàng chính" in messages[2]["stores"]
 
 
 async def test_update_path_company_and_feature_phone(backend, domain):
     _, messages = await run(ActionUpdateInfo(), make_tracker(slots=verified("0901000006")),
                             domain)
-    assert responses(messages)[0] == "utter_update_store_company"
+    assert responses(messages)[:2] == ["utter_update_missing_why", "utter_update_store_company"]
     events, messages = await run(ActionUpdateInfo(),
                                  make_tracker(slots=verified("0901000007")), domain)
-    assert responses(messages)[0] == "utter_update_store_feature_phone"
+    assert responses(messages)[1] == "utter_update_store_feature_phone"
     assert slot_events(events)["update_route"] == "store"
 
 
@@ -129,9 +132,10 @@ async def test_update_path_complete_and_online_choice(backend, domain):
     events, messages = await run(ActionUpdateInfo(),
                                  make_tracker(slots=verified("0901000002")), domain)
     assert slot_events(events)["update_route"] == "choose"
-    assert responses(messages) == ["utter_update_choose_method"]
-    events, messages = await run(
-        ActionUpdateInfo(), make_tracker(slots=verified("0901000002", update_method="app")),
+    assert responses(messages) == ["utter_update_missing_why", "utter_update_choose_method"]
+    events, messages = await run(  # the answer to "which way?": not explained again
+        ActionUpdateInfo(), make_tracker(slots=verified("0901000002", update_method="app",
+                                                        update_route="choose")),
         domain)
     assert slot_events(events) == {"update_method": None, "update_route": "app", "app_step": 1,
                                    "app_guide_done": None, "app_guide_last": None}
@@ -150,7 +154,7 @@ async def test_update_method_typed_instead_of_tapped(backend, domain, text, rout
                            text=text)
     events, messages = await run(ActionUpdateInfo(), tracker, domain)
     assert slot_events(events)["update_route"] == route
-    assert responses(messages) == first
+    assert responses(messages) == ["utter_update_missing_why", *first]
 
 
 async def _guide(domain, value, step, last=None):
