@@ -55,6 +55,7 @@ LAYERS = {
     "bot.channels": 3,
     "bot.designer": 3,  # designers' inbox logic: tracker store (read-only), NLU lint
     "bot.handoff": 4,
+    "bot.campaigns": 4,  # reach out first: campaigns over the channels and the backend
     "actions": 5,
     "bot.serve": 6, "bot.cli": 7,  # the launchers; `bot` dispatches to `bot serve`
 }
@@ -102,7 +103,7 @@ def test_forbidden_imports(owner):
     assert bad == []
 
 
-@pytest.mark.parametrize("package", ["backend", "channels", "handoff"])
+@pytest.mark.parametrize("package", ["backend", "channels", "handoff", "campaigns"])
 def test_only_the_owner_touches_its_tables(package):
     """Another package reads and writes them through the owner's API (e.g. the hand-off
     finds a chat by number through `ChannelStore`)."""
