@@ -53,9 +53,9 @@ LAYERS = {
     "bot.database": 1, "bot.reference": 1, "bot.media": 1,  # media: photos at rest
     "bot.backend": 2, "bot.nlu": 2,
     "bot.channels": 3,
+    "bot.campaigns": 3.5,  # campaigns: over the channels; the hand-off's console shows them
     "bot.designer": 3,  # designers' inbox logic: tracker store (read-only), NLU lint
     "bot.handoff": 4,
-    "bot.campaigns": 4,  # reach out first: campaigns over the channels and the backend
     "actions": 5,
     "bot.serve": 6, "bot.cli": 7,  # the launchers; `bot` dispatches to `bot serve`
 }

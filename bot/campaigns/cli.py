@@ -17,56 +17,22 @@ import csv
 import os
 import sys
 from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
 
-from bot import texts
-from bot.backend.reference import DECREE49_FIELDS
 from bot.campaigns.engine import CampaignEngine, PassResult
+from bot.campaigns.forms import DEFAULT_RESPONSE, campaign_from_values
 from bot.campaigns.models import DONE, SMS
 from bot.campaigns.report import build_report
-from bot.campaigns.store import Audience, CampaignStore, CampaignView, NewCampaign
-from bot.clock import local_zone
-from bot.texts import Messages
-
-campaign_texts = Messages(Path(__file__).with_name("texts.yml"))
-DEFAULT_RESPONSE = "utter_campaign_decree49"
-
-
-def _local_time(value: str | None) -> datetime | None:
-    """'2026-12-01 07:00' local -> aware UTC."""
-    if not value:
-        return None
-    moment = datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=local_zone())
-    return moment.astimezone(timezone.utc)
-
-
-def _yes_no(value: str | None) -> bool | None:
-    if value in (None, "", "any"):
-        return None
-    if value in ("yes", "no"):
-        return value == "yes"
-    raise ValueError(f"--one-way-blocked {value}")
+from bot.campaigns.store import CampaignStore, CampaignView, NewCampaign
+from bot.campaigns.texts import campaign_texts
 
 
 def new_campaign(args: argparse.Namespace) -> NewCampaign:
-    missing = tuple(m for m in (args.missing or "").split(",") if m)
-    unknown = [m for m in missing if m not in DECREE49_FIELDS]
-    if unknown:
-        raise ValueError(f"--missing {','.join(unknown)}")
-    channels = tuple(c for c in args.channels.split(",") if c)
-    if not channels or any(c not in ("telegram", "zalo") for c in channels):
-        raise ValueError(f"--channels {args.channels}")
-    if not texts.has_response(args.response):
-        raise ValueError(campaign_texts("cli.bad_response", name=args.response))
-    return NewCampaign(name=args.name, response=args.response, deadline=args.deadline,
-                       audience=Audience(missing, args.province or None,
-                                         _yes_no(args.one_way_blocked)),
-                       channels=channels, starts_at=_local_time(args.starts),
-                       ends_at=_local_time(args.ends), rate_per_minute=args.rate,
-                       created_by=args.by)
+    return campaign_from_values(
+        name=args.name, deadline=args.deadline, missing=(args.missing or "").split(","),
+        province=args.province, one_way=args.one_way_blocked,
+        channels=args.channels.split(","), starts=args.starts, ends=args.ends,
+        rate=args.rate, response=args.response, by=args.by)
 
 
 def _status(code: str) -> str:
