@@ -166,7 +166,7 @@ def _export_sms(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser("campaign", help="Decree-49 campaigns (docs/campaigns.md)")
     sub = parser.add_subparsers(dest="campaign_command", required=True)
     create = sub.add_parser("create", help="a new campaign (draft)")

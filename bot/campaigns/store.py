@@ -154,7 +154,7 @@ class CampaignStore:
             result = conn.execute(update(table).where(and_(
                 table.c.id == campaign_id, table.c.status.in_(list(from_statuses))))
                 .values(status=status, updated_at=self.clock()))
-        return result.rowcount == 1
+        return bool(result.rowcount == 1)
 
     # -- deliveries --------------------------------------------------------------------
     def add_delivery(self, campaign_id: int, msisdn: str, status: str,
@@ -197,7 +197,7 @@ class CampaignStore:
             result = conn.execute(update(table).where(and_(
                 table.c.id == delivery_id, table.c.status == PENDING)).values(
                 status=SENDING, claimed_at=self.clock()))
-        return result.rowcount == 1
+        return bool(result.rowcount == 1)
 
     def finish(self, delivery_id: int, status: str, reason: str | None = None,
                next_attempt_at: datetime | None = None) -> None:
