@@ -3,7 +3,8 @@
 `CampaignEngine.run_once(campaign_id)` is one pass (the runner calls it every minute;
 `bot campaign run-once ID` by hand):
 
-1. targeting (every pass, so late-matching customers join): the backend's subscribers with
+1. targeting (the first pass, then every `retarget_minutes`, so late-matching customers
+   join): the backend's subscribers with
    incomplete Decree-49 data matching the audience get one delivery row each, ever
    (unique per campaign and number). A customer is contacted on a chat only when a chat
    proved their number (`ChannelStore.latest_link_for_number`: the verified link) on one
@@ -143,6 +144,12 @@ class CampaignEngine:
                                            user_id, reason)
         return new
 
+    def _targeting_due(self, campaign: CampaignView) -> bool:
+        """The audience is a scan of every incomplete subscriber: recomputed at most every
+        `retarget_minutes` (and on the first pass)."""
+        last = _aware(campaign.targeted_at)
+        return last is None or self.clock() - last >= self.rules.retarget
+
     # -------------------------------------------------------------------- sending
     def idle_reason(self, campaign: CampaignView) -> str | None:
         now = self.clock()
@@ -164,7 +171,9 @@ class CampaignEngine:
         result.idle_reason = self.idle_reason(campaign)
         if result.idle_reason in ("not_running", "ended"):
             return result
-        result.targeted = await asyncio.to_thread(self.target, campaign)
+        if self._targeting_due(campaign):
+            result.targeted = await asyncio.to_thread(self.target, campaign)
+            await asyncio.to_thread(self.store.mark_targeted, campaign.id)
         await asyncio.to_thread(self.store.expire_claims,
                                 self.clock() - self.rules.claim_timeout)
         if result.idle_reason is not None:

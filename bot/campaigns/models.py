@@ -39,6 +39,7 @@ class Campaign(Base):
     rate_per_minute = Column(Integer, nullable=False, default=30)
     status = Column(String(10), nullable=False, default=DRAFT)
     created_by = Column(String(80), nullable=False, default="")
+    targeted_at = Column(UTCDateTime, nullable=True)  # the last targeting pass
     created_at = Column(UTCDateTime, nullable=False)
     updated_at = Column(UTCDateTime, nullable=False)
 

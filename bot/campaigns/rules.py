@@ -19,6 +19,7 @@ class CampaignRules:
     max_per_customer: int
     zalo_window: timedelta
     claim_timeout: timedelta
+    retarget: timedelta
     channels: tuple[str, ...]
     opt_out_phrases: tuple[str, ...]
 
@@ -31,6 +32,7 @@ class CampaignRules:
                    max_per_customer=int(cfg["max_per_customer"]),
                    zalo_window=timedelta(hours=float(cfg["zalo_window_hours"])),
                    claim_timeout=timedelta(minutes=float(cfg["claim_timeout_minutes"])),
+                   retarget=timedelta(minutes=float(cfg["retarget_minutes"])),
                    channels=tuple(str(c) for c in cfg["channels"]),
                    opt_out_phrases=tuple(fold(str(p)) for p in cfg["opt_out_phrases"]))
 

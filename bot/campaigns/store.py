@@ -66,6 +66,7 @@ class CampaignView:
     status: str
     created_by: str
     created_at: datetime
+    targeted_at: datetime | None = None
 
     @classmethod
     def from_row(cls, row: Row) -> CampaignView:
@@ -74,7 +75,8 @@ class CampaignView:
                    channels=tuple(c for c in row.channels.split(",") if c),
                    starts_at=row.starts_at, ends_at=row.ends_at,
                    rate_per_minute=row.rate_per_minute, status=row.status,
-                   created_by=row.created_by, created_at=row.created_at)
+                   created_by=row.created_by, created_at=row.created_at,
+                   targeted_at=row.targeted_at)
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,12 @@ class CampaignStore:
                 table.c.id == campaign_id, table.c.status.in_(list(from_statuses))))
                 .values(status=status, updated_at=self.clock()))
         return bool(result.rowcount == 1)
+
+    def mark_targeted(self, campaign_id: int) -> None:
+        table = Campaign.__table__
+        with self.engine.begin() as conn:
+            conn.execute(update(table).where(table.c.id == campaign_id)
+                         .values(targeted_at=self.clock()))
 
     # -- deliveries --------------------------------------------------------------------
     def add_delivery(self, campaign_id: int, msisdn: str, status: str,

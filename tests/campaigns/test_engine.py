@@ -247,3 +247,18 @@ def test_opt_out_phrases(rules):
 def test_engine_defaults_use_the_backend_clock(backend, campaigns):
     engine = CampaignEngine(campaigns, backend)
     assert engine.clock() == backend.now()
+
+
+async def test_the_audience_is_recomputed_only_every_retarget_minutes(engine, campaigns,
+                                                                      clock, monkeypatch):
+    calls = []
+    original = engine.target
+    monkeypatch.setattr(engine, "target", lambda c: calls.append(c.id) or original(c))
+    cid = new_campaign(campaigns)
+    await engine.run_once(cid)
+    clock.advance(minutes=59)
+    await engine.run_once(cid)
+    assert calls == [cid]
+    clock.advance(minutes=1)
+    await engine.run_once(cid)
+    assert calls == [cid, cid]

@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("rate_per_minute", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=10), nullable=False),
         sa.Column("created_by", sa.String(length=80), nullable=False),
+        sa.Column("targeted_at", sa.DateTime(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
