@@ -190,10 +190,10 @@ class CampaignEngine:
             await self._send_one(campaign, delivery, result)
         return result
 
-    def _cap(self, msisdn: str) -> tuple[str | None, datetime | None]:
+    def _cap(self, msisdn: str, delivery_id: int) -> tuple[str | None, datetime | None]:
         """(CAPPED, None) when the customer had all their reminders; (PENDING, not before)
         while the last one is too recent; (None, None) when a reminder may go now."""
-        count, last = self.store.sends_to(msisdn)
+        count, last = self.store.sends_to(msisdn, delivery_id)
         if count >= self.rules.max_per_customer:
             return CAPPED, None
         if last is not None:
@@ -210,7 +210,19 @@ class CampaignEngine:
             await asyncio.to_thread(store.finish, delivery.id, OPTED_OUT, "opted_out")
             result.skip("opted_out")
             return
-        cap, not_before = await asyncio.to_thread(self._cap, delivery.msisdn)
+        channel, user_id = str(delivery.channel), str(delivery.user_id)
+        if channel == "zalo":  # the window may have closed since targeting
+            link = await asyncio.to_thread(self.channels.link, channel, user_id)
+            if not link or not self._zalo_window_open(link):
+                await asyncio.to_thread(store.finish, delivery.id, SMS, "zalo_window")
+                result.skip("zalo_window")
+                return
+        if not await asyncio.to_thread(store.claim, delivery.id, delivery.msisdn):
+            result.skip("busy")  # another runner has it, or another campaign is sending
+            return  # to this customer right now: the next pass decides
+        # The caps after the claim: a campaign racing for the same customer waits for this
+        # one (claim), then sees it here.
+        cap, not_before = await asyncio.to_thread(self._cap, delivery.msisdn, delivery.id)
         if cap == CAPPED:
             await asyncio.to_thread(store.finish, delivery.id, CAPPED, "max_per_customer")
             result.skip("capped")
@@ -219,16 +231,6 @@ class CampaignEngine:
             await asyncio.to_thread(store.finish, delivery.id, PENDING, "too_recent",
                                     not_before)
             result.skip("too_recent")
-            return
-        channel, user_id = str(delivery.channel), str(delivery.user_id)
-        if channel == "zalo":  # the window may have closed since targeting
-            link = await asyncio.to_thread(self.channels.link, channel, user_id)
-            if not link or not self._zalo_window_open(link):
-                await asyncio.to_thread(store.finish, delivery.id, SMS, "zalo_window")
-                result.skip("zalo_window")
-                return
-        if not await asyncio.to_thread(store.claim, delivery.id):
-            result.skip("taken")  # another runner has it
             return
         message = self.message(campaign, delivery.msisdn, channel)
         try:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, exists, func, insert, or_, select, text, update
 from sqlalchemy.engine import Engine, Row
 from sqlalchemy.exc import IntegrityError
 
@@ -198,12 +198,22 @@ class CampaignStore:
         with self.engine.connect() as conn:
             return [DeliveryView.from_row(row) for row in conn.execute(query).all()]
 
-    def claim(self, delivery_id: int) -> bool:
-        """pending -> sending, for one sender only (across processes)."""
+    def claim(self, delivery_id: int, msisdn: str) -> bool:
+        """pending -> sending, for one sender only (across processes), and only while no
+        other delivery to the same number is being sent (two campaigns racing for one
+        customer: one waits for the next pass, where the frequency cap sees the other).
+        On PostgreSQL the check and the update run under a transaction-level advisory
+        lock of the number; SQLite serialises writers (BEGIN IMMEDIATE)."""
         table = CampaignDelivery.__table__
+        other = table.alias("other")
+        busy = exists().where(and_(other.c.msisdn == msisdn, other.c.status == SENDING,
+                                   other.c.id != delivery_id))
         with self.engine.begin() as conn:
+            if self.engine.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                             {"key": f"campaign-msisdn:{msisdn}"})
             result = conn.execute(update(table).where(and_(
-                table.c.id == delivery_id, table.c.status == PENDING)).values(
+                table.c.id == delivery_id, table.c.status == PENDING, ~busy)).values(
                 status=SENDING, claimed_at=self.clock()))
         return bool(result.rowcount == 1)
 
@@ -226,14 +236,19 @@ class CampaignStore:
                 status=UNKNOWN, reason="interrupted"))
         return int(result.rowcount)
 
-    def sends_to(self, msisdn: str) -> tuple[int, datetime | None]:
-        """How many campaign messages this number was sent (all campaigns; a delivery
-        being sent or of unknown outcome counts), and when the last one went."""
+    def sends_to(self, msisdn: str, delivery_id: int | None = None
+                 ) -> tuple[int, datetime | None]:
+        """How many campaign messages this number was sent (all campaigns; one of unknown
+        outcome or being sent counts, `delivery_id` itself not), and when the last one
+        went."""
         table = CampaignDelivery.__table__
+        condition = and_(table.c.msisdn == msisdn,
+                         table.c.status.in_((SENT, SENDING, UNKNOWN)))
+        if delivery_id is not None:
+            condition = and_(condition, table.c.id != delivery_id)
         with self.engine.connect() as conn:
-            row = conn.execute(select(func.count(), func.max(table.c.sent_at)).where(and_(
-                table.c.msisdn == msisdn,
-                table.c.status.in_((SENT, SENDING, UNKNOWN))))).first()
+            row = conn.execute(select(func.count(), func.max(table.c.sent_at))
+                               .where(condition)).first()
         count, last = (row[0], row[1]) if row else (0, None)
         if last is not None and last.tzinfo is None:
             last = last.replace(tzinfo=timezone.utc)

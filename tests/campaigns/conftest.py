@@ -3,6 +3,7 @@ the campaigns' and channels' stores on it, a recording sender."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -29,11 +30,14 @@ class RecordingSender:
         self.sent: list[dict[str, Any]] = []
         self.fail: dict[str, BaseException] = {}  # user id -> exception to raise
         self.before: Any = None  # called before each send (e.g. to pause the campaign)
+        self.delay_s = 0.0  # a provider taking its time (another runner moves meanwhile)
 
     async def __call__(self, channel: str, user_id: str, text: str,
                        buttons: list[dict[str, Any]] | None = None, store: Any = None) -> None:
         if self.before is not None:
             self.before()
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
         if user_id in self.fail:
             raise self.fail[user_id]
         self.sent.append({"channel": channel, "user_id": user_id, "text": text,

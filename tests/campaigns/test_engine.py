@@ -4,6 +4,7 @@ chats, quiet hours, frequency caps, opt-outs, pause/resume without duplicates, t
 
 from __future__ import annotations
 
+import asyncio
 import csv
 from datetime import timedelta
 
@@ -22,6 +23,7 @@ from tests.campaigns.conftest import (
     UNVERIFIED_NUMBER,
     ZALO_NUMBER,
     ZALO_USER,
+    RecordingSender,
     make_engine,
     new_campaign,
 )
@@ -182,8 +184,8 @@ async def test_a_send_cut_off_by_a_crash_is_never_repeated(engine, campaigns, cl
     cid = new_campaign(campaigns, start=False)
     engine.target(campaigns.get(cid))
     stuck = _by_number(campaigns, cid)[TG_NUMBER]
-    assert campaigns.claim(stuck.id)  # a sender took it, then the process died
-    assert not campaigns.claim(stuck.id)  # nobody else may take it
+    assert campaigns.claim(stuck.id, TG_NUMBER)  # a sender took it, then the process died
+    assert not campaigns.claim(stuck.id, TG_NUMBER)  # nobody else may take it
     campaigns.set_status(cid, "running", ("draft",))
     clock.advance(minutes=11)
     await engine.run_once(cid)
@@ -230,8 +232,6 @@ async def test_export_sms_lists_the_numbers_without_a_chat(engine, campaigns, tm
 
 
 def test_engine_needs_a_known_campaign(engine):
-    import asyncio
-
     with pytest.raises(KeyError):
         asyncio.run(engine.run_once(12345))
 
@@ -262,3 +262,21 @@ async def test_the_audience_is_recomputed_only_every_retarget_minutes(engine, ca
     clock.advance(minutes=1)
     await engine.run_once(cid)
     assert calls == [cid, cid]
+
+
+async def test_two_campaigns_racing_for_one_customer_send_one_reminder(
+        backend, clock, campaigns, channels, rules):
+    """Two runners, two campaigns with the same audience, passes interleaved: the caps
+    hold across them (the first claimed delivery goes ahead)."""
+    senders = [RecordingSender(), RecordingSender()]
+    for sender in senders:
+        sender.delay_s = 0.3  # both runners are mid-send at the same time
+    engines = [make_engine(backend, clock, campaigns, channels, s, rules) for s in senders]
+    first, second = new_campaign(campaigns), new_campaign(campaigns)
+    for _ in range(2):  # the pass that found a customer busy decides on the next one
+        await asyncio.gather(engines[0].run_once(first), engines[1].run_once(second))
+    sent = [u for s in senders for u in s.users()]
+    assert sorted(sent) == sorted([TG_CHAT, ZALO_USER])
+    statuses = sorted(d.status for c in (first, second) for d in campaigns.deliveries(c)
+                      if d.msisdn in (TG_NUMBER, ZALO_NUMBER))
+    assert statuses == ["pending", "pending", "sent", "sent"]  # the others wait 7 days
