@@ -23,7 +23,8 @@ from collections.abc import Sequence
 # Modules that define `register(subparsers)`; a missing one is skipped.
 _COMMAND_MODULES = ("bot.backend.cli", "bot.nlu.cli", "bot.channels.cli", "bot.handoff.cli",
                     "bot.handoff.review_cli", "bot.serve",
-                    "bot.designer.cli")  # bot data ... (designers' pending changes)
+                    "bot.designer.cli",  # bot data ... (designers' pending changes)
+                    "bot.campaigns.cli")  # bot campaign ... (Decree-49 campaigns)
 
 
 def wait_port(port: int, host: str = "127.0.0.1", timeout: float = 120.0) -> bool:

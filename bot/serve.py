@@ -128,6 +128,9 @@ def serve_rasa(args: argparse.Namespace, extra: list[str], shell: bool = False) 
     from bot.handoff.tickets import connect_channels
 
     connect_channels()  # the channels hand unreachable customers to the human desk
+    from bot.campaigns.replies import connect_channels as connect_campaigns
+
+    connect_campaigns()  # campaign opt-outs and replies are seen before the assistant
     import rasa.__main__  # after the checks: importing Rasa takes seconds
     import rasa.core.run
 

@@ -52,6 +52,9 @@ PYTHON_SENT = {
     "utter_review_change_complete": {},
     "utter_review_change_partial": {},
     "utter_review_reason_other": {"note": "x"},
+    # campaigns (bot/campaigns)
+    "utter_campaign_decree49": {"missing": "x", "deadline": "31/12/2026"},
+    "utter_campaign_opted_out": {},
 }
 
 

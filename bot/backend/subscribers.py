@@ -3,6 +3,8 @@ or masked), its completeness under Decree 49, the call-center update path, occup
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from bot.backend import reference
 from bot.backend.context import BackendContext
 from bot.backend.models import Subscriber
@@ -35,6 +37,22 @@ class Subscribers:
     def decree49_status(self, msisdn: str) -> Decree49Status | None:
         sub = self.get(msisdn)
         return reference.decree49(sub) if sub else None
+
+    def decree49_incomplete(self, province: str | None = None,
+                            one_way_blocked: bool | None = None
+                            ) -> list[tuple[SubscriberView, Decree49Status]]:
+        """Subscribers whose Decree-49 data is incomplete (campaigns), by id; optionally
+        of one province (as registered) and blocked one way or not."""
+        query = select(Subscriber).order_by(Subscriber.id)
+        if province:
+            query = query.where(Subscriber.province == province)
+        if one_way_blocked is not None:
+            query = query.where((Subscriber.status == "one_way_blocked") if one_way_blocked
+                                else (Subscriber.status != "one_way_blocked"))
+        with self.ctx.session() as s:
+            views = [subscriber_view(row) for row in s.execute(query).scalars()]
+        found = [(view, reference.decree49(view)) for view in views]
+        return [(view, status) for view, status in found if not status.complete]
 
     def update_path(self, msisdn: str) -> UpdatePath | None:
         sub = self.get(msisdn)

@@ -211,3 +211,30 @@ def open_handoff_ticket(*, conversation_id: str, channel: str, user_id: str, rea
     except Exception:
         logger.exception("Could not open a hand-off ticket for %s", conversation_id)
         return False
+
+
+# What an upper layer wants to see of every inbound text before the assistant does (the
+# campaigns: an opt-out answered at once, a reply to a campaign message counted). The
+# channels never import them: `bot serve rasa` registers it (`bot.campaigns.connect_channels`).
+# The filter gets (channel, user_id, text) and returns a text to answer instead of the
+# assistant, or None to let the message through.
+InboundFilter = Callable[[str, str, str], Awaitable[str | None]]
+_inbound_filter: InboundFilter | None = None
+
+
+def set_inbound_filter(check: InboundFilter | None) -> None:
+    global _inbound_filter
+    _inbound_filter = check
+
+
+async def filter_inbound(channel: str, user_id: str, text: str) -> str | None:
+    """The registered filter's answer; None (the assistant answers) when there is none or
+    it failed (a log line, never an exception: the customer is still served)."""
+    check = _inbound_filter
+    if check is None:
+        return None
+    try:
+        return await check(channel, user_id, text)
+    except Exception:
+        logger.exception("inbound filter failed for a %s message", channel)
+        return None

@@ -35,14 +35,15 @@ from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any, Protocol
 
-from rasa.core.channels.channel import OutputChannel
+from rasa.core.channels.channel import OutputChannel, UserMessage
 
 from bot import texts
 from bot.channels import metrics
-from bot.channels.common import OnNewMessage
+from bot.channels.common import OnNewMessage, filter_inbound
 from bot.channels.delivery import delivery_scope
 from bot.channels.inbox_config import InboxSettings
 from bot.channels.inbox_store import FAILED, PARKED, InboxRow, InboxStore
+from bot.conversation_ids import parse_sender_id
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +112,22 @@ class InboxChannel(Protocol):
     def delivery_output(self) -> OutputChannel: ...
 
     def recipient(self, row: InboxRow) -> str: ...
+
+
+def _filtered(callback: OnNewMessage) -> OnNewMessage:
+    """The registered inbound filter (common.filter_inbound) sees each message first: when
+    it answers (a campaign opt-out), the assistant does not."""
+
+    async def on_message(message: UserMessage) -> Any:
+        channel, user_id = parse_sender_id(message.sender_id or "")
+        if channel and user_id and message.text:
+            answer = await filter_inbound(channel, user_id, message.text)
+            if answer is not None:
+                await message.output_channel.send_text_message(message.sender_id, answer)
+                return None
+        return await callback(message)
+
+    return on_message
 
 
 def _owner() -> str:
@@ -290,7 +307,8 @@ class InboxWorker:
         output = BufferedOutput(self.channel.name())
         token = _IN_TURN.set(True)
         try:  # the task copies the context: the action-failure filter applies inside
-            turn = asyncio.create_task(self.channel.process_inbound(row, output, callback))
+            turn = asyncio.create_task(self.channel.process_inbound(
+                row, output, _filtered(callback)))
         finally:
             _IN_TURN.reset(token)
         settings = self.settings

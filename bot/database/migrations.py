@@ -7,6 +7,7 @@ Each package that owns tables keeps its revisions in its own `migrations/` folde
     bot/backend/migrations    0001 -> 0004_identity -> 0005_otp_guard
     bot/channels/migrations   0001 -> 0002_channels -> 0007_channel_inbox
     bot/handoff/migrations    0001 -> 0003_handoff -> 0006_console_roles
+    bot/campaigns/migrations  0001 -> 0012_campaigns
 
 A new revision goes into the folder of the package whose tables it changes, with
 `down_revision` = that package's current head. `upgrade` goes to every head.
@@ -30,7 +31,7 @@ _BOT_DIR = Path(__file__).resolve().parents[1]
 # The Alembic environment (env.py, script.py.mako) shared by every branch.
 ENV_DIR = Path(__file__).with_name("alembic_env")
 # Packages that own tables: `<package>/models.py` and `<package>/migrations/`.
-BRANCHES = ("backend", "channels", "handoff")
+BRANCHES = ("backend", "channels", "handoff", "campaigns")
 
 
 def version_dirs() -> tuple[Path, ...]:

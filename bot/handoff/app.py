@@ -638,6 +638,8 @@ def create_app(service: HandoffService, accounts: AgentAccounts, api_tokens: dic
     review_routes.register(app)
     from bot.handoff import designer_routes  # designers' inbox (role designer)
     designer_routes.register(app)
+    from bot.handoff import campaign_routes  # campaigns (role campaigns)
+    campaign_routes.register(app)
     return app
 
 
