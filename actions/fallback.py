@@ -9,7 +9,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import utter
-from bot import texts
+from bot import metrics, texts
 
 # What each intent means for a customer is the domain response utter_intent_label_<intent>
 # (domain.yml, "hand-off and fallback"): an intent without one is never suggested.
@@ -34,6 +34,7 @@ class ActionDefaultAskAffirmation(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
+        metrics.FALLBACKS.labels(stage="ask_affirmation").inc()
         intent = likely_intent(tracker)
         if intent is None:
             utter(dispatcher, "utter_ask_rephrase")

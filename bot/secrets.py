@@ -5,6 +5,7 @@
 | `RASA_AUTH_TOKEN` | Rasa HTTP API (`?token=`, for operators' tools) | people, scripts |
 | `RASA_JWT_SECRET` | Rasa HTTP API (JWT in the `Authorization` header) | the hand-off service |
 | `ACTION_SERVER_TOKEN` | action server (`X-Action-Token` header) | Rasa (endpoints.yml) |
+| `METRICS_TOKEN` | `/metrics` of every process (Bearer; unset: disabled) | Prometheus |
 
 In production they come from the environment (a secret manager). On a developer's machine
 `bot secrets env` creates them once in `.data/secrets.env` (mode 0600) and prints them as
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from bot import settings
 
-SECRET_VARS = ("RASA_AUTH_TOKEN", "RASA_JWT_SECRET", "ACTION_SERVER_TOKEN")
+SECRET_VARS = ("RASA_AUTH_TOKEN", "RASA_JWT_SECRET", "ACTION_SERVER_TOKEN", "METRICS_TOKEN")
 MIN_SECRET_CHARS = 32
 MIN_DISTINCT_CHARS = 12
 # Values from examples and old defaults: never accepted, whatever their length.

@@ -50,6 +50,7 @@ LAYERS = {
     "bot.text": 0, "bot.texts": 0, "bot.conversation_ids": 0, "bot.privacy": 0,
     "bot.settings": 0, "bot.brand": 0, "bot.secrets": 0, "bot.clock": 0,
     "bot.rasa_stores": 0, "bot.rasa_patches": 0,  # Rasa adapters (endpoints.yml, bot serve)
+    "bot.metrics": 0, "bot.health": 0,  # Prometheus metrics, health/readiness probes
     "bot.database": 1, "bot.reference": 1,
     "bot.backend": 2, "bot.nlu": 2,
     "bot.channels": 3,

@@ -34,6 +34,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot import health
 from bot.brand import operator
 from bot.handoff.accounts import NAME_MAX, AgentAccounts, AgentView
 from bot.handoff.redact import for_agent
@@ -634,6 +635,8 @@ def create_app(service: HandoffService, accounts: AgentAccounts, api_tokens: dic
     r.add_post("/api/v1/assistant-handoffs", assistant_handoff)
     r.add_get("/api/v1/goals", goals)
     r.add_get("/api/v1/openapi.yaml", openapi)
+    # Readiness (its database) and Prometheus metrics behind METRICS_TOKEN (bot/health.py).
+    health.add_aiohttp_routes(app, lambda: {"database": health.sql_check(service.store.engine)})
     return app
 
 
