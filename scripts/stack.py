@@ -115,6 +115,80 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+def haproxy_config(b: dict[str, Any], bind_host: str, rasa_port: int, actions_port: int,
+                   rasa: list[str], actions: list[str], compose: bool = False) -> str:
+    """haproxy.cfg of the stack: the Rasa frontend and the action-server frontend, each
+    balancing over servers that pass GET /readyz. `make stack` writes it under .data/stack/;
+    deploy/haproxy.compose.cfg is the same for docker compose (`stack.py config --compose`)."""
+    check = f"inter {b['check_interval']} fall {b['fall']} rise {b['rise']}"
+
+    def servers(prefix: str, addresses: list[str]) -> str:
+        return "\n".join(f"  server {prefix}-{i} {address} check {check}"
+                         for i, address in enumerate(addresses, start=1))
+
+    source = "`scripts/stack.py config --compose`" if compose else "scripts/stack.py"
+    # In compose the servers are service names, resolved by Docker's DNS (a server whose
+    # container is not up yet starts "down" instead of failing the configuration).
+    resolvers = ("\nresolvers docker\n  nameserver dns 127.0.0.11:53\n" if compose else "")
+    default_server = ("  default-server init-addr last,libc,none resolvers docker\n"
+                      if compose else "")
+    return f"""# Written by {source} from deploy/stack.yml: do not edit.
+global
+  maxconn {b['maxconn']}
+  log stderr format short local0 warning
+{resolvers}
+defaults
+  mode http
+  log global
+  option httplog
+  timeout connect {b['timeout_connect']}
+  timeout client {b['timeout_server']}
+  timeout server {b['timeout_server']}
+  timeout http-request 10s
+  # A request is retried on the other instance only when it never reached the first one
+  # (connection refused): a message is never processed twice by the balancer.
+  retries 3
+  option redispatch 1
+  retry-on conn-failure
+  # A new server connection per request: a request never goes out on a kept-alive
+  # connection to an instance that has just died (that would be a 502, not a retry).
+  http-reuse never
+
+frontend rasa
+  bind {bind_host}:{rasa_port}
+  # Never public: metrics (token anyway) stay inside.
+  http-request deny deny_status 403 if {{ path_beg /metrics }}
+  default_backend rasa
+
+backend rasa
+  balance roundrobin
+  option httpchk GET /readyz
+  http-check expect status 200
+{default_server}{servers('rasa', rasa)}
+
+frontend actions
+  bind {bind_host}:{actions_port}
+  http-request deny deny_status 403 if {{ path_beg /metrics }}
+  default_backend actions
+
+backend actions
+  balance roundrobin
+  option httpchk GET /readyz
+  http-check expect status 200
+{default_server}{servers('actions', actions)}
+"""
+
+
+def compose_haproxy_cfg(layout: dict[str, Any]) -> str:
+    """deploy/haproxy.compose.cfg: the same balancer, the compose services as servers."""
+    ports = layout["ports"]
+    return haproxy_config(layout["balancer"], "0.0.0.0", ports["balancer"],
+                          ports["actions_balancer"],
+                          [f"rasa-{i}:5005" for i in range(1, len(ports["rasa"]) + 1)],
+                          [f"actions-{i}:5055" for i in range(1, len(ports["actions"]) + 1)],
+                          compose=True)
+
+
 @dataclass
 class Proc:
     name: str
@@ -289,58 +363,12 @@ class Stack:
 
     # ------------------------------------------------------------------- haproxy
     def haproxy_cfg(self) -> str:
-        b, host = self.layout["balancer"], self.host
-        check = f"inter {b['check_interval']} fall {b['fall']} rise {b['rise']}"
-
-        def servers(prefix: str, ports: list[int]) -> str:
-            return "\n".join(f"  server {prefix}-{i} {host}:{p} check {check}"
-                             for i, p in enumerate(ports, start=1))
-
-        return f"""# Written by scripts/stack.py from deploy/stack.yml: do not edit.
-global
-  maxconn {b['maxconn']}
-  log stderr format short local0 warning
-
-defaults
-  mode http
-  log global
-  option httplog
-  timeout connect {b['timeout_connect']}
-  timeout client {b['timeout_server']}
-  timeout server {b['timeout_server']}
-  timeout http-request 10s
-  # A request is retried on the other instance only when it never reached the first one
-  # (connection refused): a message is never processed twice by the balancer.
-  retries 3
-  option redispatch 1
-  retry-on conn-failure
-  # A new server connection per request: a request never goes out on a kept-alive
-  # connection to an instance that has just died (that would be a 502, not a retry).
-  http-reuse never
-
-frontend rasa
-  bind {host}:{self.ports['balancer']}
-  # Never public: metrics (token anyway) and Rasa's operator API stay inside.
-  http-request deny deny_status 403 if {{ path_beg /metrics }}
-  default_backend rasa
-
-backend rasa
-  balance roundrobin
-  option httpchk GET /readyz
-  http-check expect status 200
-{servers('rasa', self.ports['rasa'])}
-
-frontend actions
-  bind {host}:{self.ports['actions_balancer']}
-  http-request deny deny_status 403 if {{ path_beg /metrics }}
-  default_backend actions
-
-backend actions
-  balance roundrobin
-  option httpchk GET /readyz
-  http-check expect status 200
-{servers('actions', self.ports['actions'])}
-"""
+        host = self.host
+        return haproxy_config(
+            self.layout["balancer"], host, self.ports["balancer"],
+            self.ports["actions_balancer"],
+            [f"{host}:{p}" for p in self.ports["rasa"]],
+            [f"{host}:{p}" for p in self.ports["actions"]])
 
     # ---------------------------------------------------------------- commands
     def start(self, timeout: float | None = None) -> None:
@@ -431,6 +459,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--own-services", action="store_true",
                         help="a dedicated redis-server and PostgreSQL under --dir")
     parser.add_argument("--nice", type=int, default=0)
+    parser.add_argument("--compose", action="store_true",
+                        help="config: the haproxy.cfg of deploy/docker-compose.yml")
     args = parser.parse_args(argv)
     state = args.dir / "state.json"
     if args.command != "start" and state.exists():  # stop/status what was started
@@ -438,7 +468,8 @@ def main(argv: list[str] | None = None) -> int:
     stack = Stack(args.dir, model=args.model, credentials=args.credentials,
                   own_services=args.own_services, nice=args.nice)
     if args.command == "config":
-        print(stack.haproxy_cfg())
+        print(compose_haproxy_cfg(stack.layout) if args.compose else stack.haproxy_cfg(),
+              end="")
         return 0
     if args.command == "start":
         print(f"Starting the stack (logs: {stack.logs}) ...", flush=True)
