@@ -564,6 +564,7 @@ def play_target(target: Target, args: argparse.Namespace, steps: list[int],
         asyncio.run(run_step(url, step, pool, args.timeout, args.ramp))
         own_after = os.times()
         step.cpu_s = {name: cpu_seconds(p) - cpu_before[name] for name, p in target.pids.items()}
+        step.cpu_s["all servers"] = sum(step.cpu_s.values())
         step.cpu_s["load driver"] = (own_after.user + own_after.system
                                      - own_before.user - own_before.system)
         row = {"target": target.name, **step.summary()}

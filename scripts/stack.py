@@ -393,7 +393,9 @@ class Stack:
         timeouts = self.layout["timeouts"]
         for proc in self.processes():
             self.spawn(proc, env)
-        self.wait_ready([p.name for p in self.processes() if not p.name.startswith("rasa")],
+        # the balancer is ready when a Rasa instance is: wait for it with them
+        self.wait_ready([p.name for p in self.processes()
+                         if not p.name.startswith(("rasa", "haproxy"))],
                         timeouts["process_ready_seconds"])
         self.wait_ready([p.name for p in self.processes()],
                         timeout or timeouts["rasa_ready_seconds"])
