@@ -55,7 +55,8 @@ class Message:
     sender: str
     text: str
     attempts: int = 0
-    answered: bool = False
+    answered: bool = False  # HTTP 200 with at least one reply
+    empty: bool = False  # HTTP 200 without any reply (the turn failed inside Rasa)
     errors: Counter = field(default_factory=Counter)
     redelivered: int = 0
 
@@ -76,7 +77,8 @@ class Run:
 
 async def deliver(session: Any, url: str, msg: Message, deadline: float,
                   timeout_s: float) -> bool:
-    """POST the message until it is answered or the deadline passes (same id every time)."""
+    """POST the message until Rasa takes it (HTTP 200) or the deadline passes (same id every
+    time); True when taken."""
     import aiohttp
 
     backoff = 0.5
@@ -87,10 +89,11 @@ async def deliver(session: Any, url: str, msg: Message, deadline: float,
                                                "metadata": {"chaos_id": msg.id}},
                                     timeout=aiohttp.ClientTimeout(total=timeout_s)) as resp:
                 body = await resp.read()
-                if resp.status == 200 and json.loads(body or b"[]"):
-                    msg.answered = True
+                if resp.status == 200:  # taken: a channel would not deliver it again
+                    msg.answered = bool(json.loads(body or b"[]"))
+                    msg.empty = not msg.answered
                     return True
-                msg.errors[f"http {resp.status}" if resp.status != 200 else "empty reply"] += 1
+                msg.errors[f"http {resp.status}"] += 1
         except asyncio.TimeoutError:
             msg.errors["timeout"] += 1
         except (aiohttp.ClientError, ValueError) as exc:
@@ -115,8 +118,8 @@ async def customer(session: Any, url: str, run: Run, pool: loadtest.NumberPool,
                           template.format(number=number or "", code=loadtest.OTP_CODE))
             run.messages[msg.id] = msg
             run.conversations[sender].append(msg.id)
-            if not await deliver(session, url, msg, deadline, args.timeout):
-                break  # the customer gives up: the conversation did not continue
+            if not await deliver(session, url, msg, deadline, args.timeout) or msg.empty:
+                break  # no answer: the conversation did not continue
             await asyncio.sleep(rng.uniform(0.5, 1.5) * args.think)
         else:
             run.completed.add(sender)
@@ -228,7 +231,9 @@ def summarise(run: Run, seen: Counter) -> dict[str, Any]:
     return {
         "messages sent": len(msgs),
         "answered": sum(m.answered for m in msgs),
-        "not answered (customer gave up)": sum(not m.answered for m in msgs),
+        "taken but answered with nothing (HTTP 200, no reply)": sum(m.empty for m in msgs),
+        "never taken (every delivery failed until the deadline)":
+            sum(not m.answered and not m.empty for m in msgs),
         "delivered more than once by the client (retries)": sum(m.attempts > 1 for m in msgs),
         "lost (not in the conversation)": len(lost),
         "lost although answered": sum(m.answered for m in lost),

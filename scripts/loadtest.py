@@ -221,6 +221,7 @@ async def play(session, url: str, step: Step, pool: NumberPool, stop_at: float,
             if status != 200:
                 step.errors += 1
                 step.error_kinds[f"http {status}"] += 1
+                await asyncio.sleep(0.5)  # as after a connection error: no hot loop
                 break
             step.turns += 1
             step.latencies.append(elapsed)

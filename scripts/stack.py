@@ -145,6 +145,7 @@ defaults
   timeout client {b['timeout_server']}
   timeout server {b['timeout_server']}
   timeout http-request 10s
+  timeout check {b['check_timeout']}
   # A request is retried on the other instance only when it never reached the first one
   # (connection refused): a message is never processed twice by the balancer.
   retries 3
