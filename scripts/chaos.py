@@ -59,6 +59,7 @@ class Message:
     empty: bool = False  # HTTP 200 without any reply (the turn failed inside Rasa)
     errors: Counter = field(default_factory=Counter)
     redelivered: int = 0
+    sent_at: float = 0.0  # s since the start of the load, first delivery
 
 
 @dataclass
@@ -82,6 +83,8 @@ async def deliver(session: Any, url: str, msg: Message, deadline: float,
     import aiohttp
 
     backoff = 0.5
+    if not msg.sent_at:
+        msg.sent_at = time.monotonic()
     while time.monotonic() < deadline:
         msg.attempts += 1
         try:
@@ -195,9 +198,9 @@ async def drive(cluster: stack_script.Stack, args: argparse.Namespace, run: Run,
         users = [asyncio.create_task(customer(session, url, run, pool, stop_at, deadline,
                                               args, i)) for i in range(args.users)]
         await asyncio.wait(users, timeout=args.duration + args.drain + args.timeout + 10)
-        if not chaos.done():
-            run.note("load over before the fault schedule finished")
         await asyncio.wait([chaos], timeout=60)
+        if not chaos.done():
+            run.note("the fault schedule did not finish within the run")
         for task in [*users, chaos]:
             task.cancel()
 
@@ -220,8 +223,18 @@ def stored_ids(cluster: stack_script.Stack, senders: list[str]) -> Counter:
     return seen
 
 
+def last_fault(run: Run, at: float) -> str:
+    """The fault event last noted before `at` (s since start), or 'before any fault'."""
+    faults = [(t, what) for t, what in run.events if not what.startswith(("load", "Redis r",
+                                                                          "restarting"))]
+    before = [what for t, what in faults if t <= at]
+    return before[-1] if before else "before any fault"
+
+
 def summarise(run: Run, seen: Counter) -> dict[str, Any]:
     msgs = list(run.messages.values())
+    for m in msgs:
+        m.sent_at = m.sent_at - run.started if m.sent_at else 0.0
     lost = [m for m in msgs if seen.get(m.id, 0) == 0]
     dup = [m for m in msgs if seen.get(m.id, 0) > 1]
     redelivered = [m for m in msgs if m.redelivered]
@@ -247,6 +260,10 @@ def summarise(run: Run, seen: Counter) -> dict[str, Any]:
             sum(1 for s, ids in run.conversations.items()
                 if s not in run.completed and ids and not run.messages[ids[-1]].answered),
         "client-side failures by kind": dict(errors),
+        "lost, by the last event before the message was sent":
+            dict(Counter(last_fault(run, m.sent_at) for m in lost)),
+        "answered with nothing, by the last event before":
+            dict(Counter(last_fault(run, m.sent_at) for m in msgs if m.empty)),
     }
 
 
