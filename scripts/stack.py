@@ -135,7 +135,7 @@ def haproxy_config(b: dict[str, Any], bind_host: str, rasa_port: int, actions_po
     return f"""# Written by {source} from deploy/stack.yml: do not edit.
 global
   maxconn {b['maxconn']}
-  log stderr format short local0 warning
+  log stderr format short local0 {b.get('log_level', 'warning')}
 {resolvers}
 defaults
   mode http
