@@ -1,24 +1,35 @@
-"""Load test of one instance: `make loadtest` (LOADTEST_ARGS=...), or
-`python scripts/loadtest.py --users 1,20,100 --duration 45`.
+"""Load test of one instance and of the stack: `make loadtest` (LOADTEST_ARGS=...), or
+`python scripts/loadtest.py --targets single,stack --reference --users 20,100,300
+--think-modes 0,10`; soak: `make soak` (`--soak MINUTES`).
 
 What it does (a benchmark, not a test: it never fails on slowness, it measures):
-- starts `bot serve actions` and `bot serve rasa` (newest model of `models/`, trained with
-  `make train` when there is none; credentials with only `rest:` in a temporary file; the
-  tracker store of endpoints.yml on a temporary SQLite database unless TRACKER_DB_URL is
-  set) on a freshly upgraded and seeded subscriber database (BOT_ENV=test,
-  BOT_OTP_FIXED_CODE=123456 so OTP flows are deterministic) — or targets a running
-  instance with `--url` (its BOT_DB_URL must then be given with `--db-url`);
+- targets (`--targets`), one after the other in the same run:
+  `single` starts `bot serve actions` and `bot serve rasa` (newest model of `models/`,
+  trained with `make train` when there is none; credentials with only `rest:` in a
+  temporary file; the tracker store of endpoints.yml on a temporary SQLite database unless
+  TRACKER_DB_URL is set) on a freshly upgraded and seeded subscriber database;
+  `stack` starts the layout of scripts/stack.py (HAProxy, 2 Rasa, 2 action servers,
+  hand-off; PostgreSQL tracker store and subscribers in a fresh database `bot_loadtest`
+  on STACK_POSTGRES_URL's server, Redis lock store on STACK_REDIS_URL) and plays through
+  the balancer; `--reference` then plays the same steps against the stock `rasa init` bot
+  (trained once into .cache/stock-init/); all with BOT_ENV=test, BOT_OTP_FIXED_CODE=123456
+  so OTP flows are deterministic — or targets a running instance with `--url` (its
+  BOT_DB_URL must then be given with `--db-url`);
 - plays simulated customers over the REST webhook (aiohttp, loopback only, bounded in count
   and time): each one plays realistic 6-turn Vietnamese conversations back to back, a new
-  sender id per conversation; closed loop (`--think 0`, saturation) or with a think time
-  between turns. OTP flows ("kiểm tra thông tin thuê bao" -> number -> code -> balance ->
+  sender id per conversation; for every think time of `--think-modes` (0 = closed loop,
+  saturation; else users thinking 0.5-1.5x that many seconds between turns) every step of
+  `--users`. OTP flows ("kiểm tra thông tin thuê bao" -> number -> code -> balance ->
   stores -> thanks) use the seeded subscribers' numbers under the operator's OTP limits
   (bot/operator.yml: one code per number per resend cool-down, a few per hour), so a number
   is reused only when its cool-down is over; when none is free the customer plays a
   conversation without OTP (stores, FAQ, balance question, greeting) and the report says so;
-- prints and writes `reports/loadtest-<timestamp>.md` (+ .json): per step users, turns,
-  turns/s, p50/p95/p99/max per turn, p50 of early (turns 1-2) vs late (turns 5-6) turns,
-  errors, the conversation mix; `--profile` records the Rasa process with py-spy during
+- `--soak MINUTES`: the stack only, `--soak-users` thinking `--soak-think` s for MINUTES,
+  the RSS of every process sampled every `--soak-sample` s: memory growth per process;
+- prints and writes `reports/loadtest-<timestamp>.md` (+ .json): per target and step users,
+  turns, turns/s, p50/p95/p99/max per turn, p50 of early (turns 1-2) vs late (turns 5-6)
+  turns, errors, the conversation mix, CPU ms per turn of every server process and of the
+  load driver; `--profile` records the Rasa process with py-spy during
   the last step (`pip install py-spy`, measuring only) and keeps the top of the profile.
 
 The machine's cores are shared: the servers run under `nice` (`--nice`), and the report
