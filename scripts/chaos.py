@@ -126,6 +126,9 @@ async def customer(session: Any, url: str, run: Run, pool: loadtest.NumberPool,
             await asyncio.sleep(rng.uniform(0.5, 1.5) * args.think)
         else:
             run.completed.add(sender)
+            continue
+        # a customer left without an answer comes back later, not at once
+        await asyncio.sleep(rng.uniform(0.5, 1.5) * args.think)
 
 
 async def faults(cluster: stack_script.Stack, run: Run, args: argparse.Namespace,
