@@ -63,9 +63,8 @@ run: db train ## Production-style: action server + Rasa HTTP API (token + JWT) +
 	  $(BIN)/bot serve rasa --port $(RASA_PORT) --endpoints $${ENDPOINTS:-endpoints.yml} \
 	    --credentials $${CREDENTIALS:-credentials.yml} --model models
 
-validate: $(STAMP) ## Check stories, rules, domain and training data; explains what is broken
-	$(BIN)/rasa data validate --config config.yml --domain domain.yml --data data --fail-on-warnings
-	$(BIN)/bot nlu lint
+validate: $(STAMP) ## Check stories, rules, domain, training data and pending designer changes; explains in Vietnamese (file:line)
+	$(BIN)/bot data validate
 
 bench: $(STAMP) ## Speed and memory benchmark (parse latency, model memory, backend calls; BENCH_ARGS=--train)
 	$(BIN)/python scripts/benchmark.py --model models $(BENCH_ARGS)

@@ -17,6 +17,7 @@ from actions.stores import format_stores
 from bot import texts
 from bot.backend import UpdatePath
 from bot.backend.reference import Say, item_labels, profile_lines
+from bot.handoff.review import hours_left, reason_text
 from bot.text import fold
 
 APP_STEPS = 5
@@ -179,12 +180,15 @@ class ActionCheckUpdateStatus(Action):
         if request.status == "approved":
             utter(dispatcher, "utter_update_status_approved", **variables)
         elif request.status == "rejected":
-            utter(dispatcher, "utter_update_status_rejected", **variables)
+            utter(dispatcher, "utter_update_status_rejected", **variables,
+                  reason=reason_text(request.reject_reason, request.reject_note,
+                                     tracker.get_latest_input_channel()))
             return []
         else:
             due = request.due_at if request.due_at.tzinfo else \
                 request.due_at.replace(tzinfo=timezone.utc)
             overdue = backend().now() > due
             utter(dispatcher, "utter_update_status_overdue" if overdue
-                  else "utter_update_status_pending", **variables)
+                  else "utter_update_status_pending", **variables,
+                  hours_left=str(hours_left(due, backend().now())))
         return offer_occupation(dispatcher, tracker)

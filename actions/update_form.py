@@ -27,6 +27,7 @@ from actions.common import (
 )
 from actions.occupation import offer_occupation
 from bot import texts
+from bot.media import media_settings, same_photo
 from bot.text import fold
 
 MIN_AGE, MAX_AGE = 14, 120
@@ -49,6 +50,8 @@ FORM_ORDER = ("upd_full_name", "upd_birth_date", "upd_gender", "upd_nationality"
               "upd_id_back_photo", "upd_portrait_photo")
 PHOTO_SLOTS = {"upd_id_front_photo": "id_front", "upd_id_back_photo": "id_back",
                "upd_portrait_photo": "portrait"}
+# Why the channel refused a photo (bot/channels/media.py): answered utter_photo_<code>.
+PHOTO_PROBLEMS = ("not_image", "too_large", "too_small", "fetch_failed")
 # The confirmation summary's words are domain responses: the label of a slot is
 # utter_summary_label_<slot> (a slot without one is not shown), the values shown instead of
 # what is stored utter_summary_value_<...>.
@@ -151,8 +154,17 @@ class ValidateUpdateForm(RepeatedFailureFormValidation):
         if not answering_now(tracker, slot) or latest_intent(tracker) in DIGRESSIONS:
             return {}
         ref = _photo_ref(tracker)
+        problem = (tracker.latest_message.get("metadata") or {}).get("photo_problem")
+        if ref is None and problem in PHOTO_PROBLEMS:  # refused by content (bot/media)
+            utter(dispatcher, f"utter_photo_{problem}",
+                  max_photo_mb=str(int(media_settings()["max_bytes"]) // 2 ** 20))
+            return {slot: None}
         if ref is None:
             utter(dispatcher, "utter_photo_missing")
+            return {slot: None}
+        if any(same_photo(ref, tracker.get_slot(other)) for other in PHOTO_SLOTS
+               if other != slot):
+            utter(dispatcher, "utter_photo_duplicate")
             return {slot: None}
         utter(dispatcher, "utter_photo_received")
         return {slot: ref}
@@ -338,7 +350,8 @@ class ActionSubmitUpdate(Action):
             utter(dispatcher, "utter_update_not_submitted")
             return reset
         fields, photos = update_fields(tracker)
-        request = backend().update_requests.submit(msisdn, fields, photos, channel_of(tracker))
+        request = backend().update_requests.submit(msisdn, fields, photos, channel_of(tracker),
+                                                   conversation_id=tracker.sender_id)
         if request is None:
             utter(dispatcher, "utter_update_failed")
             return reset

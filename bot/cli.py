@@ -4,6 +4,8 @@
     bot nlu eval|benchmark|lint    (bot.nlu.cli)
     bot telegram poll ...          (bot.channels.cli)
     bot handoff ...                (bot.handoff.cli)
+    bot review ..., bot media purge (bot.handoff.review_cli: the Decree-49 review desk)
+    bot data add-example|apply|validate ...  (bot.designer.cli)
     bot serve rasa|shell|actions   (bot.serve: the servers, secrets checked, loopback)
     bot secrets env                (bot.serve: development secrets as `export` lines)
     bot wait-port PORT             wait until a local TCP port accepts connections
@@ -20,7 +22,8 @@ from collections.abc import Sequence
 
 # Modules that define `register(subparsers)`; a missing one is skipped.
 _COMMAND_MODULES = ("bot.backend.cli", "bot.nlu.cli", "bot.channels.cli", "bot.handoff.cli",
-                    "bot.serve")
+                    "bot.handoff.review_cli", "bot.serve",
+                    "bot.designer.cli")  # bot data ... (designers' pending changes)
 
 
 def wait_port(port: int, host: str = "127.0.0.1", timeout: float = 120.0) -> bool:

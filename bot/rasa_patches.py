@@ -32,10 +32,62 @@ Why (profile of the Rasa process under load, reports/loadtest-*-baseline.md):
    pool (`create_engine_kwargs`: SQLAlchemy 1.4 gives file SQLite a NullPool, so every
    load and save opened and closed the file; closing the last WAL connection checkpoints).
    Other databases untouched.
+
+4. The action server (rasa-sdk `ActionExecutor.run`, rasa_sdk/executor.py) awaited each
+   action in its one event loop; our actions call the backend synchronously (SQLAlchemy),
+   so one slow query stalled every other conversation's action. Patched by
+   `apply_action_runtime()` (called by `bot serve actions`, not by `apply()`): each action
+   runs in a bounded thread pool (its own event loop per thread), with a deadline; when
+   the backend is unavailable (the errors `bot serve actions` names: database down, a
+   timeout from bot/operator.yml `database`) or the deadline passes, the action returns
+   no events and one polite response (`utter_backend_unavailable`), so nothing is
+   half-set and the customer may simply ask again. An unknown action still raises
+   rasa-sdk's `ActionNotFoundException`; any other error still fails the request.
+
+5. `TEDPolicy.predict_action_probabilities` ran its neural network on every prediction,
+   also when the RulePolicy or the MemoizationPolicy of the same model predicts an action
+   with confidence 1.0. The ensemble (`DefaultPolicyPredictionEnsemble._pick_best_policy`)
+   then always picks that policy: TED's confidences are softmax scores (<= 1.0) and its
+   priority is lower, unless TED's prediction is end-to-end (a model trained on user
+   text: never skipped then) or the last action was rejected (its confidence is zeroed in
+   every prediction: never skipped then). Patched: in exactly that case TED returns its
+   empty prediction (all zeros) without running the network; the ensemble's choice is
+   the same. The rule and memoization predictions TED consults are computed once per
+   tracker state and reused by their own graph nodes.
+
+6. `EndpointConfig.request` (rasa/utils/endpoints.py: every call to the action server)
+   opened a new aiohttp `ClientSession`, so a new TCP connection, for every request and
+   closed it after (connection set-up and teardown: ~10 % of the CPU under load).
+   Patched: one session per endpoint and event loop, kept open (keep-alive, connections
+   pooled, idle ones closed after `KEEP_ALIVE_S`, shorter than the action server's
+   keep-alive so a reused connection is never one the server is closing); the request
+   itself (headers, parameters, timeout, errors, JSON) is Rasa's.
+
+7. `ResponseSelector.process` (rasa/nlu/selectors/response_selector.py) ran its neural
+   network on every message, though its answer is only used when the message's intent is
+   its retrieval intent (`faq`: `ActionRetrieveResponse`). Patched: it runs when the
+   retrieval intent is among the message's `RESPONSE_SELECTOR_TOP` most likely intents
+   (so the intent, and the two or three alternatives a clarification offers, always have
+   it); otherwise the message gets the selector's empty prediction (no response,
+   confidence 0.0, empty ranking) — the one place where a parse result differs from
+   Rasa's, for a value nothing reads.
+
+8. `RemoteAction._action_call_format` (rasa/core/actions/action.py) put the whole domain
+   (~66 kB of JSON: every response) into every call to the action server; encoding,
+   writing and decoding it was ~15 % of the Rasa process's CPU. Rasa's own "selective
+   domain" would need every action that reads the domain to be listed by hand. Patched:
+   each call carries `domain_digest` (SHA-256 of the domain); the full domain is sent
+   until the action server at that URL has accepted it once, then only the digest. The
+   action server (section 4) keeps the domains it received by digest (a few, newest
+   first) and fills them in; a digest it does not know (a restart, another instance
+   behind the balancer) is answered `428`, and the Rasa side resends that call with the
+   full domain (`_endpoint_request`). So every action still gets exactly the domain of
+   the model that called it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import json
@@ -43,6 +95,8 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -177,14 +231,410 @@ def _patch_sqlite_tracker_store() -> None:
 
 
 # --------------------------------------------------------------------------------------
+# 4. The action server: actions off the event loop, a deadline, a polite "unavailable".
+
+@dataclass(frozen=True)
+class ActionRuntime:
+    threads: int  # actions running at once
+    timeout_s: float  # the customer waits at most this long for an action
+    unavailable: tuple[type[BaseException], ...]  # errors meaning "backend unavailable"
+    response: str  # the domain response sent instead
+    variables: Callable[[], dict[str, Any]]  # its variables (hotline...)
+
+
+_runtime: ActionRuntime | None = None
+_pool: ThreadPoolExecutor | None = None
+_thread_state = threading.local()
+
+
+def _run_in_thread(original: Callable[..., Any], executor: Any, action_call: Any) -> Any:
+    """Run rasa-sdk's `ActionExecutor.run` in this worker thread's own event loop."""
+    loop = getattr(_thread_state, "loop", None)
+    if loop is None:
+        loop = _thread_state.loop = asyncio.new_event_loop()
+    return loop.run_until_complete(original(executor, action_call))
+
+
+def unavailable_response(executor: Any, runtime: ActionRuntime) -> dict[str, Any]:
+    """What the action server answers when the backend is unavailable: no events, one
+    polite response with its variables."""
+    from rasa_sdk.executor import CollectingDispatcher
+
+    dispatcher = CollectingDispatcher()
+    dispatcher.utter_message(response=runtime.response, **runtime.variables())
+    response: dict[str, Any] = executor._create_api_response([], dispatcher.messages)
+    return response
+
+
+async def _executor_run(self: Any, action_call: Any) -> Any:
+    """rasa-sdk's `ActionExecutor.run` in a worker thread, with a deadline."""
+    runtime, pool = _runtime, _pool
+    original = ORIGINALS["ActionExecutor.run"]
+    if runtime is None or pool is None:
+        return await original(self, action_call)
+    name = (action_call or {}).get("next_action")
+    action_call = _with_domain(action_call)
+    future = asyncio.get_running_loop().run_in_executor(pool, _run_in_thread, original, self,
+                                                        action_call)
+    handled: tuple[type[BaseException], ...] = (asyncio.TimeoutError, *runtime.unavailable)
+    try:
+        return await asyncio.wait_for(future, runtime.timeout_s)
+    except handled as exc:
+        logger.warning("action %s: backend unavailable (%s); answered %s", name,
+                       type(exc).__name__, runtime.response)
+        return unavailable_response(self, runtime)
+
+
+class DomainUnknown(Exception):
+    """An action call names a domain digest this action server has not received
+    (answered 428: Rasa resends the call with the domain)."""
+
+    status = 428
+
+
+DOMAINS_KEPT = 8
+_server_domains: dict[str, dict[str, Any]] = {}  # digest -> domain, newest last
+
+
+def _with_domain(action_call: Any) -> Any:
+    """The call with its domain: kept when it comes with one, filled in from the digest
+    otherwise (section 8)."""
+    if not isinstance(action_call, dict):
+        return action_call
+    digest = action_call.get(DOMAIN_DIGEST_KEY)
+    if not isinstance(digest, str) or not digest:
+        return action_call
+    domain = action_call.get("domain")
+    with _lock:
+        if domain:
+            _server_domains.pop(digest, None)
+            _server_domains[digest] = domain
+            while len(_server_domains) > DOMAINS_KEPT:
+                _server_domains.pop(next(iter(_server_domains)))
+            return action_call
+        known = _server_domains.get(digest)
+    if known is None:
+        raise DomainUnknown(digest)
+    return {**action_call, "domain": known}
+
+
+def apply_action_runtime(runtime: ActionRuntime) -> None:
+    """Run the action server's actions as `runtime` says (idempotent; `revert()` undoes)."""
+    global _runtime, _pool
+    from rasa_sdk.executor import ActionExecutor
+
+    with _lock:
+        ORIGINALS.setdefault("ActionExecutor.run", ActionExecutor.run)
+        if _pool is not None:
+            _pool.shutdown(wait=False)
+        _runtime = runtime
+        _pool = ThreadPoolExecutor(max_workers=runtime.threads,
+                                   thread_name_prefix="action")
+        ActionExecutor.run = _executor_run
+        _applied.add("action_runtime")
+
+
+# --------------------------------------------------------------------------------------
+# 5. TED is not run when a rule or a memorised story already decides with certainty.
+
+_CERTAIN = 1.0
+_siblings: dict[int, Any] = {}  # id(model storage) -> WeakSet of rule/memo policies
+_sibling_lock = threading.Lock()
+
+
+def _register_sibling(policy: Any) -> None:
+    import weakref
+
+    with _sibling_lock:
+        key = id(policy._model_storage)
+        members = _siblings.get(key)
+        if members is None:
+            members = _siblings[key] = weakref.WeakSet()
+        members.add(policy)
+
+
+def _cached_predict(original: Callable[..., Any]) -> Callable[..., Any]:
+    """A policy's `predict_action_probabilities`, computed once per tracker state: the
+    same tracker object (held weakly) with the same number of events."""
+    import weakref
+
+    @functools.wraps(original)
+    def predict(self: Any, tracker: Any, domain: Any, rule_only_data: Any = None,
+                **kwargs: Any) -> Any:
+        cached = getattr(self, "_bot_last_prediction", None)
+        if cached is not None:
+            ref, length, domain_id, rules_id, prediction = cached
+            if (ref() is tracker and length == len(tracker.events)
+                    and domain_id == id(domain) and rules_id == id(rule_only_data)):
+                return prediction
+        prediction = original(self, tracker, domain, rule_only_data, **kwargs)
+        self._bot_last_prediction = (weakref.ref(tracker), len(tracker.events), id(domain),
+                                     id(rule_only_data), prediction)
+        return prediction
+
+    return predict
+
+
+def _ted_is_end_to_end(policy: Any) -> bool:
+    """True when TED was trained on user text (its predictions may be end-to-end)."""
+    from rasa.shared.nlu.constants import TEXT
+
+    return bool(getattr(policy, "only_e2e", False)) or TEXT in (policy.data_example or {})
+
+
+def _decided_without_ted(ted: Any, tracker: Any, domain: Any, rule_only_data: Any) -> bool:
+    from rasa.shared.core.events import ActionExecuted, ActionExecutionRejected
+
+    if _ted_is_end_to_end(ted):
+        return False
+    last_action = next((e for e in reversed(tracker.events)
+                        if isinstance(e, (ActionExecutionRejected, ActionExecuted))), None)
+    if isinstance(last_action, ActionExecutionRejected):
+        return False
+    for sibling in list(_siblings.get(id(ted._model_storage), ())):
+        if sibling.priority <= ted.priority:
+            continue
+        prediction = sibling.predict_action_probabilities(tracker, domain, rule_only_data)
+        if prediction.max_confidence >= _CERTAIN:
+            return True
+    return False
+
+
+def _patch_ted_skip() -> None:
+    from rasa.core.policies.memoization import MemoizationPolicy
+    from rasa.core.policies.policy import Policy
+    from rasa.core.policies.rule_policy import RulePolicy
+    from rasa.core.policies.ted_policy import TEDPolicy
+
+    original_init = ORIGINALS["Policy.__init__"]
+
+    @functools.wraps(original_init)
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        if isinstance(self, (RulePolicy, MemoizationPolicy)):
+            _register_sibling(self)
+
+    Policy.__init__ = __init__
+    # RulePolicy subclasses MemoizationPolicy: each class gets its own cached predict.
+    for cls, name in ((MemoizationPolicy, "MemoizationPolicy.predict_action_probabilities"),
+                      (RulePolicy, "RulePolicy.predict_action_probabilities")):
+        cls.predict_action_probabilities = _cached_predict(ORIGINALS[name])
+    original_ted = ORIGINALS["TEDPolicy.predict_action_probabilities"]
+
+    @functools.wraps(original_ted)
+    def predict_action_probabilities(self: Any, tracker: Any, domain: Any,
+                                     rule_only_data: Any = None, **kwargs: Any) -> Any:
+        if self.model is not None and _decided_without_ted(self, tracker, domain,
+                                                           rule_only_data):
+            return self._prediction(self._default_predictions(domain))
+        return original_ted(self, tracker, domain, rule_only_data, **kwargs)
+
+    TEDPolicy.predict_action_probabilities = predict_action_probabilities
+
+
+# --------------------------------------------------------------------------------------
+# 6. Keep-alive connections to the action server.
+
+KEEP_ALIVE_S = 4.0  # < the action server's keep-alive (bot/serve.py ACTION_KEEP_ALIVE_S)
+
+
+def _endpoint_session(endpoint: Any) -> Any:
+    """The open aiohttp session of `endpoint` for the running event loop."""
+    import aiohttp
+    from rasa.core.constants import DEFAULT_REQUEST_TIMEOUT
+
+    loop = asyncio.get_running_loop()
+    cached = getattr(endpoint, "_bot_session", None)
+    if cached is not None and cached[0] is loop and not cached[1].closed:
+        return cached[1]
+    auth = None
+    if endpoint.basic_auth:
+        auth = aiohttp.BasicAuth(endpoint.basic_auth["username"],
+                                 endpoint.basic_auth["password"])
+    session = aiohttp.ClientSession(
+        headers=endpoint.headers, auth=auth,
+        timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
+        connector=aiohttp.TCPConnector(keepalive_timeout=KEEP_ALIVE_S))
+    endpoint._bot_session = (loop, session)
+    return session
+
+
+async def _endpoint_request(self: Any, method: str = "post", subpath: str | None = None,
+                            content_type: str | None = "application/json",
+                            compress: bool = False, **kwargs: Any) -> Any:
+    """Rasa's `EndpointConfig.request` on a kept-open session."""
+    import ssl
+
+    from aiohttp import ContentTypeError
+    from rasa.shared.exceptions import FileNotFoundException
+    from rasa.utils.endpoints import ClientResponseError, concat_url
+
+    headers = {}
+    if content_type:
+        headers["Content-Type"] = content_type
+    if "headers" in kwargs:
+        headers.update(kwargs.pop("headers"))
+    if self.headers:
+        headers.update(self.headers)
+    url = concat_url(self.url, subpath)
+    sslcontext = None
+    if self.cafile:
+        try:
+            sslcontext = ssl.create_default_context(cafile=self.cafile)
+        except FileNotFoundError as e:
+            raise FileNotFoundException(
+                f"Failed to find certificate file, "
+                f"'{os.path.abspath(self.cafile)}' does not exist.") from e
+    session = _endpoint_session(self)
+    params = self.combine_parameters(kwargs)
+    given = kwargs.get("json")
+    body: dict[str, Any] = given if isinstance(given, dict) else {}
+    digest = body.get(DOMAIN_DIGEST_KEY)
+    for attempt in (1, 2):
+        async with session.request(method, url, headers=headers, params=params,
+                                   compress=compress, ssl=sslcontext, **kwargs) as response:
+            if (response.status == DomainUnknown.status and digest and attempt == 1
+                    and "domain" not in body and digest in _digest_domains):
+                # The action server does not have this domain (yet): send it along.
+                _known_digests.get(self.url, set()).discard(digest)
+                kwargs["json"] = body = {**body, "domain": _digest_domains[digest]}
+                continue
+            if response.status >= 400:
+                raise ClientResponseError(response.status, response.reason,
+                                          await response.content.read())
+            if digest and "domain" in body:
+                _known_digests.setdefault(self.url, set()).add(digest)
+            try:
+                return await response.json()
+            except ContentTypeError:
+                return None
+    return None  # pragma: no cover - the loop returns or raises
+
+
+def _patch_endpoint_keep_alive() -> None:
+    from rasa.utils.endpoints import EndpointConfig
+
+    EndpointConfig.request = _endpoint_request
+
+
+# --------------------------------------------------------------------------------------
+# 8. The domain goes to each action server once; later calls carry its digest.
+
+DOMAIN_DIGEST_KEY = "domain_digest"
+_digest_domains: dict[str, dict[str, Any]] = {}  # digest -> domain dict (Rasa side)
+_known_digests: dict[str, set[str]] = {}  # action server URL -> digests it accepted
+
+
+def domain_digest(domain: Any) -> str:
+    """SHA-256 (hex, 32 characters) of the domain's data, computed once per domain."""
+    import hashlib
+
+    cached = getattr(domain, "_bot_digest", None)
+    if cached:
+        return str(cached)
+    data = domain.as_dict()
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str)
+                            .encode("utf-8")).hexdigest()[:32]
+    domain._bot_digest = digest
+    with _lock:
+        _digest_domains[digest] = data
+        while len(_digest_domains) > DOMAINS_KEPT:
+            _digest_domains.pop(next(iter(_digest_domains)))
+    return digest
+
+
+def _action_call_format(self: Any, tracker: Any, domain: Any) -> dict[str, Any]:
+    """Rasa's `RemoteAction._action_call_format`, the domain replaced by its digest once
+    the action server has it."""
+    result: dict[str, Any] = ORIGINALS["RemoteAction._action_call_format"](self, tracker,
+                                                                           domain)
+    if "domain" in result and self.action_endpoint is not None:
+        digest = domain_digest(domain)
+        result[DOMAIN_DIGEST_KEY] = digest
+        if digest in _known_digests.get(self.action_endpoint.url, ()):
+            del result["domain"]
+    return result
+
+
+def _patch_domain_once() -> None:
+    from rasa.core.actions.action import RemoteAction
+
+    RemoteAction._action_call_format = _action_call_format
+
+
+# --------------------------------------------------------------------------------------
+# 7. The response selector runs only where its answer can be used.
+
+RESPONSE_SELECTOR_TOP = 3
+
+
+def _selector_needed(selector: Any, message: Any) -> bool:
+    from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY
+
+    if not selector.retrieval_intent:
+        return True  # one selector for every retrieval intent: always needed
+    ranking = message.get(INTENT_RANKING_KEY) or [message.get(INTENT) or {}]
+    top = [entry.get(INTENT_NAME_KEY) for entry in ranking[:RESPONSE_SELECTOR_TOP]]
+    return selector.retrieval_intent in top
+
+
+def _empty_selection(selector: Any, message: Any) -> None:
+    from rasa.nlu.constants import (
+        RESPONSE_SELECTOR_PREDICTION_KEY,
+        RESPONSE_SELECTOR_RANKING_KEY,
+        RESPONSE_SELECTOR_RESPONSES_KEY,
+        RESPONSE_SELECTOR_UTTER_ACTION_KEY,
+    )
+    from rasa.shared.nlu.constants import (
+        INTENT_RESPONSE_KEY,
+        PREDICTED_CONFIDENCE_KEY,
+    )
+
+    selector._set_message_property(message, {
+        RESPONSE_SELECTOR_PREDICTION_KEY: {
+            RESPONSE_SELECTOR_RESPONSES_KEY: None, PREDICTED_CONFIDENCE_KEY: 0.0,
+            INTENT_RESPONSE_KEY: None, RESPONSE_SELECTOR_UTTER_ACTION_KEY: None},
+        RESPONSE_SELECTOR_RANKING_KEY: []}, selector.retrieval_intent)
+
+
+def _patch_response_selector() -> None:
+    from rasa.nlu.selectors.response_selector import ResponseSelector
+
+    original = ORIGINALS["ResponseSelector.process"]
+
+    @functools.wraps(original)
+    def process(self: Any, messages: list[Any]) -> list[Any]:
+        needed = []
+        for message in messages:
+            if _selector_needed(self, message):
+                needed.append(message)
+            else:
+                _empty_selection(self, message)
+        if needed:
+            original(self, needed)
+        return messages
+
+    ResponseSelector.process = process
+
+
+# --------------------------------------------------------------------------------------
 # What the patches rely on: checked by tests/test_rasa_patches.py on every Rasa version.
 
 def _targets() -> list[tuple[str, Any, str, list[str]]]:
     """(description, owner, attribute, expected parameter names) of what we replace or use."""
     import rasa.core.tracker_store as tracker_store
     from rasa.core.actions.action import RemoteAction
+    from rasa.core.policies.ensemble import DefaultPolicyPredictionEnsemble
+    from rasa.core.policies.memoization import MemoizationPolicy
+    from rasa.core.policies.policy import Policy
+    from rasa.core.policies.rule_policy import RulePolicy
+    from rasa.core.policies.ted_policy import TEDPolicy
     from rasa.core.tracker_store import SQLTrackerStore
+    from rasa.nlu.selectors.response_selector import ResponseSelector
+    from rasa.utils.endpoints import EndpointConfig
+    from rasa_sdk.executor import ActionExecutor
 
+    predict = ["self", "tracker", "domain", "rule_only_data", "kwargs"]
     return [
         ("SQLTrackerStore._retrieve", SQLTrackerStore, "_retrieve",
          ["self", "sender_id", "fetch_events_from_all_sessions"]),
@@ -200,6 +650,32 @@ def _targets() -> list[tuple[str, Any, str, list[str]]]:
          ["self", "result"]),
         ("RemoteAction.action_response_format_spec", RemoteAction,
          "action_response_format_spec", []),
+        ("ActionExecutor.run", ActionExecutor, "run", ["self", "action_call"]),
+        ("ActionExecutor._create_api_response", ActionExecutor, "_create_api_response",
+         ["events", "messages"]),
+        ("Policy.__init__", Policy, "__init__",
+         ["self", "config", "model_storage", "resource", "execution_context", "featurizer"]),
+        ("MemoizationPolicy.predict_action_probabilities", MemoizationPolicy,
+         "predict_action_probabilities", predict),
+        ("RulePolicy.predict_action_probabilities", RulePolicy,
+         "predict_action_probabilities", predict),
+        ("TEDPolicy.predict_action_probabilities", TEDPolicy,
+         "predict_action_probabilities", ["self", "tracker", "domain", "rule_only_data",
+                                          "precomputations", "kwargs"]),
+        ("DefaultPolicyPredictionEnsemble._pick_best_policy", DefaultPolicyPredictionEnsemble,
+         "_pick_best_policy", ["predictions"]),
+        ("DefaultPolicyPredictionEnsemble._best_policy_prediction",
+         DefaultPolicyPredictionEnsemble, "_best_policy_prediction",
+         ["predictions", "tracker", "domain"]),
+        ("EndpointConfig.request", EndpointConfig, "request",
+         ["self", "method", "subpath", "content_type", "compress", "kwargs"]),
+        ("EndpointConfig.combine_parameters", EndpointConfig, "combine_parameters",
+         ["self", "kwargs"]),
+        ("ResponseSelector.process", ResponseSelector, "process", ["self", "messages"]),
+        ("RemoteAction._action_call_format", RemoteAction, "_action_call_format",
+         ["self", "tracker", "domain"]),
+        ("ResponseSelector._set_message_property", ResponseSelector,
+         "_set_message_property", ["self", "message", "prediction_dict", "selector_key"]),
     ]
 
 
@@ -228,6 +704,24 @@ def check_targets() -> list[str]:
                                       "DialogueStateTracker.from_dict"),
         "SQLTrackerStore.__init__": (
             "self.engine = sa.create_engine(engine_url, **create_engine_kwargs(engine_url))",),
+        "ActionExecutor.run": ("utils.call_potential_coroutine(",
+                               "self._create_api_response(validated_events"),
+        # TED may be skipped only because the ensemble compares (confidence, priority)
+        # after setting a rejected action's confidence to 0.0 everywhere.
+        "DefaultPolicyPredictionEnsemble._pick_best_policy": (
+            "confidence = (prediction.max_confidence, prediction.policy_priority)",
+            "if prediction.is_no_user_prediction != is_no_user_prediction:",
+            "prediction.is_end_to_end_prediction != is_end_to_end_prediction"),
+        "DefaultPolicyPredictionEnsemble._best_policy_prediction": (
+            "ActionExecutionRejected", "prediction.probabilities[index_of_rejected_action] = 0.0"),
+        "TEDPolicy.predict_action_probabilities": (
+            "self._pick_confidence(", "is_end_to_end_prediction=is_e2e_prediction"),
+        "EndpointConfig.request": (
+            "async with self.session() as session:", "raise ClientResponseError(",
+            "return await response.json()", "params=self.combine_parameters(kwargs)"),
+        "ResponseSelector.process": (
+            "for message in messages:", "self._set_message_property(message, prediction_dict"),
+        "RemoteAction._action_call_format": ('result["domain"] = domain.as_dict()',),
     }.items():
         owner, attribute = owners[name]
         try:
@@ -247,12 +741,21 @@ def check_targets() -> list[str]:
 ORIGINALS: dict[str, Any] = {}
 # The targets the patches replace (the others are only relied on).
 REPLACED = frozenset({"RemoteAction._validate_action_result", "SQLTrackerStore._retrieve",
-                      "SQLTrackerStore.__init__", "tracker_store.create_engine_kwargs"})
+                      "SQLTrackerStore.__init__", "tracker_store.create_engine_kwargs",
+                      "ActionExecutor.run", "Policy.__init__",
+                      "MemoizationPolicy.predict_action_probabilities",
+                      "RulePolicy.predict_action_probabilities",
+                      "TEDPolicy.predict_action_probabilities", "EndpointConfig.request",
+                      "ResponseSelector.process", "RemoteAction._action_call_format"})
 
 PATCHES: dict[str, Callable[[], None]] = {
     "action_result_validator": _patch_action_validation,
     "sql_retrieve_data_only": _patch_sql_retrieve,
     "sqlite_tracker_store_wal": _patch_sqlite_tracker_store,
+    "ted_skipped_when_decided": _patch_ted_skip,
+    "action_server_keep_alive": _patch_endpoint_keep_alive,
+    "response_selector_when_needed": _patch_response_selector,
+    "domain_sent_once": _patch_domain_once,
 }
 
 
@@ -293,3 +796,8 @@ def revert() -> None:
                 setattr(owner, attribute, ORIGINALS[name])
         _validator_for_spec.cache_clear()
         _applied.clear()
+        _known_digests.clear()
+        global _runtime, _pool
+        if _pool is not None:
+            _pool.shutdown(wait=False)
+        _runtime, _pool = None, None

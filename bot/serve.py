@@ -158,6 +158,7 @@ def serve_rasa(args: argparse.Namespace, extra: list[str], shell: bool = False) 
         auth_token = secrets.require("RASA_AUTH_TOKEN")
         jwt_secret = secrets.require("RASA_JWT_SECRET")
         check_credentials(args.credentials)
+        secrets.require("BOT_MEDIA_KEY")  # the channels store customer photos (bot/media)
     check_log_level(extra)
     secrets.require("ACTION_SERVER_TOKEN")  # endpoints.yml sends it to the action server
     _common_setup()
@@ -180,6 +181,7 @@ def serve_rasa(args: argparse.Namespace, extra: list[str], shell: bool = False) 
 
 
 # --------------------------------------------------------------------------- actions
+ACTION_KEEP_ALIVE_S = 15
 def protect_action_server(app: Any, token: str) -> None:
     """Every request but /health and the probes (bot.health: /metrics has its own token)
     needs the shared secret; errors never echo the request (the tracker it carries holds
@@ -197,16 +199,44 @@ def protect_action_server(app: Any, token: str) -> None:
             return response.json({"error": "unauthorized"}, status=401)
         return None
 
+    from bot.rasa_patches import DomainUnknown
+
+    @app.exception(DomainUnknown)
+    async def domain_unknown(request: Any, exception: Exception) -> Any:
+        # Rasa resends the call with its domain (bot/rasa_patches.py section 8).
+        return response.json({"error": "domain unknown"}, status=DomainUnknown.status)
+
     @app.exception(Exception)
     async def failed(request: Any, exception: Exception) -> Any:
         logger.error("action server request failed: %s", type(exception).__name__)
         return response.json({"error": "internal error"}, status=500)
 
 
+def action_runtime() -> Any:
+    """How our actions run (bot/rasa_patches.py section 4): in threads, with a deadline,
+    a backend that is down answered with one polite response (bot/operator.yml)."""
+    import sqlalchemy.exc as sa_exc
+
+    from bot import rasa_patches
+    from bot.brand import operator, response_variables
+
+    section = operator()["action_server"]
+    return rasa_patches.ActionRuntime(
+        threads=int(section["threads"]), timeout_s=float(section["action_timeout_seconds"]),
+        unavailable=(sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError,
+                     sa_exc.DisconnectionError, ConnectionError, TimeoutError),
+        response="utter_backend_unavailable", variables=response_variables)
+
+
 def action_app(token: str, package: str = "actions") -> Any:
     from rasa_sdk.endpoint import create_app
 
+    from bot import rasa_patches
+
+    rasa_patches.apply_action_runtime(action_runtime())
     app = create_app(package, cors_origins=None)
+    # Rasa keeps its connections to us open (bot/rasa_patches.py KEEP_ALIVE_S, shorter).
+    app.config.KEEP_ALIVE_TIMEOUT = ACTION_KEEP_ALIVE_S
     app.config.REQUEST_MAX_SIZE = max_request_bytes()
     protect_action_server(app, token)
 

@@ -5,6 +5,7 @@ One place for: Unicode normalisation, diacritic folding and phone-number normali
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -27,6 +28,12 @@ def nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
+# The NLU calls these for every word of every message (and of every gazetteer entry):
+# words repeat, so results are cached (bounded; pure functions of a string).
+_CACHE_SIZE = 1 << 16
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
 def normalize_tone_placement(text: str) -> str:
     """Make 'hòa' and 'hoà', 'thủy' and 'thuỷ' the same string (NFC, old placement)."""
     return _TONE_RE.sub(lambda m: _TONE_PLACEMENT[m.group(0)], nfc(text))
@@ -38,6 +45,7 @@ def strip_diacritics(text: str) -> str:
     return "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
 
 
+@functools.lru_cache(maxsize=_CACHE_SIZE)
 def fold(text: str) -> str:
     """Lower-case, diacritic-free, single-spaced form for matching what users type."""
     return " ".join(strip_diacritics(nfc(text)).lower().split())

@@ -155,3 +155,16 @@ def pg_backend(pg_url, clock, monkeypatch) -> Iterator:
     set_backend(instance)
     yield instance
     set_backend(None, pg_url)
+
+
+@pytest.fixture(autouse=True)
+def _media_store_in_tmp(tmp_path, monkeypatch) -> Iterator[None]:
+    """Customer photos (bot/media) go to this test's own directory with the test key; never
+    into the developer's .data/."""
+    from bot.media import set_media_store
+
+    monkeypatch.setenv("BOT_MEDIA_KEY", "test-media-key-7d2e9a4c1b8f3e6a05d9c2b7e4f1")
+    monkeypatch.setenv("BOT_MEDIA_DIR", str(tmp_path / "media"))
+    set_media_store(None)
+    yield
+    set_media_store(None)

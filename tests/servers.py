@@ -49,6 +49,7 @@ TEST_SECRETS = {
     "RASA_AUTH_TOKEN": "test-rasa-token-3f9c2b7e41d05a86c1e9b0f4d7a2",
     "RASA_JWT_SECRET": "test-jwt-secret-8e1d4c9a7b3f2e6015c8d9a4b7e3",
     "ACTION_SERVER_TOKEN": "test-action-token-5a7c9e1b3d2f4086a9c7e5b1d3f2",
+    "BOT_MEDIA_KEY": "test-media-key-7d2e9a4c1b8f3e6a05d9c2b7e4f1",
 }
 ACTION_TOKEN_HEADER = "X-Action-Token"
 

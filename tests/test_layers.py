@@ -51,9 +51,10 @@ LAYERS = {
     "bot.settings": 0, "bot.brand": 0, "bot.secrets": 0, "bot.clock": 0,
     "bot.rasa_stores": 0, "bot.rasa_patches": 0,  # Rasa adapters (endpoints.yml, bot serve)
     "bot.metrics": 0, "bot.health": 0,  # Prometheus metrics, health/readiness probes
-    "bot.database": 1, "bot.reference": 1,
+    "bot.database": 1, "bot.reference": 1, "bot.media": 1,  # media: photos at rest
     "bot.backend": 2, "bot.nlu": 2,
     "bot.channels": 3,
+    "bot.designer": 3,  # designers' inbox logic: tracker store (read-only), NLU lint
     "bot.handoff": 4,
     "actions": 5,
     "bot.serve": 6, "bot.cli": 7,  # the launchers; `bot` dispatches to `bot serve`

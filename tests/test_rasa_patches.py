@@ -179,3 +179,49 @@ async def test_sqlite_tracker_store_keeps_connections_open(sqlite_store):
 def test_patches_can_be_switched_off(monkeypatch):
     monkeypatch.setenv("BOT_RASA_PATCHES", "off")
     assert rasa_patches.apply() == []
+
+
+async def test_action_server_calls_reuse_one_connection():
+    """Patch 6: requests of one endpoint share a kept-alive connection; Rasa's results and
+    errors are unchanged (JSON body, None for a non-JSON answer, ClientResponseError)."""
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+    from rasa.utils.endpoints import ClientResponseError, EndpointConfig
+
+    peers: list[tuple] = []
+
+    async def webhook(request: web.Request) -> web.Response:
+        peers.append(request.transport.get_extra_info("peername"))
+        body = await request.json()
+        assert request.headers["X-Action-Token"] == "t" * 32
+        if body.get("fail"):
+            return web.json_response({"error": "no"}, status=400)
+        if body.get("text"):
+            return web.Response(text="plain")
+        return web.json_response({"events": [], "echo": body["n"]})
+
+    app = web.Application()
+    app.router.add_post("/webhook", webhook)
+    server = TestServer(app)
+    await server.start_server()
+    endpoint = EndpointConfig(str(server.make_url("/webhook")),
+                              headers={"X-Action-Token": "t" * 32})
+    try:
+        rasa_patches.apply(["action_server_keep_alive"])
+        assert await endpoint.request(json={"n": 1}) == {"events": [], "echo": 1}
+        assert await endpoint.request(json={"n": 2}) == {"events": [], "echo": 2}
+        assert await endpoint.request(json={"text": True}) is None
+        with pytest.raises(ClientResponseError) as failed:
+            await endpoint.request(json={"fail": True})
+        assert failed.value.status == 400
+        assert len(set(peers)) == 1  # one TCP connection for all four
+        rasa_patches.revert()
+        await endpoint.request(json={"n": 3})
+        await endpoint.request(json={"n": 4})
+        assert len(set(peers)) == 3  # Rasa's own: a new connection per request
+    finally:
+        rasa_patches.revert()
+        cached = getattr(endpoint, "_bot_session", None)
+        if cached is not None:
+            await cached[1].close()
+        await server.close()

@@ -24,6 +24,7 @@ PYTHON_SENT = {
     "utter_channel_no_text": {},
     "utter_channel_unsupported": {},
     "utter_channel_error": {},
+    "utter_assistant_unavailable": {},
     "utter_channel_private_only": {},
     "utter_channel_more_options": {},
     "utter_contact_button": {},
@@ -44,6 +45,13 @@ PYTHON_SENT = {
     "utter_summary_value_photo_received": {},
     "utter_summary_value_photo_missing": {},
     "utter_summary_value_vietnam": {},
+    # the review desk's outcome (bot/handoff/review.py)
+    "utter_review_approved": {"request_id": 7, "changes": "x"},
+    "utter_review_rejected": {"request_id": 7, "reason": "x"},
+    "utter_review_change_unblocked": {},
+    "utter_review_change_complete": {},
+    "utter_review_change_partial": {},
+    "utter_review_reason_other": {"note": "x"},
 }
 
 

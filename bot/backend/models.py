@@ -109,6 +109,7 @@ class Topup(Base):
 
 class UpdateRequest(Base):
     __tablename__ = "update_requests"
+    __table_args__ = (Index("ix_update_requests_status_submitted", "status", "submitted_at"),)
 
     id = Column(Integer, primary_key=True)
     subscriber_id = Column(Integer, ForeignKey("subscribers.id", ondelete="CASCADE"),
@@ -120,6 +121,15 @@ class UpdateRequest(Base):
     submitted_at = Column(UTCDateTime, nullable=False)
     due_at = Column(UTCDateTime, nullable=False)
     decided_at = Column(UTCDateTime, nullable=True)
+    # The review desk (0009_review_desk)
+    conversation_id = Column(String(160), nullable=True)  # where the outcome is told
+    version = Column(Integer, nullable=False, default=0, server_default="0")
+    decided_by = Column(String(80), nullable=True)  # the reviewer's console account
+    reject_reason = Column(String(30), nullable=True)  # operator.yml review.reject_reasons
+    reject_note = Column(Text, nullable=True)  # the reviewer's note (reason "other")
+    notified_via = Column(String(12), nullable=True)  # telegram | zalo | sms
+    notified_at = Column(UTCDateTime, nullable=True)
+    media_purged_at = Column(UTCDateTime, nullable=True)
 
 
 class OtpChallenge(Base):
@@ -232,3 +242,4 @@ class AuditLog(Base):
     action = Column(String(60), nullable=False)
     subscriber_id = Column(Integer, nullable=True)  # internal id only, never the number
     at = Column(UTCDateTime, nullable=False)
+    update_request_id = Column(Integer, nullable=True)  # the request a reviewer handled

@@ -157,6 +157,40 @@ class UpdateRequestView:
     submitted_at: datetime
     channel: str = ""
     decided_at: datetime | None = None
+    version: int = 0  # the review desk decides only the version it showed
+    reject_reason: str | None = None  # a code of bot/operator.yml review.reject_reasons
+    reject_note: str | None = field(default=None, repr=False)  # free text: not in repr()
+    decided_by: str | None = None
+    notified_via: str | None = None  # telegram | zalo | sms: how the customer was told
+    conversation_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ReviewDetail:
+    """One update request as the review desk shows it. `fields` are the submitted values
+    (the reviewer compares them with the document, so they are whole); `current` is the
+    subscriber's registered data masked (`reference.masked_profile`); `photos` kind ->
+    media reference."""
+
+    request: UpdateRequestView
+    subscriber_id: int
+    msisdn: str
+    fields: dict[str, str] = field(repr=False)  # personal: not in repr()
+    photos: dict[str, str] = field(repr=False)
+    current: dict[str, str] = field(repr=False)
+    history: tuple[UpdateRequestView, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReviewDecision:
+    """What a decision did: the request, whose it is, which Decree-49 items it completed
+    (codes of `reference.decree49`), whether it lifted a one-way block."""
+
+    request: UpdateRequestView
+    msisdn: str
+    completed: tuple[str, ...] = ()
+    unblocked: bool = False
+    complete: bool = False
 
 
 @dataclass(frozen=True)
@@ -176,3 +210,4 @@ class AuditView:
     action: str
     subscriber_id: int | None
     at: datetime
+    update_request_id: int | None = None

@@ -5,6 +5,8 @@
     bot telegram delete-webhook | me
     bot zalo set-token --access-token ... --refresh-token ...
     bot zalo sign FILE.json                                  print a signed curl (testing)
+    bot channels inbox [--status parked|pending|all] [--channel telegram|zalo]
+    bot channels replay ID... | --parked                    parked messages processed again
 """
 
 from __future__ import annotations
@@ -17,9 +19,14 @@ import logging
 import sys
 import time
 import warnings
+from pathlib import Path
 from typing import Any
 
+from bot.texts import Messages
+
 logger = logging.getLogger(__name__)
+
+CLI_TEXTS = Messages(Path(__file__).with_name("cli_texts.yml"))
 
 
 def register(subparsers: Any) -> None:
@@ -50,6 +57,19 @@ def register(subparsers: Any) -> None:
     sign.add_argument("file", help="event JSON file ('timestamp' is set to now)")
     sign.add_argument("--url", default="http://localhost:5005/webhooks/zalo/webhook")
     sign.set_defaults(func=_cmd_zalo_sign)
+
+    ch = subparsers.add_parser("channels", help="channel inbox: pending and parked messages")
+    csub = ch.add_subparsers(dest="channels_command", required=True)
+    inbox = csub.add_parser("inbox", help="list the inbox rows not done (parked first to "
+                                          "look at), with counts per channel")
+    inbox.add_argument("--status", choices=["parked", "pending", "all"], default="all")
+    inbox.add_argument("--channel", choices=["telegram", "zalo"])
+    inbox.add_argument("--limit", type=int, default=100)
+    inbox.set_defaults(func=_cmd_inbox)
+    replay = csub.add_parser("replay", help="make parked (or pending) messages due again")
+    replay.add_argument("ids", nargs="*", type=int)
+    replay.add_argument("--parked", action="store_true", help="every parked message")
+    replay.set_defaults(func=_cmd_replay)
 
 
 def _telegram_config():
@@ -201,4 +221,43 @@ def _cmd_zalo_sign(args: argparse.Namespace) -> int:
     mac = signature(config.app_id, body.encode(), event["timestamp"], config.oa_secret_key)
     print(f"curl -X POST {shlex.quote(args.url)} -H 'Content-Type: application/json' "
           f"-H '{SIGNATURE_HEADER}: mac={mac}' --data-binary {shlex.quote(body)}")
+    return 0
+
+
+def _cmd_inbox(args: argparse.Namespace) -> int:
+    from bot.channels.inbox_store import PARKED, PENDING, PROCESSING, InboxStore
+
+    store = InboxStore()
+    statuses = {"parked": (PARKED,), "pending": (PENDING, PROCESSING),
+                "all": (PARKED, PENDING, PROCESSING)}[args.status]
+    rows = store.items(statuses, args.channel, args.limit)
+    if not rows:
+        print(CLI_TEXTS("inbox.empty"))
+    else:
+        print(CLI_TEXTS("inbox.header"))
+        for row in rows:
+            print(CLI_TEXTS("inbox.row", id=row.id, channel=row.channel,
+                            external_id=row.external_id, user=row.user_key,
+                            status=row.status, attempts=row.attempts,
+                            next_attempt=row.next_attempt_at.strftime("%Y-%m-%d %H:%M:%S"),
+                            error=row.last_error or "-"))
+    counts = store.counts()
+    for channel in sorted({key[0] for key in counts}):
+        print(CLI_TEXTS("inbox.counts", channel=channel,
+                        pending=counts.get((channel, PENDING), 0)
+                        + counts.get((channel, PROCESSING), 0),
+                        parked=counts.get((channel, PARKED), 0)))
+    if counts:
+        print(CLI_TEXTS("inbox.replay_hint"))
+    return 0
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from bot.channels.inbox_store import InboxStore
+
+    if not args.ids and not args.parked:
+        print(CLI_TEXTS("replay.nothing"), file=sys.stderr)
+        return 2
+    count = InboxStore().replay(args.ids, all_parked=args.parked)
+    print(CLI_TEXTS("replay.done", count=count))
     return 0

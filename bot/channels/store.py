@@ -1,7 +1,8 @@
 """Database access of the channels (short transactions, SQLite and PostgreSQL alike).
 
-The only code that touches the channels' tables (bot/channels/models.py): the hand-off
-and the actions read and write channel links through `ChannelStore` too.
+With bot.channels.inbox_store (the inbox and the outbox), the only code that touches the
+channels' tables (bot/channels/models.py): the hand-off and the actions read and write
+channel links through `ChannelStore` too.
 
 Every method is synchronous and opens its own transaction; async callers use the `a*`
 wrappers, which run the call in a worker thread so the event loop never blocks on I/O.
@@ -21,7 +22,7 @@ from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from bot.channels.models import ButtonPayload, ChannelLink, ProcessedInbound, ZaloOaToken
+from bot.channels.models import ButtonPayload, ChannelLink, ZaloOaToken
 from bot.database import engine_for
 
 T = TypeVar("T")
@@ -41,7 +42,8 @@ class TokenRow:
 
 
 class ChannelStore:
-    """Dedup claims, channel links, Zalo tokens and long button payloads."""
+    """Channel links, Zalo tokens and long button payloads (the inbox and the outbox:
+    bot.channels.inbox_store)."""
 
     def __init__(self, engine: Engine | None = None, clock: Clock | None = None) -> None:
         self.engine = engine or engine_for()
@@ -50,55 +52,6 @@ class ChannelStore:
     # -- async wrappers -------------------------------------------------------------
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await asyncio.to_thread(functools.partial(fn, *args, **kwargs))
-
-    # -- inbound dedup ---------------------------------------------------------------
-    def claim(self, channel: str, external_id: str, lease_s: float = 120.0) -> bool:
-        """True when this caller may process the message now (first delivery, or a retry of
-        one that failed or whose claim expired); False for a duplicate."""
-        now = self.clock()
-        lease_until = now + timedelta(seconds=lease_s)
-        table = ProcessedInbound.__table__
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(insert(table).values(
-                    channel=channel, external_id=external_id, status="processing",
-                    attempts=1, claimed_at=now, lease_until=lease_until))
-            return True
-        except IntegrityError:
-            pass
-        with self.engine.begin() as conn:
-            result = conn.execute(
-                update(table)
-                .where(and_(table.c.channel == channel, table.c.external_id == external_id,
-                            or_(table.c.status == "failed",
-                                and_(table.c.status == "processing",
-                                     table.c.lease_until < now))))
-                .values(status="processing", attempts=table.c.attempts + 1,
-                        claimed_at=now, lease_until=lease_until))
-            return result.rowcount == 1
-
-    def finish(self, channel: str, external_id: str) -> None:
-        self._set_status(channel, external_id, "done")
-
-    def fail(self, channel: str, external_id: str) -> None:
-        """Processing failed: the id may be claimed again (a re-delivery is processed)."""
-        self._set_status(channel, external_id, "failed")
-
-    def _set_status(self, channel: str, external_id: str, status: str) -> None:
-        table = ProcessedInbound.__table__
-        with self.engine.begin() as conn:
-            conn.execute(update(table)
-                         .where(and_(table.c.channel == channel,
-                                     table.c.external_id == external_id))
-                         .values(status=status, finished_at=self.clock()))
-
-    def inbound_status(self, channel: str, external_id: str) -> tuple[str, int] | None:
-        table = ProcessedInbound.__table__
-        with self.engine.connect() as conn:
-            row = conn.execute(select(table.c.status, table.c.attempts)
-                               .where(and_(table.c.channel == channel,
-                                           table.c.external_id == external_id))).first()
-        return (row.status, row.attempts) if row else None
 
     # -- channel links -----------------------------------------------------------------
     def touch_link(self, channel: str, user_id: str, verified_msisdn: str | None = None) -> None:

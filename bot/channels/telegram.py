@@ -1,8 +1,10 @@
 """Telegram as a Rasa input channel, built on python-telegram-bot (Rasa name `telegram_ptb`).
 
 Webhook: POST /webhooks/telegram_ptb/webhook with the header X-Telegram-Bot-Api-Secret-Token.
-Each update is processed once (DB claim on `<bot id>:<update_id>`); a failed update is
-answered 500 and left claimable, so Telegram's re-delivery processes it.
+An update of a private chat is stored in the inbox (key `<bot id>:<update_id>`: a
+re-delivery is recognised) before the webhook is answered; the inbox worker processes it
+(bot.channels.worker). Sends are retried on 429 `retry_after`, 5xx and connection
+failures, never twice (bot.channels.delivery).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -29,7 +32,16 @@ from telegram import (
     ReplyKeyboardMarkup,
     Update,
 )
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 
 from bot import texts
 from bot.channels.common import (
@@ -46,7 +58,13 @@ from bot.channels.common import (
     read_body,
     split_text,
 )
+from bot.channels.delivery import PERMANENT, RETRY, UNKNOWN_OUTCOME, Verdict, deliver
+from bot.channels.inbound import InboxInput
+from bot.channels.inbox_config import InboxSettings, parse_delays
+from bot.channels.inbox_store import InboxRow, InboxStore
+from bot.channels.media import fetch_telegram_photos
 from bot.channels.store import ChannelStore
+from bot.channels.worker import BufferedOutput
 from bot.conversation_ids import TELEGRAM, sender_id, user_id_from_recipient
 from bot.text import normalize_msisdn
 
@@ -74,6 +92,9 @@ class TelegramConfig:
     secret_token: str | None
     base_url: str = DEFAULT_BASE_URL
     base_file_url: str = DEFAULT_BASE_FILE_URL
+    # Delays between processing attempts of one update (TELEGRAM_RETRY_DELAYS_S); None:
+    # the inbox's (operator.yml channel_inbox.retry_delays_seconds).
+    retry_delays_s: tuple[float, ...] | None = None
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None = None) -> TelegramConfig:
@@ -85,6 +106,8 @@ class TelegramConfig:
                             DEFAULT_BASE_URL) or DEFAULT_BASE_URL,
             base_file_url=env_or(credentials, "base_file_url", "TELEGRAM_FILE_BASE_URL",
                                  DEFAULT_BASE_FILE_URL) or DEFAULT_BASE_FILE_URL,
+            retry_delays_s=parse_delays(env_or(credentials, "retry_delays_s",
+                                               "TELEGRAM_RETRY_DELAYS_S")),
         )
 
     @property
@@ -119,6 +142,29 @@ def _permanent(exc: TelegramError) -> bool:
     return isinstance(exc, (Forbidden, BadRequest))
 
 
+def classify_error(exc: BaseException) -> Verdict:
+    """What a failed Bot API call means for a retry (bot.channels.delivery)."""
+    if isinstance(exc, RetryAfter):  # 429: wait as long as Telegram asks
+        wait = exc.retry_after
+        seconds = wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait)
+        return Verdict(RETRY, seconds)
+    if isinstance(exc, (Forbidden, BadRequest, InvalidToken, ChatMigrated)):
+        return Verdict(PERMANENT)
+    cause = exc.__cause__
+    if isinstance(exc, TimedOut):
+        # A connect or pool timeout never sent the request; a read/write timeout may have.
+        sent = not (isinstance(cause, (httpx.ConnectTimeout, httpx.PoolTimeout))
+                    or "Pool timeout" in str(exc))
+        return Verdict(UNKNOWN_OUTCOME if sent else RETRY)
+    if isinstance(exc, NetworkError):
+        # No cause: Telegram answered 5xx (it did not take the message). A refused
+        # connection never sent it; any other transport error may have.
+        if cause is None or isinstance(cause, httpx.ConnectError):
+            return Verdict(RETRY)
+        return Verdict(UNKNOWN_OUTCOME)
+    return Verdict(PERMANENT)
+
+
 class TelegramOutput(OutputChannel):
     """Sends Rasa's responses to a Telegram chat (recipient `tg-<chat_id>` or `<chat_id>`)."""
 
@@ -126,9 +172,11 @@ class TelegramOutput(OutputChannel):
     def name(cls) -> str:
         return CHANNEL_NAME
 
-    def __init__(self, config: TelegramConfig, store: ChannelStore | None = None) -> None:
+    def __init__(self, config: TelegramConfig, store: ChannelStore | None = None,
+                 settings: InboxSettings | None = None) -> None:
         self.config = config
         self._store = store
+        self.settings = settings  # retries of the sends (None: operator.yml)
 
     @property
     def store(self) -> ChannelStore:
@@ -139,6 +187,12 @@ class TelegramOutput(OutputChannel):
     @property
     def bot(self) -> Bot:
         return get_bot(self.config)
+
+    async def _call(self, chat_id: int, call: Any) -> Any:
+        """One Bot API send through the outbox: retried, never twice."""
+        return await deliver(TELEGRAM, str(chat_id),
+                             InboxStore(self.store.engine, self.store.clock), call,
+                             classify_error, self.settings)
 
     async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
         custom = message.get("custom")
@@ -161,8 +215,9 @@ class TelegramOutput(OutputChannel):
         for index, piece in enumerate(pieces):
             markup = reply_markup if index == len(pieces) - 1 else None
             try:
-                await self.bot.send_message(chat_id=int(chat_id), text=piece,
-                                            reply_markup=markup)
+                await self._call(int(chat_id), lambda piece=piece, markup=markup:
+                                 self.bot.send_message(chat_id=int(chat_id), text=piece,
+                                                       reply_markup=markup))
             except TelegramError as exc:
                 if not _permanent(exc):
                     raise
@@ -190,7 +245,7 @@ class TelegramOutput(OutputChannel):
     async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
         chat_id = int(user_id_from_recipient(TELEGRAM, recipient_id))
         try:
-            await self.bot.send_photo(chat_id=chat_id, photo=image)
+            await self._call(chat_id, lambda: self.bot.send_photo(chat_id=chat_id, photo=image))
         except TelegramError as exc:
             if not _permanent(exc):
                 raise
@@ -235,13 +290,15 @@ def _split(text: str) -> list[str]:
     return split_text(text, MAX_MESSAGE_CHARS) or ["…"]
 
 
-class TelegramInput(InputChannel):
+class TelegramInput(InboxInput, InputChannel):
     """Receives Telegram updates (webhook, or relayed by `bot telegram poll`).
 
     Private chats only: in a group, supergroup or channel the bot says once that it only
     helps in a private chat, and nothing reaches Rasa (one member's proof of identity must
     never serve another). A customer's own shared contact is recorded in the backend's
     identity ledger; message metadata never carries a verified number."""
+
+    inbox_name = TELEGRAM
 
     @classmethod
     def name(cls) -> str:
@@ -254,6 +311,10 @@ class TelegramInput(InputChannel):
     def __init__(self, config: TelegramConfig, store: ChannelStore | None = None) -> None:
         self.config = config
         self._store = store
+        self._tasks: set[asyncio.Task[Any]] = set()
+        if config.retry_delays_s is not None:
+            self.inbox_settings = InboxSettings.from_operator(
+                retry_delays_s=config.retry_delays_s)
         if not config.configured:
             logger.warning("Telegram channel loaded without TELEGRAM_TOKEN: its webhook "
                            "answers 503 until the token is configured")
@@ -270,7 +331,7 @@ class TelegramInput(InputChannel):
     def get_output_channel(self) -> OutputChannel | None:
         if not self.config.configured:
             return None
-        return TelegramOutput(self.config, self.store)
+        return TelegramOutput(self.config, self.store, self.settings())
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         texts.domain()  # the notices' domain is read at start-up, not on a first message
@@ -294,6 +355,7 @@ class TelegramInput(InputChannel):
             status, body = await self.handle_request(secret, raw_body, on_new_message)
             return response.json(body, status=status)
 
+        self.add_worker_listeners(hook, on_new_message)
         return hook
 
     def _refuse(self, secret: str | None) -> tuple[int, dict[str, Any]] | None:
@@ -324,6 +386,8 @@ class TelegramInput(InputChannel):
 
     async def process_update(self, data: dict[str, Any],
                              on_new_message: OnNewMessage) -> tuple[int, dict[str, Any]]:
+        """Answer what needs no assistant (groups, ignored updates); store the rest in the
+        inbox before answering."""
         output = TelegramOutput(self.config, self.store)
         try:
             update = Update.de_json(data, output.bot)
@@ -332,28 +396,30 @@ class TelegramInput(InputChannel):
             logger.warning("Malformed Telegram update %s", data.get("update_id"))
             return 400, {"error": "malformed update"}
         if inbound.kind in (IGNORED, NOT_PRIVATE):
-            # Nothing for Rasa: no dedup claim either.
+            # Nothing for Rasa: nothing stored either.
             await self._answer_click(inbound, output)
             if inbound.kind == NOT_PRIVATE:
                 await self._not_private(inbound, output)
             return 200, {"status": inbound.kind}
-        key = f"{self.config.bot_id}:{update.update_id}"
-        try:
-            claimed = await self.store.run(self.store.claim, TELEGRAM, key)
-        except Exception:
-            logger.exception("Channel database unavailable (is it migrated? `bot db upgrade`)")
-            return 503, {"error": "database unavailable"}  # Telegram re-delivers later
-        if not claimed:
-            return 200, {"status": "duplicate"}
-        try:
-            status = await self._handle(inbound, output, on_new_message)
-        except Exception:
-            logger.exception("Telegram update %s failed; left for re-delivery",
-                             update.update_id)
-            await self.store.run(self.store.fail, TELEGRAM, key)
-            return 500, {"error": "processing failed"}
-        await self.store.run(self.store.finish, TELEGRAM, key)
-        return 200, {"status": status}
+        if inbound.kind == CLICK:
+            refused = await self._refuse_click(inbound)
+            if refused is not None:
+                await self._answer_click(inbound, output)
+                return 200, {"status": refused}
+        return await self.accept_inbound(f"{self.config.bot_id}:{update.update_id}",
+                                         inbound.chat_id, data, on_new_message, wait=True)
+
+    # -- the inbox worker's side ------------------------------------------------------
+    def delivery_output(self) -> TelegramOutput:
+        return TelegramOutput(self.config, self.store, self.settings())
+
+    async def process_inbound(self, row: InboxRow, output: BufferedOutput,
+                              on_new_message: OnNewMessage) -> None:
+        """One stored update: to Rasa (or a notice), everything the customer is sent going
+        into `output` (delivered by the worker once the turn is complete)."""
+        real = self.delivery_output()
+        update = Update.de_json(row.payload or {}, real.bot)
+        await self._handle(_classify(update), output, real, on_new_message)
 
     async def _not_private(self, inbound: _Inbound, output: TelegramOutput) -> None:
         """One polite line per group/channel, ever (remembered in channel_links)."""
@@ -374,10 +440,10 @@ class TelegramInput(InputChannel):
         except TelegramError as exc:  # the click still counts
             logger.warning("answerCallbackQuery failed: %s", exc)
 
-    async def _handle(self, inbound: _Inbound, output: TelegramOutput,
+    async def _handle(self, inbound: _Inbound, output: OutputChannel, real: TelegramOutput,
                       on_new_message: OnNewMessage) -> str:
         if inbound.kind == CLICK:
-            return await self._handle_click(inbound, output, on_new_message)
+            return await self._handle_click(inbound, output, real, on_new_message)
         chat_id = inbound.chat_id
         if inbound.verified:
             # The customer's own contact: recorded server-side for this conversation. The
@@ -388,29 +454,45 @@ class TelegramInput(InputChannel):
         if inbound.notice:
             await output.send_text_message(chat_id, inbound.notice)
             return inbound.kind
+        if inbound.metadata.get("photos"):  # file ids -> checked, encrypted copies
+            await fetch_telegram_photos(real.bot, inbound.metadata)
         await on_new_message(UserMessage(inbound.text, output, sender_id(TELEGRAM, chat_id),
                                          input_channel=self.name(),
                                          metadata=inbound.metadata))
         return "processed"
 
-    async def _handle_click(self, inbound: _Inbound, output: TelegramOutput,
-                            on_new_message: OnNewMessage) -> str:
-        await self._answer_click(inbound, output)
-        chat_id = inbound.chat_id
+    async def _click_payload(self, inbound: _Inbound) -> str:
+        """The payload of a click: its callback data, or the long payload stored for it."""
         data = inbound.text
         if data.startswith(STORED_PAYLOAD_PREFIX):
             stored: str | None = await self.store.run(self.store.get_payload,
                                                       data[len(STORED_PAYLOAD_PREFIX):])
             data = stored or ""
+        return data
+
+    async def _refuse_click(self, inbound: _Inbound) -> str | None:
+        """"ignored" (no payload) or "refused" (a control command: callback data comes from
+        the client and can be forged); None for a click that goes to Rasa."""
+        data = await self._click_payload(inbound)
         if not data:
             return "ignored"
         if is_control_text(data) or len(data) > max_message_chars():
-            # Callback data comes from the client: a control command is refused.
-            logger.warning("Telegram click with a control payload refused (chat %s)", chat_id)
+            logger.warning("Telegram click with a control payload refused (chat %s)",
+                           inbound.chat_id)
             return "refused"
+        return None
+
+    async def _handle_click(self, inbound: _Inbound, output: OutputChannel,
+                            real: TelegramOutput, on_new_message: OnNewMessage) -> str:
+        await self._answer_click(inbound, real)
+        refused = await self._refuse_click(inbound)
+        if refused is not None:
+            return refused
+        chat_id = inbound.chat_id
         await self.store.run(self.store.touch_link, TELEGRAM, chat_id)
         metadata = {"channel": TELEGRAM, "user_id": chat_id}
-        await on_new_message(UserMessage(data, output, sender_id(TELEGRAM, chat_id),
+        await on_new_message(UserMessage(await self._click_payload(inbound), output,
+                                         sender_id(TELEGRAM, chat_id),
                                          input_channel=self.name(), metadata=metadata))
         return "processed"
 

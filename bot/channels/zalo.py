@@ -1,9 +1,11 @@
 """Zalo Official Account as a Rasa input channel (Rasa name `zalo`).
 
 Webhook: POST /webhooks/zalo/webhook. The event is verified (X-ZEvent-Signature, timestamp
-window), answered 200 at once and processed in a background task; each `msg_id` is
-processed once (DB claim). Replies go through the OA customer-service message API; the
-access token lives in the DB and is refreshed by one caller at a time on error -216.
+window); a user message is stored in the inbox (key `msg_id`: a re-delivery is recognised)
+and only then answered 200; the inbox worker processes it (bot.channels.worker). Replies go
+through the OA customer-service message API, retried on rate limits and connection
+failures, never twice (bot.channels.delivery); the access token lives in the DB and is
+refreshed by one caller at a time on error -216.
 """
 
 from __future__ import annotations
@@ -36,7 +38,13 @@ from bot.channels.common import (
     read_body,
     split_text,
 )
+from bot.channels.delivery import PERMANENT, RETRY, UNKNOWN_OUTCOME, Verdict, deliver
+from bot.channels.inbound import InboxInput
+from bot.channels.inbox_config import InboxSettings, parse_delays
+from bot.channels.inbox_store import InboxRow, InboxStore
+from bot.channels.media import fetch_zalo_photos
 from bot.channels.store import ChannelStore
+from bot.channels.worker import BufferedOutput
 from bot.conversation_ids import ZALO, sender_id, user_id_from_recipient
 
 logger = logging.getLogger(__name__)
@@ -51,6 +59,8 @@ ERROR_TOKEN_EXPIRED = -216
 # Outside the customer-service window: -213 (documented: the user has not interacted
 # with the OA recently / does not follow it) and -230 (observed: no interaction in 7 days).
 WINDOW_ERRORS = frozenset({-213, -230})
+# Rate limits (documented: -32, the app exceeded its requests per minute): retried.
+RATE_LIMIT_ERRORS = frozenset({-32})
 WINDOW_TICKET_PRIORITY = 2  # hand-off priority: 0 urgent ... 2 normal
 NOT_CONFIGURED = {"error": "zalo channel not configured"}
 TOO_LARGE = {"error": "request body too large"}
@@ -74,6 +84,27 @@ class ZaloWindowClosed(ZaloApiError):
     """The customer is outside the customer-service window (no free-form message possible)."""
 
 
+class ZaloHttpError(RuntimeError):
+    """The OA API answered an HTTP error status (429, 5xx) instead of its JSON."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"Zalo API HTTP {status}")
+        self.status = status
+
+
+def classify_error(exc: BaseException) -> Verdict:
+    """What a failed customer-service send means for a retry (bot.channels.delivery)."""
+    if isinstance(exc, ZaloApiError):
+        return Verdict(RETRY if exc.code in RATE_LIMIT_ERRORS else PERMANENT)
+    if isinstance(exc, ZaloHttpError):
+        return Verdict(RETRY if exc.status == 429 or exc.status >= 500 else PERMANENT)
+    if isinstance(exc, aiohttp.ClientConnectorError):  # never connected: not sent
+        return Verdict(RETRY)
+    if isinstance(exc, (asyncio.TimeoutError, aiohttp.ClientError)):
+        return Verdict(UNKNOWN_OUTCOME)  # the request may have reached Zalo
+    return Verdict(PERMANENT)
+
+
 @dataclass(frozen=True)
 class ZaloConfig:
     app_id: str | None
@@ -85,7 +116,9 @@ class ZaloConfig:
     api_base_url: str = DEFAULT_API_BASE_URL
     oauth_base_url: str = DEFAULT_OAUTH_BASE_URL
     max_event_age_s: float = 300.0
-    retry_delays_s: tuple[float, ...] = (1.0, 5.0)
+    # Delays between processing attempts of one message (ZALO_RETRY_DELAYS_S); None: the
+    # inbox's (operator.yml channel_inbox.retry_delays_seconds).
+    retry_delays_s: tuple[float, ...] | None = None
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None = None) -> ZaloConfig:
@@ -93,7 +126,7 @@ class ZaloConfig:
         def get(key: str, env: str, default: str | None = None) -> str | None:
             return env_or(credentials, key, env, default)
 
-        delays = get("retry_delays_s", "ZALO_RETRY_DELAYS_S", "1,5") or ""
+        delays = get("retry_delays_s", "ZALO_RETRY_DELAYS_S")
         return cls(
             app_id=get("app_id", "ZALO_APP_ID"),
             oa_secret_key=get("oa_secret_key", "ZALO_OA_SECRET_KEY"),
@@ -107,7 +140,7 @@ class ZaloConfig:
                             or DEFAULT_OAUTH_BASE_URL).rstrip("/"),
             max_event_age_s=float(get("max_event_age_s", "ZALO_MAX_EVENT_AGE_S", "300")
                                   or 300),
-            retry_delays_s=tuple(float(x) for x in delays.split(",") if x.strip()),
+            retry_delays_s=parse_delays(delays),
         )
 
     @property
@@ -169,6 +202,8 @@ class ZaloClient:
         async with aiohttp.ClientSession(timeout=timeout) as session, session.post(
                 url, data=json.dumps(body, ensure_ascii=False).encode(),
                 headers=headers) as resp:
+            if resp.status == 429 or resp.status >= 500:
+                raise ZaloHttpError(resp.status)
             result = await resp.json(content_type=None)
         return result if isinstance(result, dict) else {"error": -1}
 
@@ -249,8 +284,10 @@ class ZaloOutput(OutputChannel):
     def name(cls) -> str:
         return CHANNEL_NAME
 
-    def __init__(self, config: ZaloConfig, store: ChannelStore | None = None) -> None:
+    def __init__(self, config: ZaloConfig, store: ChannelStore | None = None,
+                 settings: InboxSettings | None = None) -> None:
         self.config = config
+        self.settings = settings  # retries of the sends (None: operator.yml)
         self.store = store or ChannelStore()
         self.client = ZaloClient(config, self.store)
         self.raise_window_errors = False  # outbound.send_text wants the exception
@@ -259,7 +296,9 @@ class ZaloOutput(OutputChannel):
     async def _deliver(self, recipient_id: str, message: dict[str, Any]) -> None:
         user_id = user_id_from_recipient(ZALO, recipient_id)
         try:
-            await self.client.send(user_id, message)
+            await deliver(ZALO, user_id, InboxStore(self.store.engine, self.store.clock),
+                          lambda: self.client.send(user_id, message), classify_error,
+                          self.settings)
         except ZaloWindowClosed as exc:
             logger.error("Zalo user %s is outside the 48-hour customer-service window "
                          "(error %s): message not delivered, conversation marked for a "
@@ -268,8 +307,9 @@ class ZaloOutput(OutputChannel):
             if self.raise_window_errors:
                 raise
         except ZaloApiError as exc:
-            if exc.code == ERROR_TOKEN_EXPIRED or self.raise_window_errors:
-                raise
+            if exc.code == ERROR_TOKEN_EXPIRED or exc.code in RATE_LIMIT_ERRORS \
+                    or self.raise_window_errors:
+                raise  # a rate limit still refused after the retries: the inbox retries
             logger.error("Zalo refused a message to %s: error %s", user_id, exc.code)
 
     async def _mark_for_follow_up(self, user_id: str, text: str) -> None:
@@ -320,8 +360,10 @@ class ZaloOutput(OutputChannel):
             await self.send_text_message(recipient_id, str(json_message["text"]))
 
 
-class ZaloInput(InputChannel):
+class ZaloInput(InboxInput, InputChannel):
     """Receives Zalo OA webhook events."""
+
+    inbox_name = ZALO
 
     @classmethod
     def name(cls) -> str:
@@ -334,9 +376,10 @@ class ZaloInput(InputChannel):
     def __init__(self, config: ZaloConfig, store: ChannelStore | None = None) -> None:
         self.config = config
         self._store = store
-        self._tasks: set[asyncio.Task] = set()
-        # One lock per user: a customer's messages reach Rasa in the order they arrived.
-        self._user_locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        if config.retry_delays_s is not None:
+            self.inbox_settings = InboxSettings.from_operator(
+                retry_delays_s=config.retry_delays_s)
         if not config.configured:
             logger.warning("Zalo channel loaded without ZALO_APP_ID/ZALO_OA_SECRET_KEY: its "
                            "webhook answers 503 until they are configured")
@@ -348,7 +391,9 @@ class ZaloInput(InputChannel):
         return self._store
 
     def get_output_channel(self) -> OutputChannel | None:
-        return ZaloOutput(self.config, self.store) if self.config.configured else None
+        if not self.config.configured:
+            return None
+        return ZaloOutput(self.config, self.store, self.settings())
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         texts.domain()  # the notices' domain is read at start-up, not on a first message
@@ -371,12 +416,8 @@ class ZaloInput(InputChannel):
                                                      raw_body, on_new_message)
             return response.json(body, status=status)
 
+        self.add_worker_listeners(hook, on_new_message)
         return hook
-
-    async def drain(self) -> None:
-        """Wait for the background processing started so far (tests, shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     def verify(self, signature_header: str | None, raw_body: bytes,
                now_ms: int | None = None) -> tuple[int, dict[str, Any]] | str:
@@ -445,64 +486,22 @@ class ZaloInput(InputChannel):
         msg_id = _id(_nested(data, "message", "msg_id"), MAX_MSG_ID_CHARS)
         if not user_id or not msg_id or not isinstance(data.get("message"), dict):
             return 400, {"error": "sender.id or message.msg_id missing"}
-        self._spawn(self._process(event, data, on_new_message))
-        return 200, {"status": "accepted"}
+        return await self.accept_inbound(msg_id, user_id, data, on_new_message, wait=False)
 
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    # -- the inbox worker's side ------------------------------------------------------
+    def delivery_output(self) -> ZaloOutput:
+        return ZaloOutput(self.config, self.store, self.settings())
 
-    async def _process(self, event: str, data: dict[str, Any],
-                       on_new_message: OnNewMessage) -> None:
-        user_id = _id(data["sender"]["id"]) or ""
-        lock, users = self._user_locks.get(user_id, (asyncio.Lock(), 0))
-        self._user_locks[user_id] = (lock, users + 1)
-        try:
-            async with lock:  # tasks start in arrival order; asyncio.Lock is FIFO
-                await self._process_one(event, data, user_id, on_new_message)
-        finally:
-            lock, users = self._user_locks[user_id]
-            if users <= 1:
-                del self._user_locks[user_id]
-            else:
-                self._user_locks[user_id] = (lock, users - 1)
-
-    async def _process_one(self, event: str, data: dict[str, Any], user_id: str,
-                           on_new_message: OnNewMessage) -> None:
-        msg_id = _id(data["message"]["msg_id"], MAX_MSG_ID_CHARS) or ""
-        try:
-            claimed = await self.store.run(self.store.claim, ZALO, msg_id)
-        except Exception:
-            logger.exception("Zalo message %s NOT processed: channel database unavailable "
-                             "(is it migrated? `bot db upgrade`)", msg_id)
-            return
-        if not claimed:
-            logger.info("Zalo message %s already processed", msg_id)
-            return
-        output = ZaloOutput(self.config, self.store)
-        delays = (*self.config.retry_delays_s, None)
-        for delay in delays:
-            try:
-                await self._handle(event, data, user_id, output, on_new_message)
-            except Exception:
-                logger.exception("Zalo message %s failed", msg_id)
-                if delay is not None:
-                    await asyncio.sleep(delay)
-                continue
-            await self.store.run(self.store.finish, ZALO, msg_id)
-            return
-        await self.store.run(self.store.fail, ZALO, msg_id)
-        logger.error("Zalo message %s NOT processed after %d attempts; left claimable",
-                     msg_id, len(delays))
-        try:
-            await output.send_text_message(user_id,
-                                           channel_notice("utter_channel_error", CHANNEL_NAME))
-        except Exception:
-            logger.exception("Could not tell Zalo user %s about the failure", user_id)
+    async def process_inbound(self, row: InboxRow, output: BufferedOutput,
+                              on_new_message: OnNewMessage) -> None:
+        """One stored event: to Rasa (or a notice), everything the customer is sent going
+        into `output` (delivered by the worker once the turn is complete)."""
+        data = row.payload or {}
+        await self._handle(str(data.get("event_name")), data, self.recipient(row), output,
+                           on_new_message)
 
     async def _handle(self, event: str, data: dict[str, Any], user_id: str,
-                      output: ZaloOutput, on_new_message: OnNewMessage) -> None:
+                      output: OutputChannel, on_new_message: OnNewMessage) -> None:
         await self.store.run(self.store.touch_link, ZALO, user_id)
         message = data.get("message") or {}
         metadata: dict[str, Any] = {"channel": ZALO, "user_id": user_id}
@@ -525,6 +524,7 @@ class ZaloInput(InputChannel):
                     user_id, channel_notice("utter_channel_unsupported", CHANNEL_NAME))
                 return
             metadata["photos"] = photos
+            await fetch_zalo_photos(metadata)  # URLs -> checked, encrypted copies
             caption = message.get("text")
             text = None
             if isinstance(caption, str) and caption.strip():

@@ -21,6 +21,17 @@ _ENGINES: dict[str, Engine] = {}
 _LOCK = threading.Lock()
 
 
+def database_timeouts() -> dict[str, float]:
+    """Connect, statement, pool and SQLite lock timeouts in seconds (bot/operator.yml
+    `database`): a database that is down or stuck fails a call within seconds."""
+    from bot.brand import operator
+
+    section = operator().get("database") or {}
+    return {key: float(section[key]) for key in
+            ("connect_timeout_seconds", "statement_timeout_seconds", "pool_timeout_seconds",
+             "sqlite_busy_timeout_seconds")}
+
+
 def engine_for(db_url: str | None = None) -> Engine:
     """The engine of `db_url` (default `bot.settings.db_url()`) for this process, created
     once: the backend, the channels and the hand-off share its connection pool."""
@@ -37,14 +48,26 @@ def make_engine(db_url: str, *, pooled: bool = True) -> Engine:
     SQL parameters are hidden from error messages and echo (`hide_parameters`): a failing
     statement never puts a number, a name or an ID into a log line."""
     url = make_url(db_url)
+    limits = database_timeouts()
     kwargs: dict = {"future": True, "hide_parameters": True}
     if url.get_backend_name() == "sqlite":
         database = url.database or ""
         if database and database != ":memory:":
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 15}
+        kwargs["connect_args"] = {"check_same_thread": False,
+                                  "timeout": limits["sqlite_busy_timeout_seconds"]}
     else:
         kwargs["pool_pre_ping"] = True
+        if pooled:
+            kwargs["pool_timeout"] = limits["pool_timeout_seconds"]
+        if url.get_backend_name() == "postgresql":
+            statement_ms = int(limits["statement_timeout_seconds"] * 1000)
+            # Added to the URL's own `options` (e.g. a search_path), not replacing them.
+            given = url.query.get("options") or ""
+            given = given if isinstance(given, str) else " ".join(given)
+            kwargs["connect_args"] = {
+                "connect_timeout": max(1, int(limits["connect_timeout_seconds"])),
+                "options": f"{given} -c statement_timeout={statement_ms}".strip()}
     if not pooled:
         kwargs["poolclass"] = NullPool
     engine = create_engine(db_url, **kwargs)

@@ -5,7 +5,7 @@ Each package that owns tables keeps its revisions in its own `migrations/` folde
 (`BRANCHES`); they all hang off the backend's `0001`:
 
     bot/backend/migrations    0001 -> 0004_identity -> 0005_otp_guard
-    bot/channels/migrations   0001 -> 0002_channels
+    bot/channels/migrations   0001 -> 0002_channels -> 0007_channel_inbox
     bot/handoff/migrations    0001 -> 0003_handoff -> 0006_console_roles
 
 A new revision goes into the folder of the package whose tables it changes, with

@@ -635,6 +635,10 @@ def create_app(service: HandoffService, accounts: AgentAccounts, api_tokens: dic
     r.add_post("/api/v1/assistant-handoffs", assistant_handoff)
     r.add_get("/api/v1/goals", goals)
     r.add_get("/api/v1/openapi.yaml", openapi)
+    from bot.handoff import review_routes  # the Decree-49 review desk (role reviewer)
+    review_routes.register(app)
+    from bot.handoff import designer_routes  # designers' inbox (role designer)
+    designer_routes.register(app)
     # Readiness (its database) and Prometheus metrics behind METRICS_TOKEN (bot/health.py).
     health.add_aiohttp_routes(app, lambda: {"database": health.sql_check(service.store.engine)})
     return app

@@ -75,7 +75,7 @@ def telegram(fake_telegram) -> FakeTelegram:
 @pytest.fixture
 def tg_config(telegram) -> TelegramConfig:
     return TelegramConfig(token=telegram.token, secret_token=SECRET,
-                          base_url=telegram.base_url)
+                          base_url=telegram.base_url, base_file_url=telegram.base_file_url)
 
 
 @pytest.fixture

@@ -117,17 +117,40 @@ async def _params(request: web.Request) -> dict[str, Any]:
 
 
 class FakeTelegram(ThreadedServer):
-    """The Bot API methods the channel uses. Base URL for PTB: `f"{url}/bot"`."""
+    """The Bot API methods the channel uses. Base URL for PTB: `f"{url}/bot"`; files
+    (`add_file`, served by getFile + download) under `base_file_url`."""
 
     def __init__(self, token: str = "123456:TEST-TOKEN") -> None:
         super().__init__()
         self.token = token
         self.updates: list[dict[str, Any]] = []
+        self.files: dict[str, bytes] = {}  # file_id -> content
         self._message_ids = itertools.count(1000)
+        # Injected failures of the next sends: (HTTP status, retry_after or None); a status
+        # of 200 lets that send through.
+        self.send_failures: list[tuple[int, int | None]] = []
+
+    def fail_sends(self, *failures: tuple[int, int | None]) -> None:
+        with self._lock:
+            self.send_failures.extend(failures)
+
+    def delivered_texts(self, chat_id: int | str | None = None) -> list[str]:
+        """Texts of the sendMessage calls that were answered ok (not the refused ones)."""
+        return [str(r.params.get("text")) for r in self.calls("sendMessage")
+                if not r.params.get("_refused")
+                and (chat_id is None or str(r.params.get("chat_id")) == str(chat_id))]
 
     @property
     def base_url(self) -> str:
         return f"{self.url}/bot"
+
+    @property
+    def base_file_url(self) -> str:
+        return f"{self.url}/file/bot"
+
+    def add_file(self, file_id: str, content: bytes) -> str:
+        self.files[file_id] = content
+        return file_id
 
     def queue_update(self, update: dict[str, Any]) -> None:
         with self._lock:
@@ -140,7 +163,15 @@ class FakeTelegram(ThreadedServer):
     def build_app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/photos/{file_id}", self._file)
         return app
+
+    async def _file(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["file_id"]
+        self.record("download", {"file_id": file_id}, dict(request.headers))
+        if request.match_info["token"] != self.token or file_id not in self.files:
+            return web.Response(status=404)
+        return web.Response(body=self.files[file_id], content_type="application/octet-stream")
 
     async def _handle(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
@@ -148,6 +179,19 @@ class FakeTelegram(ThreadedServer):
                                       "description": "Unauthorized"}, status=401)
         method = request.match_info["method"]
         params = await _params(request)
+        failure = None
+        if method in ("sendMessage", "sendPhoto"):
+            with self._lock:
+                failure = self.send_failures.pop(0) if self.send_failures else None
+        if failure is not None and failure[0] != 200:  # (200, None): this send passes
+            self.record(method, {**params, "_refused": True}, dict(request.headers))
+            status, retry_after = failure
+            body: dict[str, Any] = {"ok": False, "error_code": status,
+                                    "description": "Too Many Requests" if status == 429
+                                    else "Internal Server Error"}
+            if retry_after is not None:
+                body["parameters"] = {"retry_after": retry_after}
+            return web.json_response(body, status=status)
         self.record(method, params, dict(request.headers))
         result: Any
         if method == "getMe":
@@ -162,6 +206,14 @@ class FakeTelegram(ThreadedServer):
                 result["text"] = params.get("text", "")
         elif method in ("answerCallbackQuery", "setWebhook", "deleteWebhook"):
             result = True
+        elif method == "getFile":
+            file_id = str(params.get("file_id"))
+            if file_id not in self.files:
+                return web.json_response({"ok": False, "error_code": 400,
+                                          "description": "Bad Request: invalid file_id"},
+                                         status=400)
+            result = {"file_id": file_id, "file_unique_id": f"u-{file_id}",
+                      "file_size": len(self.files[file_id]), "file_path": f"photos/{file_id}"}
         elif method == "getUpdates":
             offset = int(params.get("offset", 0) or 0)
             with self._lock:
@@ -188,7 +240,16 @@ class FakeZalo(ThreadedServer):
         self.secret_key = secret_key
         self.refresh_delay_s = refresh_delay_s
         self.closed_window: set[str] = set()
+        self.files: dict[str, bytes] = {}  # name -> content, served at media_url(name)
         self._generation = itertools.count(2)
+        # Injected failures of the next sends: a Zalo error code (< 0) or an HTTP status.
+        self.send_failures: list[int] = []
+
+    def media_url(self, name: str, content: bytes | None = None) -> str:
+        """The attachment URL of a customer's image (Zalo's CDN stands in here)."""
+        if content is not None:
+            self.files[name] = content
+        return f"{self.url}/media/{name}"
 
     def messages(self, user_id: str | None = None) -> list[dict[str, Any]]:
         return [r.params["message"] for r in self.calls("message/cs")
@@ -202,12 +263,27 @@ class FakeZalo(ThreadedServer):
         app = web.Application()
         app.router.add_post("/v3.0/oa/message/cs", self._send)
         app.router.add_post("/v4/oa/access_token", self._refresh)
+        app.router.add_get("/media/{name}", self._media)
         return app
+
+    async def _media(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        self.record("media", {"name": name}, dict(request.headers))
+        if name not in self.files:
+            return web.Response(status=404)
+        return web.Response(body=self.files[name], content_type="image/jpeg")
 
     async def _send(self, request: web.Request) -> web.Response:
         body = await request.json()
         token = request.headers.get("access_token")
         user_id = body.get("recipient", {}).get("user_id")
+        with self._lock:
+            failure = self.send_failures.pop(0) if self.send_failures else None
+        if failure is not None:
+            self.record("message/cs", {**body, "_delivered": False}, dict(request.headers))
+            if failure < 0:
+                return web.json_response({"error": failure, "message": "rate limit"})
+            return web.Response(status=failure, text="server error")
         if token != self.access_token:
             self.record("message/cs", {**body, "_delivered": False}, dict(request.headers))
             return web.json_response({"error": -216, "message": "Access token is invalid"})

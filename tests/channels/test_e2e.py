@@ -55,6 +55,21 @@ class Stack:
     zalo: FakeZalo
     db_url: str
     logs: dict[str, Path]
+    procs: list[subprocess.Popen]
+    actions_port: int
+    env: dict[str, str]
+
+    def stop_actions(self) -> None:
+        self.procs[0].terminate()
+        self.procs[0].wait(20)
+
+    def start_actions(self) -> None:
+        with open(self.logs["actions"], "a") as out:
+            self.procs[0] = subprocess.Popen(
+                action_server_command(self.actions_port), env=self.env, cwd=REPO,
+                stdout=out, stderr=subprocess.STDOUT)
+        if not wait_http(f"http://127.0.0.1:{self.actions_port}/health", self.procs[0], 120):
+            pytest.fail("the action server did not start again:\n" + self.log_tail())
 
     def log_tail(self) -> str:
         return "\n".join(f"--- {name} ---\n" + path.read_text(errors="replace")[-3000:]
@@ -77,7 +92,8 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
     actions_port, rasa_port = free_port(), free_port()
     (tmp / "credentials.yml").write_text(json.dumps({
         "bot.channels.telegram.TelegramInput": {
-            "token": telegram.token, "secret_token": SECRET, "base_url": telegram.base_url},
+            "token": telegram.token, "secret_token": SECRET, "base_url": telegram.base_url,
+            "retry_delays_s": ",".join(["1"] * 10 + ["3"] * 30)},
         "bot.channels.zalo.ZaloInput": {
             "app_id": APP_ID, "oa_secret_key": OA_SECRET, "app_secret_key": APP_SECRET,
             "access_token": zalo.access_token, "refresh_token": zalo.refresh_token,
@@ -95,7 +111,8 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
             procs.append(subprocess.Popen(
                 rasa_server_command(model, rasa_port, tmp / "credentials.yml", endpoints),
                 env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT))
-        result = Stack(f"http://127.0.0.1:{rasa_port}", telegram, zalo, db_url, logs)
+        result = Stack(f"http://127.0.0.1:{rasa_port}", telegram, zalo, db_url, logs, procs,
+                       actions_port, env)
         if not (wait_http(f"http://127.0.0.1:{actions_port}/health", procs[0], 120)
                 and wait_http(f"{result.rasa_url}/webhooks/telegram_ptb/", procs[1], 420)):
             pytest.fail("rasa or the action server did not start:\n" + result.log_tail())
@@ -232,3 +249,21 @@ def test_zalo_customer_checks_subscriber_info(stack: Stack):
     real_id = _real_id_number(stack.db_url, ZALO_NUMBER)
     assert MASKED_ID.search(shown) and real_id[-3:] in shown, shown
     assert real_id not in " ".join(texts())
+
+
+def test_action_server_down_polite_line_then_answered_when_back(stack: Stack):
+    """The action server is down: the customer gets one polite line at once, nothing half
+    written; the stored message is answered, once, when the action server is back."""
+    from bot.texts import text
+
+    unavailable = text("utter_assistant_unavailable", "telegram_ptb")
+    stack.stop_actions()
+    try:
+        customer = TelegramCustomer(stack, 7009)
+        first = [c.params.get("text") for c in customer.say("kiem tra thong tin thue bao")]
+        assert first == [unavailable], first
+    finally:
+        stack.start_actions()
+    answer = [c.params.get("text") for c in _wait_new(customer.sent, 1, stack, "the answer")]
+    assert answer and unavailable not in answer, answer
+    assert [c.params.get("text") for c in customer.sent()].count(unavailable) == 1

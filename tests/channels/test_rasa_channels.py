@@ -1,7 +1,8 @@
 """Our channels inside a real `rasa run` (a tiny keyword model trained from
 tests/channels/rasa_smoke, independent of the real dialogue): webhook routes, secret,
-dedup, contact metadata in the tracker, request_contact keyboard, buttons, Zalo token
-refresh, and `trigger_intent?output_channel=telegram_ptb|zalo`."""
+dedup, the inbox worker started with the server, contact metadata in the tracker,
+request_contact keyboard, buttons, Zalo token refresh, and
+`trigger_intent?output_channel=telegram_ptb|zalo`."""
 
 from __future__ import annotations
 
@@ -95,12 +96,16 @@ def test_telegram_inside_rasa(rasa):
     assert _post(hook, first, {}) == 403
     assert _post(hook, first, header) == 200
     assert _post(hook, first, header) == 200  # re-delivery: not processed again
+    # answered at once; the inbox worker running in the Rasa process answers after
+    telegram.wait_for("sendMessage", 2, timeout=30)
+    time.sleep(0.5)
     assert telegram.sent_texts(77) == ["Dạ em chào anh/chị",
                                        "Anh/chị cho em xin số điện thoại ạ"]
     ask = telegram.calls("sendMessage")[1].params
     assert ask["reply_markup"]["keyboard"][0][0]["request_contact"] is True
     contact = {"phone_number": "84901000001", "first_name": "Lan", "user_id": 77}
     assert _post(hook, _tg_update(2, 77, contact=contact), header) == 200
+    telegram.wait_for("sendMessage", 3, timeout=30)
     answer = telegram.calls("sendMessage")[-1].params
     assert answer["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "/greet"
 

@@ -81,6 +81,11 @@ def _requirements() -> str:
                 "(run `make test-py`, which builds and exports it)")
     if not Path(model).is_file():
         return f"TEST_MODEL={model} does not exist (run `make test-py`)"
+    return browser_missing()
+
+
+def browser_missing() -> str:
+    """Why no headless browser can run here, or '' when it can."""
     if not Path(CHROMIUM).is_file() or not shutil.which("chromedriver"):
         return ("chromium or chromedriver is missing: run scripts/install-browser.sh "
                 "(Debian's chromium + chromium-driver)")
@@ -89,6 +94,19 @@ def _requirements() -> str:
     except ImportError:
         return "selenium is not installed (pip install -e '.[dev]')"
     return ""
+
+
+def start_chrome() -> Any:
+    """Debian's chromium, headless, driven by selenium."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in CHROME_FLAGS:
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(executable_path=shutil.which("chromedriver")),
+                            options=options)
 
 
 @dataclass
@@ -120,14 +138,16 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
                     # the hand-off server: Rasa's HTTP API (JWT), Telegram for agent replies
                     HANDOFF_RASA_URL=rasa_url, HANDOFF_API_TOKENS=f"crm={CRM_TOKEN}",
                     HANDOFF_SYNC_INTERVAL="1", TELEGRAM_TOKEN=telegram.token,
-                    TELEGRAM_API_BASE_URL=telegram.base_url)
+                    TELEGRAM_API_BASE_URL=telegram.base_url,
+                    BOT_MEDIA_DIR=str(tmp / "media"))  # customer photos (bot/media)
     seed_database(env)
     subprocess.run([str(BIN / "bot"), "handoff", "add-agent", AGENT, "--password-stdin"],
                    input=PASSWORD + "\n", text=True, env=env, cwd=REPO, check=True,
                    capture_output=True)
     (tmp / "credentials.yml").write_text(json.dumps({
         "bot.channels.telegram.TelegramInput": {
-            "token": telegram.token, "secret_token": SECRET, "base_url": telegram.base_url}}))
+            "token": telegram.token, "secret_token": SECRET, "base_url": telegram.base_url,
+            "base_file_url": telegram.base_file_url}}))
     endpoints = write_endpoints(tmp / "endpoints.yml", actions_port)
     logs = {name: tmp / f"{name}.log" for name in ("actions", "rasa", "handoff")}
     commands = {
@@ -161,15 +181,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
 
 @pytest.fixture
 def browser(stack: Stack) -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in CHROME_FLAGS:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=shutil.which("chromedriver")),
-                              options=options)
+    driver = start_chrome()
     driver.implicitly_wait(0)
     try:
         yield driver
@@ -192,11 +204,26 @@ class Customer:
         return self.stack.telegram.sent_texts(self.chat_id)
 
     def say(self, text: str) -> None:
+        self.send(text=text)
+
+    def send(self, **message: Any) -> None:
+        """A message of this user (text, photo, contact ...) through the webhook."""
         update_id = next(self.update_ids)
         update = {"update_id": update_id, "message": {
-            "message_id": update_id, "date": int(time.time()), "text": text,
+            "message_id": update_id, "date": int(time.time()), **message,
             "chat": {"id": self.chat_id, "type": "private"},
             "from": {"id": self.chat_id, "is_bot": False, "first_name": "Minh"}}}
+        self._post(update)
+
+    def click(self, data: str) -> None:
+        update_id = next(self.update_ids)
+        self._post({"update_id": update_id, "callback_query": {
+            "id": f"cq{update_id}", "chat_instance": "ci", "data": data,
+            "from": {"id": self.chat_id, "is_bot": False, "first_name": "Minh"},
+            "message": {"message_id": 1, "date": int(time.time()), "text": "menu",
+                        "chat": {"id": self.chat_id, "type": "private"}}}})
+
+    def _post(self, update: dict[str, Any]) -> None:
         status, _ = _http(f"{self.stack.rasa_url}/webhooks/telegram_ptb/webhook", update,
                           {"X-Telegram-Bot-Api-Secret-Token": SECRET})
         assert status == 200, f"webhook answered {status}"
@@ -350,3 +377,59 @@ def test_call_center_hands_customer_to_assistant(stack: Stack, browser):
         assert ("api:crm", "handoff_to_assistant", subscriber.id) in audit
     finally:
         backend.dispose()
+
+
+def test_photo_in_chat_to_review_outcome_and_status(stack: Stack, monkeypatch):
+    """Decree 49 end to end through the real Rasa and action servers: the customer sends a
+    portrait on Telegram, the channel stores it encrypted, the form takes it, the request is
+    submitted; the back office approves it (the review desk's service, as the console
+    does); the customer is told on Telegram and the status question says approved."""
+    import asyncio
+
+    from bot.backend import Backend
+    from bot.handoff.review import ReviewDesk
+    from bot.media import parse_ref
+    from tests.media.photos import jpeg_with_gps
+
+    customer = Customer(stack, chat_id=5160)
+    customer.send(contact={"phone_number": "0901000002", "first_name": "Minh",
+                           "user_id": 5160})  # the customer's own number: verified
+    customer.wait_for(lambda t: len(t) >= 1, "an answer to the shared contact")
+    customer.say("cập nhật ảnh chân dung")
+    customer.wait_for(lambda t: any("Anh/chị muốn cách nào" in x for x in t),
+                      "the choice of update method")
+    customer.click('/update_subscriber_info{"update_method": "chat"}')
+    customer.wait_for(lambda t: any("ảnh chân dung của chủ thuê bao" in x for x in t),
+                      "the request for a portrait")
+    stack.telegram.add_file("portrait-5160", jpeg_with_gps(600, 800))
+    customer.send(photo=[{"file_id": "portrait-5160", "file_unique_id": "p5160",
+                          "width": 600, "height": 800}])
+    customer.wait_for(lambda t: any("kiểm tra lại thông tin" in x for x in t),
+                      "the summary to confirm")
+    customer.click("/affirm")
+    texts = customer.wait_for(lambda t: any("mã hồ sơ" in x for x in t), "the submission")
+    assert any("ngay trong cuộc trò chuyện này" in x for x in texts)
+
+    backend = Backend(stack.db_url)
+    try:
+        request = backend.update_requests.latest("0901000002")
+        assert request.status == "pending" and request.conversation_id == "tg-5160"
+        detail = backend.update_requests.detail(request.id)
+        key = parse_ref(detail.photos["portrait"])[0]
+        at_rest = (stack.tmp / "media" / key[:2] / key).read_bytes()
+        assert b"PhoneMaker" not in at_rest and b"JFIF" not in at_rest  # encrypted
+        for name, value in (("TELEGRAM_TOKEN", stack.telegram.token),
+                            ("TELEGRAM_API_BASE_URL", stack.telegram.base_url)):
+            monkeypatch.setenv(name, value)
+        _, via = asyncio.run(ReviewDesk(backend=backend).decide(
+            request.id, "lan", request.version, approve=True))
+        assert via == "telegram"
+        assert backend.subscribers.get("0901000002").has_portrait_photo
+    finally:
+        backend.dispose()
+    customer.wait_for(lambda t: any("đã được duyệt" in x and "mã hồ sơ" in x for x in t),
+                      "the approval on Telegram")
+    before = len(customer.received())
+    customer.say("hồ sơ cập nhật của tôi duyệt chưa")
+    customer.wait_for(lambda t: any("đã được duyệt" in x for x in t[before:]),
+                      "the status: approved")

@@ -49,7 +49,7 @@ from tests.channels.conftest import (
 SCALE = int(os.environ.get("FUZZ_SCALE", "1"))  # FUZZ_SCALE=10: ten times the examples
 CALL_TIMEOUT_S = 20.0  # "no hang": any single webhook call
 PARSE_TIMEOUT_S = 2.0  # one NLU parse (p99 is ~12 ms)
-ALLOWED_METADATA = {"channel", "user_id", "photos"}
+ALLOWED_METADATA = {"channel", "user_id", "photos", "photo_problem"}  # the last: ours
 # Intents whose payload changes the conversation itself (the NLU classifier never predicts
 # them from words: they have no training examples).
 STATE_INTENTS = {"restart", "back", "session_start"}

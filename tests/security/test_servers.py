@@ -66,6 +66,14 @@ def test_rasa_refuses_a_weak_jwt_secret(tmp_path):
     assert code != 0 and "RASA_JWT_SECRET" in output
 
 
+def test_rasa_refuses_a_weak_media_key(tmp_path):
+    """The channels store customer photos encrypted with BOT_MEDIA_KEY (bot/media)."""
+    env = stack_env(BOT_MEDIA_KEY="short")
+    code, output = _start_and_wait([str(BIN / "bot"), "serve", "rasa", "--port",
+                                    str(free_port())], env)
+    assert code != 0 and "BOT_MEDIA_KEY" in output
+
+
 def test_production_refuses_the_rest_channel():
     env = stack_env(BOT_ENV="prod")
     code, output = _start_and_wait([str(BIN / "bot"), "serve", "rasa", "--port",
