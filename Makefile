@@ -21,7 +21,7 @@ HANDOFF_PORT    ?= 5006
 # Test settings: a smaller NLU config trained into its own folder, a throw-away database.
 TEST_MODELS   := .cache/models-test
 
-.PHONY: help install chat run train validate lint typecheck test test-stories test-py eval-nlu eval-conversations db clean browser bench
+.PHONY: help install chat run train validate lint typecheck test test-stories test-py eval-nlu eval-conversations db clean browser bench haproxy stack stack-stop stack-status loadtest soak chaos
 
 help: ## Show the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -69,8 +69,27 @@ validate: $(STAMP) ## Check stories, rules, domain, training data and pending de
 bench: $(STAMP) ## Speed and memory benchmark (parse latency, model memory, backend calls; BENCH_ARGS=--train)
 	$(BIN)/python scripts/benchmark.py --model models $(BENCH_ARGS)
 
-loadtest: $(STAMP) ## Load test of one instance (Rasa + actions, REST): p50/p95/p99, turns/s at 20/100/300 users; report in reports/ (LOADTEST_ARGS=...)
-	$(BIN)/python scripts/loadtest.py $${LOADTEST_ARGS:---users 1,20,100,300 --duration 45}
+# --- the production stack and its benchmarks (scripts/stack.py, deploy/stack.yml) ---------
+haproxy: ## Debian's HAProxy, the load balancer of `make stack` (apt-get as root)
+	@scripts/install-haproxy.sh
+
+stack: $(STAMP) train haproxy ## Start 2 Rasa + 2 action servers + hand-off behind HAProxy, PostgreSQL + Redis, on 127.0.0.1 (logs .data/stack/)
+	$(BIN)/python scripts/stack.py start $(STACK_ARGS)
+
+stack-stop: ## Stop the stack started by `make stack`
+	$(BIN)/python scripts/stack.py stop
+
+stack-status: ## Which stack processes run and are ready
+	$(BIN)/python scripts/stack.py status
+
+loadtest: $(STAMP) train haproxy ## Load test: one instance and the stack, closed loop and thinking users, 20/100/300 users, stock rasa init as reference; report in reports/ (LOADTEST_ARGS=...)
+	$(BIN)/python scripts/loadtest.py $${LOADTEST_ARGS:---users 20,100,300 --duration 45 --targets single,stack --think-modes 0,10 --reference}
+
+soak: $(STAMP) train haproxy ## Soak: 30 minutes of moderate load on the stack, memory growth per process (SOAK_MINUTES=30)
+	$(BIN)/python scripts/loadtest.py --soak $${SOAK_MINUTES:-30}
+
+chaos: $(STAMP) train haproxy ## Kill/restart Rasa, an action server, Redis, PostgreSQL during load (loopback, bounded); counts lost/duplicated messages
+	$(BIN)/python scripts/chaos.py $(CHAOS_ARGS)
 
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check bot actions tests scripts
@@ -98,7 +117,7 @@ test-stories: $(TEST_MODELS)/.trained ## Rasa end-to-end test stories (tests/sto
 browser: ## Debian's chromium + chromedriver for the agent-console browser test
 	@scripts/install-browser.sh
 
-test-py: $(STAMP) $(TEST_MODELS)/.trained browser ## pytest: backend (SQLite + PostgreSQL), actions, NLU, channels, hand-off
+test-py: $(STAMP) $(TEST_MODELS)/.trained browser haproxy ## pytest: backend (SQLite + PostgreSQL), actions, NLU, channels, hand-off
 	TEST_MODEL=$(CURDIR)/$(TEST_MODELS)/test.tar.gz $(BIN)/pytest -q -p no:cacheprovider
 
 test: lint typecheck validate test-stories test-py ## Install what is missing and run every test (lint, data validation, stories, pytest)

@@ -16,7 +16,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import utter
-from bot import texts
+from bot import metrics, texts
 from bot.nlu.normalize import load_teencode
 from bot.text import fold
 
@@ -77,6 +77,7 @@ class ActionDefaultAskAffirmation(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
+        metrics.FALLBACKS.labels(stage="ask_affirmation").inc()
         intents = likely_intents(tracker)
         channel = tracker.get_latest_input_channel()
         if not intents:

@@ -17,6 +17,7 @@ from rasa_sdk.events import ConversationPaused, EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import channel_and_user
+from bot import metrics
 from bot.channels.store import ChannelStore
 from bot.conversation_ids import known_channels
 from bot.handoff import dialogue
@@ -61,6 +62,7 @@ class ActionHandoffToHuman(Action):
                          type(exc).__name__)
             dispatcher.utter_message(text=dialogue.failure_notice(output_channel))
             return []
+        metrics.HANDOFFS.labels(reason=reason).inc()
         dispatcher.utter_message(text=dialogue.customer_notice(
             ticket.id, reason, desk_status(_now()), output_channel))
         logger.info("conversation handed to the human desk: ticket %s (reason=%s)",

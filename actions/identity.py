@@ -25,7 +25,7 @@ from actions.common import (
     utter,
     verified_msisdn,
 )
-from bot import texts
+from bot import metrics, texts
 from bot.text import normalize_msisdn
 
 # Requests that need a verified number; action_require_identity remembers which one.
@@ -114,6 +114,7 @@ class ValidateVerifyForm(RepeatedFailureFormValidation):
     def _issue(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                msisdn: str, had_code: bool = True) -> dict[str, Any]:
         issue = backend().otp.issue(msisdn, channel_of(tracker), tracker.sender_id)
+        metrics.record_otp(issue.status)
         masked = mask_msisdn(msisdn)
         if issue.status == "sent":
             utter(dispatcher, "utter_otp_sent", masked_msisdn=masked)

@@ -6,6 +6,7 @@
 | `RASA_JWT_SECRET` | Rasa HTTP API (JWT in the `Authorization` header) | the hand-off service |
 | `ACTION_SERVER_TOKEN` | action server (`X-Action-Token` header) | Rasa (endpoints.yml) |
 | `BOT_MEDIA_KEY` | bot/media (encryption of customer photos at rest) | - |
+| `METRICS_TOKEN` | `/metrics` of every process (Bearer; unset: disabled) | Prometheus |
 
 In production they come from the environment (a secret manager). On a developer's machine
 `bot secrets env` creates them once in `.data/secrets.env` (mode 0600) and prints them as
@@ -21,7 +22,8 @@ from pathlib import Path
 
 from bot import settings
 
-SECRET_VARS = ("RASA_AUTH_TOKEN", "RASA_JWT_SECRET", "ACTION_SERVER_TOKEN", "BOT_MEDIA_KEY")
+SECRET_VARS = ("RASA_AUTH_TOKEN", "RASA_JWT_SECRET", "ACTION_SERVER_TOKEN", "BOT_MEDIA_KEY",
+               "METRICS_TOKEN")
 MIN_SECRET_CHARS = 32
 MIN_DISTINCT_CHARS = 12
 # Values from examples and old defaults: never accepted, whatever their length.

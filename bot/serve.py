@@ -15,6 +15,9 @@ callback): those are for development and tests only.
 `bot serve actions` is the rasa-sdk action server behind a shared secret: every request but
 `/health` must carry `X-Action-Token: $ACTION_SERVER_TOKEN` (checked in constant time);
 Rasa sends it from the `headers` of `action_endpoint` in endpoints.yml.
+
+Both also answer `/healthz`, `/readyz` and `/metrics` (bot.health: liveness, readiness,
+Prometheus behind METRICS_TOKEN); Rasa times every customer message (bot.metrics).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from bot import secrets, settings
+from bot import health, metrics, secrets, settings
 from bot.brand import operator
 from bot.privacy import install_log_redaction
 
@@ -106,6 +109,40 @@ def _with_auth(serve: Any, auth_token: str | None, jwt_secret: str | None) -> An
     return wrapped
 
 
+def _timed_turns(app: Any) -> None:
+    """Time every customer message the loaded agent handles (bot_turn_seconds): the
+    channels call `app.ctx.agent.handle_message`, so the instance is wrapped once loaded."""
+
+    async def wrap(app_: Any, _loop: Any) -> None:
+        agent = getattr(app_.ctx, "agent", None)
+        if agent is None or getattr(agent, "_bot_timed", False):
+            return
+        handle = agent.handle_message
+
+        async def handle_message(message: Any) -> Any:
+            with metrics.TURN_SECONDS.labels(
+                    channel=getattr(message, "input_channel", None) or "unknown").time():
+                return await handle(message)
+
+        agent.handle_message = handle_message
+        agent._bot_timed = True
+
+    app.register_listener(wrap, "after_server_start")
+
+
+def _with_probes(configure: Any) -> Any:
+    """Rasa's configure_app, plus /healthz, /readyz, /metrics (bot.health) and turn timing."""
+
+    @functools.wraps(configure)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        app = configure(*args, **kwargs)
+        health.add_sanic_routes(app, lambda: health.rasa_checks(getattr(app.ctx, "agent", None)))
+        _timed_turns(app)
+        return app
+
+    return wrapped
+
+
 def _rasa_argv(args: argparse.Namespace, extra: list[str], shell: bool) -> list[str]:
     argv = ["rasa", "shell" if shell else "run", "--interface", args.host, "--port",
             str(args.port), "--endpoints", args.endpoints, "--model", args.model]
@@ -144,6 +181,7 @@ def serve_rasa(args: argparse.Namespace, extra: list[str], shell: bool = False) 
 
     rasa.core.run.serve_application = _with_auth(rasa.core.run.serve_application,
                                                  auth_token, jwt_secret)
+    rasa.core.run.configure_app = _with_probes(rasa.core.run.configure_app)
     sys.argv = _rasa_argv(args, extra, shell)
     rasa.__main__.main()
     return 0
@@ -152,15 +190,16 @@ def serve_rasa(args: argparse.Namespace, extra: list[str], shell: bool = False) 
 # --------------------------------------------------------------------------- actions
 ACTION_KEEP_ALIVE_S = 15
 def protect_action_server(app: Any, token: str) -> None:
-    """Every request but /health needs the shared secret; errors never echo the request
-    (the tracker it carries holds personal data)."""
+    """Every request but /health and the probes (bot.health: /metrics has its own token)
+    needs the shared secret; errors never echo the request (the tracker it carries holds
+    personal data)."""
     from sanic import response
 
     expected = token.encode("utf-8")
 
     @app.middleware("request")
     async def check_token(request: Any) -> Any:
-        if request.path == "/health":
+        if request.path == "/health" or request.path in health.PROBE_PATHS:
             return None
         given = (request.headers.get(ACTION_TOKEN_HEADER) or "").encode("utf-8")
         if not hmac.compare_digest(given, expected):
@@ -207,6 +246,13 @@ def action_app(token: str, package: str = "actions") -> Any:
     app.config.KEEP_ALIVE_TIMEOUT = ACTION_KEEP_ALIVE_S
     app.config.REQUEST_MAX_SIZE = max_request_bytes()
     protect_action_server(app, token)
+
+    def checks() -> dict[str, health.Check]:
+        from bot.database.engine import engine_for
+
+        return {"database": health.sql_check(engine_for())}
+
+    health.add_sanic_routes(app, checks)
     return app
 
 

@@ -1,24 +1,35 @@
-"""Load test of one instance: `make loadtest` (LOADTEST_ARGS=...), or
-`python scripts/loadtest.py --users 1,20,100 --duration 45`.
+"""Load test of one instance and of the stack: `make loadtest` (LOADTEST_ARGS=...), or
+`python scripts/loadtest.py --targets single,stack --reference --users 20,100,300
+--think-modes 0,10`; soak: `make soak` (`--soak MINUTES`).
 
 What it does (a benchmark, not a test: it never fails on slowness, it measures):
-- starts `bot serve actions` and `bot serve rasa` (newest model of `models/`, trained with
-  `make train` when there is none; credentials with only `rest:` in a temporary file; the
-  tracker store of endpoints.yml on a temporary SQLite database unless TRACKER_DB_URL is
-  set) on a freshly upgraded and seeded subscriber database (BOT_ENV=test,
-  BOT_OTP_FIXED_CODE=123456 so OTP flows are deterministic) — or targets a running
-  instance with `--url` (its BOT_DB_URL must then be given with `--db-url`);
+- targets (`--targets`), one after the other in the same run:
+  `single` starts `bot serve actions` and `bot serve rasa` (newest model of `models/`,
+  trained with `make train` when there is none; credentials with only `rest:` in a
+  temporary file; the tracker store of endpoints.yml on a temporary SQLite database unless
+  TRACKER_DB_URL is set) on a freshly upgraded and seeded subscriber database;
+  `stack` starts the layout of scripts/stack.py (HAProxy, 2 Rasa, 2 action servers,
+  hand-off; PostgreSQL tracker store and subscribers in a fresh database `bot_loadtest`
+  on STACK_POSTGRES_URL's server, Redis lock store on STACK_REDIS_URL) and plays through
+  the balancer; `--reference` then plays the same steps against the stock `rasa init` bot
+  (trained once into .cache/stock-init/); all with BOT_ENV=test, BOT_OTP_FIXED_CODE=123456
+  so OTP flows are deterministic — or targets a running instance with `--url` (its
+  BOT_DB_URL must then be given with `--db-url`);
 - plays simulated customers over the REST webhook (aiohttp, loopback only, bounded in count
   and time): each one plays realistic 6-turn Vietnamese conversations back to back, a new
-  sender id per conversation; closed loop (`--think 0`, saturation) or with a think time
-  between turns. OTP flows ("kiểm tra thông tin thuê bao" -> number -> code -> balance ->
+  sender id per conversation; for every think time of `--think-modes` (0 = closed loop,
+  saturation; else users thinking 0.5-1.5x that many seconds between turns) every step of
+  `--users`. OTP flows ("kiểm tra thông tin thuê bao" -> number -> code -> balance ->
   stores -> thanks) use the seeded subscribers' numbers under the operator's OTP limits
   (bot/operator.yml: one code per number per resend cool-down, a few per hour), so a number
   is reused only when its cool-down is over; when none is free the customer plays a
   conversation without OTP (stores, FAQ, balance question, greeting) and the report says so;
-- prints and writes `reports/loadtest-<timestamp>.md` (+ .json): per step users, turns,
-  turns/s, p50/p95/p99/max per turn, p50 of early (turns 1-2) vs late (turns 5-6) turns,
-  errors, the conversation mix; `--profile` records the Rasa process with py-spy during
+- `--soak MINUTES`: the stack only, `--soak-users` thinking `--soak-think` s for MINUTES,
+  the RSS of every process sampled every `--soak-sample` s: memory growth per process;
+- prints and writes `reports/loadtest-<timestamp>.md` (+ .json): per target and step users,
+  turns, turns/s, p50/p95/p99/max per turn, p50 of early (turns 1-2) vs late (turns 5-6)
+  turns, errors, the conversation mix, CPU ms per turn of every server process and of the
+  load driver; `--profile` records the Rasa process with py-spy during
   the last step (`pip install py-spy`, measuring only) and keeps the top of the profile.
 
 The machine's cores are shared: the servers run under `nice` (`--nice`), and the report
@@ -42,6 +53,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -53,6 +65,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from tests.servers import (  # noqa: E402  (the repo on sys.path first)
+    TEST_SECRETS,
     Processes,
     free_port,
     stack_env,
@@ -219,6 +232,7 @@ async def play(session, url: str, step: Step, pool: NumberPool, stop_at: float,
             if status != 200:
                 step.errors += 1
                 step.error_kinds[f"http {status}"] += 1
+                await asyncio.sleep(0.5)  # as after a connection error: no hot loop
                 break
             step.turns += 1
             step.latencies.append(elapsed)
@@ -237,7 +251,9 @@ async def play(session, url: str, step: Step, pool: NumberPool, stop_at: float,
 
 
 async def run_step(url: str, step: Step, pool: NumberPool, timeout_s: float,
-                   ramp_s: float) -> Step:
+                   ramp_s: float, background: tuple = ()) -> Step:
+    """Play `step` against `url`; `background`: coroutine functions of the stop time run
+    alongside (the soak's memory sampler)."""
     import aiohttp
 
     connector = aiohttp.TCPConnector(limit=step.users + 5)
@@ -251,9 +267,10 @@ async def run_step(url: str, step: Step, pool: NumberPool, timeout_s: float,
             await play(session, url, step, pool, stop_at, timeout_s, no)
 
         tasks = [asyncio.create_task(user(i)) for i in range(step.users)]
+        side = [asyncio.create_task(b(stop_at)) for b in background]
         # Bounded in time: requests in flight get their timeout, then everything stops.
         done, pending = await asyncio.wait(tasks, timeout=step.duration_s + timeout_s + 5)
-        for task in pending:
+        for task in [*pending, *side]:
             task.cancel()
         for task in done:
             if task.exception() is not None:
@@ -278,9 +295,28 @@ def wait_ok(url: str, procs: Processes, name: str, timeout: float) -> None:
         raise SystemExit(f"{name} did not start:\n{procs.log_tail()}")
 
 
-def start_stack(tmp: Path, args: argparse.Namespace, procs_env: dict[str, str]) -> tuple[
-        Processes, str, dict[str, str]]:
-    env = procs_env
+@dataclass
+class Target:
+    """What the load is played against: its base URL, the subscriber database its numbers
+    come from, the processes whose CPU and memory are measured, how to stop it."""
+    name: str
+    url: str
+    db_url: str | None
+    pids: dict[str, int]
+    stop: Callable[[], object]
+    description: str
+
+
+def start_single(tmp: Path, args: argparse.Namespace) -> Target:
+    """One `bot serve rasa` + one `bot serve actions` (SQL tracker store on SQLite unless
+    TRACKER_DB_URL is set; subscribers on SQLite), REST only."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    db_url = f"sqlite:///{tmp / 'subscribers.db'}"
+    env = stack_env(BOT_DB_URL=db_url, BOT_OTP_FIXED_CODE=OTP_CODE,
+                    TRACKER_DB_URL=os.environ.get("TRACKER_DB_URL")
+                    or f"sqlite:///{tmp / 'tracker.db'}",
+                    LOG_LEVEL="WARNING",
+                    BOT_RASA_PATCHES="off" if args.no_patches else "on")
     bin_dir = REPO / ".venv" / "bin"
     for cmd in (["db", "upgrade"], ["db", "seed"]):
         subprocess.run([str(bin_dir / "bot"), *cmd], env=env, cwd=REPO, check=True,
@@ -301,34 +337,129 @@ def start_stack(tmp: Path, args: argparse.Namespace, procs_env: dict[str, str]) 
                          str(args.model), "--port", str(rasa_port), "--credentials",
                          str(credentials), "--endpoints", str(endpoints)])
     wait_ok(f"http://127.0.0.1:{rasa_port}/", procs, "rasa", 300)
-    return procs, f"http://127.0.0.1:{rasa_port}", env
+    store = "TRACKER_DB_URL" if os.environ.get("TRACKER_DB_URL") else "SQLite"
+    # nice execs the server, so the child's pid is the Python process
+    return Target("single", f"http://127.0.0.1:{rasa_port}", db_url,
+                  {name: p.pid for name, p in procs.procs.items()}, procs.stop,
+                  f"one bot serve rasa + one bot serve actions (nice {args.nice}), REST, "
+                  f"SQL tracker store on {store}, subscribers on SQLite")
+
+
+def start_cluster(tmp: Path, args: argparse.Namespace) -> Target:
+    """The production stack of scripts/stack.py (2 Rasa + 2 action servers behind HAProxy,
+    PostgreSQL tracker store and subscribers in a fresh database, Redis lock store)."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    import stack as stack_script
+
+    if stack_script.haproxy_binary() is None:
+        raise SystemExit(stack_script.HAPROXY_HELP)
+    layout = stack_script.load_layout()
+    layout["ports"] = {"balancer": free_port(), "actions_balancer": free_port(),
+                       "rasa": [free_port(), free_port()],
+                       "actions": [free_port(), free_port()], "handoff": free_port()}
+    base = os.environ.get("STACK_POSTGRES_URL") or layout["postgres_url"]
+    db_url = stack_script.with_database(base, "bot_loadtest")
+    reset_database(db_url)
+    credentials = tmp / "credentials.yml"
+    tmp.mkdir(parents=True, exist_ok=True)
+    credentials.write_text("rest:\n")
+    os.environ["STACK_POSTGRES_URL"] = db_url
+    cluster = stack_script.Stack(
+        tmp, layout, model=str(args.model), credentials=str(credentials), nice=args.nice,
+        secrets=dict(TEST_SECRETS),
+        extra_env={"BOT_ENV": "test", "BOT_OTP_FIXED_CODE": OTP_CODE, "LOG_LEVEL": "WARNING",
+                   "BOT_RASA_PATCHES": "off" if args.no_patches else "on"})
+    try:
+        cluster.start()
+    except BaseException:
+        cluster.stop()
+        raise
+    pids = {name: pid for name in cluster.names() if (pid := cluster.pid(name))}
+    return Target("stack", cluster.url, db_url, pids, cluster.stop,
+                  f"scripts/stack.py: HAProxy -> 2 x bot serve rasa -> HAProxy -> 2 x bot serve "
+                  f"actions (nice {args.nice}), PostgreSQL tracker store + subscribers "
+                  f"(fresh database), Redis lock store ({cluster.redis_url.rsplit('/', 1)[0]})")
+
+
+def reset_database(url: str) -> None:
+    """DROP and CREATE the PostgreSQL database of `url` (a fresh one for every run: the OTP
+    limits count per number)."""
+    import psycopg2
+
+    name = urlparse(url).path.lstrip("/")
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    conn = psycopg2.connect(admin, connect_timeout=5)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            cur.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        conn.close()
+
+
+STOCK_DIR = REPO / ".cache" / "stock-init"
+
+
+def start_stock(tmp: Path, args: argparse.Namespace) -> Target:
+    """The stock `rasa init` bot (trained once into .cache/stock-init), `rasa run` with its
+    own REST channel and in-memory tracker store: the reference."""
+    bin_dir = REPO / ".venv" / "bin"
+    env = stack_env(LOG_LEVEL="WARNING")
+    if not list((STOCK_DIR / "models").glob("*.tar.gz")):
+        print(f"Training the stock rasa init bot into {STOCK_DIR} (once) ...", flush=True)
+        STOCK_DIR.mkdir(parents=True, exist_ok=True)
+        subprocess.run([str(bin_dir / "rasa"), "init", "--no-prompt", "--init-dir", "."],
+                       cwd=STOCK_DIR, env=env, check=True, capture_output=True)
+    port = free_port()
+    nice = ["nice", "-n", str(args.nice)] if args.nice else []
+    procs = Processes(tmp, env)
+    tmp.mkdir(parents=True, exist_ok=True)
+    procs.start("rasa", [*nice, str(bin_dir / "rasa"), "run", "--interface", "127.0.0.1",
+                         "--port", str(port), "--model", str(STOCK_DIR / "models"),
+                         "--credentials", str(STOCK_DIR / "credentials.yml"),
+                         "--endpoints", str(STOCK_DIR / "endpoints.yml")])
+    wait_ok(f"http://127.0.0.1:{port}/", procs, "rasa", 300)
+    return Target("stock rasa init", f"http://127.0.0.1:{port}", None,
+                  {name: p.pid for name, p in procs.procs.items()}, procs.stop,
+                  f"stock `rasa init` bot (rasa run, nice {args.nice}, in-memory tracker store, "
+                  "no action server)")
 
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (all its threads), from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def rasa_pid(procs: Processes) -> int | None:
-    """The Python process of `bot serve rasa` (nice execs it, so it is the child's pid)."""
-    proc = procs.procs.get("rasa")
-    return proc.pid if proc else None
+def rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
 
 
 # ------------------------------------------------------------------------------ report
 def markdown(title: str, meta: dict[str, object], rows: list[dict[str, object]],
-             profile: str | None) -> str:
+             profile: str | None, extra: str = "") -> str:
     lines = [f"# {title}", ""]
     lines += [f"- {k}: {v}" for k, v in meta.items()]
-    lines += ["", "| users | think s | turns | turns/s | p50 ms | p95 ms | p99 ms | max ms | "
-              "early p50 (turns 1-2) | late p50 (last 2) | errors | empty | OTP refused | "
-              "conversations | load avg before | CPU ms/turn |", "|" + "---|" * 16]
+    lines += ["", "| target | users | think s | turns | turns/s | p50 ms | p95 ms | p99 ms | "
+              "max ms | early p50 (turns 1-2) | late p50 (last 2) | errors | empty | "
+              "OTP refused | conversations | load avg before | CPU ms/turn |",
+              "|" + "---|" * 17]
     for r in rows:
         conv = ", ".join(f"{k} {v}" for k, v in r["conversations"].items())  # type: ignore[union-attr]
         errs = f"{r['errors']} {r['error_kinds'] or ''}".strip()
         cpu = ", ".join(f"{k} {v}" for k, v in r["cpu_ms_per_turn"].items()) or "-"  # type: ignore[union-attr]
-        lines.append(f"| {r['users']} | {r['think_s']} | {r['turns']} | {r['turns_per_s']} | "
+        lines.append(f"| {r.get('target', '-')} | {r['users']} | {r['think_s']} | {r['turns']} | "
+                     f"{r['turns_per_s']} | "
                      f"{r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {r['max_ms']} | "
                      f"{r['early_p50_ms']} | {r['late_p50_ms']} | {errs} | "
                      f"{r['empty_replies']} | {r['otp_rejected']} | {conv} | "
@@ -336,10 +467,36 @@ def markdown(title: str, meta: dict[str, object], rows: list[dict[str, object]],
     lines += ["", "p50 ms by turn index (turn 1 = first message of a conversation):", ""]
     for r in rows:
         curve = ", ".join(f"{t}: {v}" for t, v in r["p50_ms_by_turn"].items())  # type: ignore[union-attr]
-        lines.append(f"- {r['users']} users: {curve}")
+        lines.append(f"- {r.get('target', '-')}, {r['users']} users, think {r['think_s']} s: "
+                     f"{curve}")
+    if extra:
+        lines += ["", extra.rstrip()]
     if profile:
         lines += ["", "## Profile of the Rasa process (py-spy, one step)", "", "```",
                   profile.rstrip(), "```"]
+    return "\n".join(lines) + "\n"
+
+
+def memory_table(samples: list[tuple[float, dict[str, float | None]]]) -> str:
+    """Memory growth per process from (seconds since start, {process: RSS MB}) samples:
+    first sample after warm-up, last, growth and growth per hour."""
+    if len(samples) < 2:
+        return "## Memory\n\n(fewer than two samples)\n"
+    (t0, first), (t1, last) = samples[0], samples[-1]
+    hours = max((t1 - t0) / 3600, 1e-9)
+    lines = ["## Memory (RSS) per process", "",
+             f"{len(samples)} samples over {(t1 - t0) / 60:.1f} min (first sample after the "
+             "warm-up step)", "",
+             "| process | first MB | last MB | max MB | growth MB | growth MB/h |",
+             "|---|---|---|---|---|---|"]
+    for name in first:
+        values = [s[name] for _, s in samples if s.get(name) is not None]
+        a, b = first.get(name), last.get(name)
+        if a is None or b is None or not values:
+            lines.append(f"| {name} | {a} | {b} | - | (process gone) | - |")
+            continue
+        lines.append(f"| {name} | {a:.0f} | {b:.0f} | {max(values):.0f} | {b - a:+.1f} | "
+                     f"{(b - a) / hours:+.1f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -383,12 +540,119 @@ def profile_top(raw: Path, limit: int) -> str:
 
 
 # -------------------------------------------------------------------------------- main
+STARTERS = {"single": start_single, "stack": start_cluster}
+
+
+def play_target(target: Target, args: argparse.Namespace, steps: list[int],
+                thinks: list[float], tmp: Path) -> tuple[list[dict[str, object]], str | None]:
+    """Every (think time, users) step against one target; rows of the report."""
+    url = f"{target.url}/webhooks/rest/webhook"
+    numbers = (subscriber_numbers(target.db_url) if target.db_url
+               else subscriber_numbers(args.reference_numbers_db))
+    cooldown_s, per_hour = otp_limits()
+    pool = NumberPool(numbers, cooldown_s, per_hour)
+    print(f"[{target.name}] {len(numbers)} subscriber numbers; OTP: one code per number every "
+          f"{cooldown_s:.0f} s, {per_hour} an hour", flush=True)
+    if args.warmup:
+        asyncio.run(run_step(url, Step(1, 0.0, args.warmup), pool, args.timeout, 0))
+    rows, profile_text = [], None
+    plan = [(think, users) for think in thinks for users in steps]
+    for i, (think, users) in enumerate(plan):
+        step = Step(users, think, args.duration if not think else args.think_duration,
+                    turns_per_conversation=args.turns,
+                    load_before=" ".join(f"{x:.1f}" for x in os.getloadavg()))
+        spy, raw = None, tmp / "profile.txt"
+        profiled = (users == args.profile_users if args.profile_users else i == len(plan) - 1)
+        rasa = next((pid for name, pid in target.pids.items() if name.startswith("rasa")), None)
+        if args.profile and profiled and rasa and target.name != "stock rasa init":
+            spy_bin = shutil.which("py-spy") or str(REPO / ".venv" / "bin" / "py-spy")
+            with open(tmp / "py-spy.log", "w") as spy_log:
+                spy = subprocess.Popen(
+                    [spy_bin, "record", "--pid", str(rasa), "--format", "raw", "--rate",
+                     "100", "--duration", str(int(step.duration_s)), "--output", str(raw),
+                     "--nonblocking"], stdout=subprocess.DEVNULL, stderr=spy_log)
+        cpu_before = {name: cpu_seconds(p) for name, p in target.pids.items()}
+        own_before = os.times()
+        asyncio.run(run_step(url, step, pool, args.timeout, args.ramp))
+        own_after = os.times()
+        step.cpu_s = {name: cpu_seconds(p) - cpu_before[name] for name, p in target.pids.items()}
+        step.cpu_s["all servers"] = sum(step.cpu_s.values())
+        step.cpu_s["load driver"] = (own_after.user + own_after.system
+                                     - own_before.user - own_before.system)
+        row = {"target": target.name, **step.summary()}
+        rows.append(row)
+        print(json.dumps(row, ensure_ascii=False), flush=True)
+        if spy is not None:
+            try:
+                spy.wait(step.duration_s + 30)
+            except subprocess.TimeoutExpired:
+                spy.terminate()
+            if raw.exists():
+                profile_text = profile_top(raw, args.profile_top)
+            else:
+                profile_text = "py-spy failed: " + (tmp / "py-spy.log").read_text()[-500:]
+    return rows, profile_text
+
+
+def soak(target: Target, args: argparse.Namespace) -> tuple[list[dict[str, object]], str]:
+    """`--soak MINUTES` at moderate load (`--soak-users` thinking `--soak-think` s): one long
+    step; RSS of every process sampled every `--soak-sample` s."""
+    url = f"{target.url}/webhooks/rest/webhook"
+    assert target.db_url
+    cooldown_s, per_hour = otp_limits()
+    pool = NumberPool(subscriber_numbers(target.db_url), cooldown_s, per_hour)
+    print(f"[soak] warm-up {args.warmup:.0f} s, then {args.soak:.0f} min of "
+          f"{args.soak_users} users thinking {args.soak_think} s", flush=True)
+    asyncio.run(run_step(url, Step(args.soak_users, args.soak_think, max(args.warmup, 30)),
+                         pool, args.timeout, args.ramp))
+    samples: list[tuple[float, dict[str, float | None]]] = []
+    started = time.monotonic()
+
+    async def sampler(stop_at: float) -> None:
+        while True:
+            samples.append((time.monotonic() - started,
+                            {name: rss_mb(pid) for name, pid in target.pids.items()}))
+            if time.monotonic() >= stop_at:
+                return
+            await asyncio.sleep(min(args.soak_sample, max(0.1, stop_at - time.monotonic())))
+
+    step = Step(args.soak_users, args.soak_think, args.soak * 60,
+                turns_per_conversation=args.turns,
+                load_before=" ".join(f"{x:.1f}" for x in os.getloadavg()))
+    cpu_before = {name: cpu_seconds(p) for name, p in target.pids.items()}
+    asyncio.run(run_step(url, step, pool, args.timeout, args.ramp, background=(sampler,)))
+    samples.append((time.monotonic() - started,
+                    {name: rss_mb(pid) for name, pid in target.pids.items()}))
+    step.cpu_s = {name: cpu_seconds(p) - cpu_before[name] for name, p in target.pids.items()}
+    row = {"target": f"{target.name} (soak)", **step.summary()}
+    print(json.dumps(row, ensure_ascii=False), flush=True)
+    return [row], memory_table(samples)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", default="1,20", help="comma-separated steps (1,20,100,300)")
-    parser.add_argument("--duration", type=float, default=45.0, help="seconds per step")
+    parser.add_argument("--duration", type=float, default=45.0,
+                        help="seconds per closed-loop step")
     parser.add_argument("--think", type=float, default=0.0,
                         help="mean think time between turns, s (0 = closed loop, saturation)")
+    parser.add_argument("--think-modes", help="comma-separated think times, each a series of "
+                                              "steps (e.g. 0,10: saturation, then users "
+                                              "thinking ~10 s); default: --think")
+    parser.add_argument("--think-duration", type=float,
+                        help="seconds per step with think time (default: --duration)")
+    parser.add_argument("--targets", default="single",
+                        help="comma-separated: single (one Rasa + one action server), stack "
+                             "(scripts/stack.py behind HAProxy)")
+    parser.add_argument("--reference", action="store_true",
+                        help="also play every step against the stock `rasa init` bot")
+    parser.add_argument("--soak", type=float, metavar="MINUTES",
+                        help="soak mode: the stack at moderate load for MINUTES, memory growth "
+                             "per process (make soak: 30)")
+    parser.add_argument("--soak-users", type=int, default=30)
+    parser.add_argument("--soak-think", type=float, default=3.0)
+    parser.add_argument("--soak-sample", type=float, default=30.0,
+                        help="seconds between memory samples")
     parser.add_argument("--turns", type=int, default=6,
                         help="turns per conversation (> 6: a long session, extra questions "
                              "before the thanks; early vs late turns compared)")
@@ -416,12 +680,21 @@ def main(argv: list[str] | None = None) -> int:
     steps = [int(u) for u in args.users.split(",") if u.strip()]
     if not steps or max(steps) > args.max_users or min(steps) < 1:
         parser.error(f"--users: between 1 and {args.max_users}")
-    if args.duration > 600:
+    if args.duration > 600 or (args.think_duration or 0) > 600:
         parser.error("--duration: at most 600 s per step")
+    if args.soak is not None and not 0 < args.soak <= 240:
+        parser.error("--soak: between 0 and 240 minutes")
+    thinks = ([float(t) for t in args.think_modes.split(",")] if args.think_modes
+              else [args.think])
+    args.think_duration = args.think_duration or args.duration
+    targets = ["stack"] if args.soak else [t.strip() for t in args.targets.split(",") if t]
+    unknown = set(targets) - set(STARTERS)
+    if unknown:
+        parser.error(f"--targets: unknown {', '.join(sorted(unknown))}")
 
     tmp = Path(tempfile.mkdtemp(prefix="loadtest-"))
-    procs: Processes | None = None
-    pid = None
+    rows: list[dict[str, object]] = []
+    profile_text, extra, described = None, "", []
     try:
         if args.url:
             host = urlparse(args.url).hostname
@@ -429,98 +702,74 @@ def main(argv: list[str] | None = None) -> int:
                 parser.error("--url: loopback only")
             if not args.db_url:
                 parser.error("--url needs --db-url (the instance's BOT_DB_URL)")
-            base, db_url = args.url.rstrip("/"), args.db_url
+            running = Target("url", args.url.rstrip("/"), args.db_url, {}, lambda: None,
+                             args.url)
+            rows, profile_text = play_target(running, args, steps, thinks, tmp)
+            described.append(running.description)
         else:
             args.model = args.model or newest_model()
-            db_url = f"sqlite:///{tmp / 'subscribers.db'}"
-            env = stack_env(BOT_DB_URL=db_url, BOT_OTP_FIXED_CODE=OTP_CODE,
-                            TRACKER_DB_URL=os.environ.get("TRACKER_DB_URL")
-                            or f"sqlite:///{tmp / 'tracker.db'}",
-                            LOG_LEVEL="WARNING",
-                            BOT_RASA_PATCHES="off" if args.no_patches else "on")
-            print(f"Starting the action server and Rasa ({args.model.name}) in {tmp} ...",
-                  flush=True)
-            procs, base, _ = start_stack(tmp, args, env)
-            pid = rasa_pid(procs)
-        url = f"{base}/webhooks/rest/webhook"
-        numbers = subscriber_numbers(db_url)
-        cooldown_s, per_hour = otp_limits()
-        pool = NumberPool(numbers, cooldown_s, per_hour)
-        print(f"{len(numbers)} subscriber numbers; OTP: one code per number every "
-              f"{cooldown_s:.0f} s, {per_hour} an hour", flush=True)
-
-        if args.warmup:
-            asyncio.run(run_step(url, Step(1, 0.0, args.warmup), pool, args.timeout, 0))
-
-        rows = []
-        profile_text = None
-        for i, users in enumerate(steps):
-            step = Step(users, args.think, args.duration, turns_per_conversation=args.turns,
-                        load_before=" ".join(f"{x:.1f}" for x in os.getloadavg()))
-            spy = None
-            raw = tmp / "profile.txt"
-            profiled = (users == args.profile_users if args.profile_users
-                        else i == len(steps) - 1)
-            if args.profile and profiled and pid:
-                spy_bin = shutil.which("py-spy") or str(REPO / ".venv" / "bin" / "py-spy")
-                with open(tmp / "py-spy.log", "w") as spy_log:
-                    spy = subprocess.Popen(
-                        [spy_bin, "record", "--pid", str(pid), "--format", "raw", "--rate",
-                         "100", "--duration", str(int(args.duration)), "--output", str(raw),
-                         "--nonblocking"], stdout=subprocess.DEVNULL, stderr=spy_log)
-            pids = {name: p.pid for name, p in procs.procs.items()} if procs else {}
-            cpu_before = {name: cpu_seconds(p) for name, p in pids.items()}
-            asyncio.run(run_step(url, step, pool, args.timeout, args.ramp))
-            step.cpu_s = {name: cpu_seconds(p) - cpu_before[name] for name, p in pids.items()}
-            row = step.summary()
-            rows.append(row)
-            print(json.dumps(row, ensure_ascii=False), flush=True)
-            if spy is not None:
+            args.reference_numbers_db = None
+            for name in targets:
+                print(f"Starting {name} ({args.model.name}) in {tmp / name} ...", flush=True)
+                target = STARTERS[name](tmp / name, args)
+                described.append(f"{name}: {target.description}")
                 try:
-                    spy.wait(args.duration + 30)
-                except subprocess.TimeoutExpired:
-                    spy.terminate()
-                if raw.exists():
-                    profile_text = profile_top(raw, args.profile_top)
-                    args.report_dir.mkdir(parents=True, exist_ok=True)
-                    shutil.copy(raw, args.report_dir / f"profile-{datetime.now():%Y%m%d-%H%M%S}"
-                                f"{'-' + args.label if args.label else ''}.txt")
-                else:
-                    profile_text = "py-spy failed: " + (tmp / "py-spy.log").read_text()[-500:]
-                print(profile_text, flush=True)
+                    if args.soak:
+                        got, extra = soak(target, args)
+                    else:
+                        got, prof = play_target(target, args, steps, thinks, tmp)
+                        profile_text = prof or profile_text
+                    rows += got
+                    args.reference_numbers_db = args.reference_numbers_db or target.db_url
+                finally:
+                    target.stop()
+            if args.reference and not args.soak:
+                if args.reference_numbers_db is None:
+                    parser.error("--reference needs a target of ours first (numbers)")
+                print("Starting the stock rasa init bot ...", flush=True)
+                target = start_stock(tmp / "stock", args)
+                described.append(f"reference: {target.description}")
+                try:
+                    got, _ = play_target(target, args, steps, thinks, tmp)
+                    rows += got
+                finally:
+                    target.stop()
 
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        label = f"-{args.label}" if args.label else ""
+        label = f"-{args.label}" if args.label else ("-soak" if args.soak else "")
         args.report_dir.mkdir(parents=True, exist_ok=True)
-        store = "TRACKER_DB_URL" if os.environ.get("TRACKER_DB_URL") else "SQLite"
         meta = {
             "date": datetime.now().isoformat(timespec="seconds"),
             "label": args.label or "-",
-            "target": args.url or f"bot serve rasa + bot serve actions (nice {args.nice}), "
-                                  f"REST channel, SQL tracker store ({store})",
+            "targets": "; ".join(described),
             "model": args.model.name if args.model else "-",
             "git": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
                                   capture_output=True, text=True).stdout.strip(),
-            "machine": f"{os.cpu_count()} cores, shared with other work (load avg per step)",
+            "machine": f"{os.cpu_count()} cores, shared with other workers during the run "
+                       "(load average before each step; CPU ms per turn of each process is "
+                       "the figure that does not depend on them)",
             "conversations": f"{args.turns} turns, new sender each; OTP flows on seeded numbers "
                              "(per-number cool-down respected), else store/FAQ flows",
-            "duration per step": f"{args.duration:.0f} s (+ {args.warmup:.0f} s warm-up)",
-            "think time": f"{args.think} s" if args.think else "none (closed loop)",
+            "duration per step": (f"soak {args.soak:.0f} min, {args.soak_users} users thinking "
+                                  f"{args.soak_think} s" if args.soak else
+                                  f"{args.duration:.0f} s closed loop, {args.think_duration:.0f}"
+                                  f" s with think time (+ {args.warmup:.0f} s warm-up)"),
+            "think time": ", ".join(f"{t} s (x0.5-1.5)" if t else "none (closed loop)"
+                                    for t in thinks),
             "bot/rasa_patches": "off (BOT_RASA_PATCHES=off)" if args.no_patches else "on",
         }
-        text = markdown(f"Load test{(' — ' + args.label) if args.label else ''}", meta, rows,
-                        profile_text)
+        title = "Soak test" if args.soak else "Load test"
+        text = markdown(f"{title}{(' — ' + args.label) if args.label else ''}", meta, rows,
+                        profile_text, extra)
         report = args.report_dir / f"loadtest-{stamp}{label}.md"
         report.write_text(text, encoding="utf-8")
         report.with_suffix(".json").write_text(json.dumps(
-            {"meta": meta, "steps": rows, "profile": profile_text}, ensure_ascii=False,
-            indent=1), encoding="utf-8")
+            {"meta": meta, "steps": rows, "profile": profile_text, "extra": extra},
+            ensure_ascii=False, indent=1), encoding="utf-8")
         print(text)
         print(f"Report: {report}")
         return 0
     finally:
-        if procs is not None:
-            procs.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

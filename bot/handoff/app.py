@@ -34,6 +34,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot import health
 from bot.brand import operator
 from bot.handoff.accounts import NAME_MAX, AgentAccounts, AgentView
 from bot.handoff.redact import for_agent
@@ -640,6 +641,8 @@ def create_app(service: HandoffService, accounts: AgentAccounts, api_tokens: dic
     designer_routes.register(app)
     from bot.handoff import campaign_routes  # campaigns (role campaigns)
     campaign_routes.register(app)
+    # Readiness (its database) and Prometheus metrics behind METRICS_TOKEN (bot/health.py).
+    health.add_aiohttp_routes(app, lambda: {"database": health.sql_check(service.store.engine)})
     return app
 
 

@@ -1,0 +1,381 @@
+"""Chaos run of the production stack: `make chaos` (CHAOS_ARGS=...), or
+`python scripts/chaos.py --duration 150 --users 30`.
+
+What it does (bounded in time, loopback only; a benchmark that prints, not a test):
+- starts the stack of scripts/stack.py with `--own-services` (a dedicated redis-server and a
+  dedicated PostgreSQL cluster from Debian's binaries under .data/chaos/, so both can be
+  stopped without touching the machine's services), REST channel, fixed OTP;
+- plays simulated customers through HAProxy (6-turn conversations, OTP flows included,
+  ~`--think` s between turns). Every message carries a unique id in its REST metadata; a
+  message that fails (connection error, timeout, HTTP error) is delivered again with
+  backoff until it is answered or `--drain` s after the end — as a channel's inbox
+  redelivers a webhook;
+- meanwhile, one after the other: SIGKILL rasa-1 (restarted), SIGKILL actions-1
+  (restarted), restart Redis, stop PostgreSQL for `--pg-outage` s, and redeliver
+  `--redeliver` already answered messages (a provider sending a webhook twice);
+- then reads every conversation back from the tracker store (Rasa's API through HAProxy)
+  and counts: messages sent, answered, lost (never in the conversation), duplicated (in the
+  conversation more than once), conversations that continued to their last turn; prints
+  and writes reports/chaos-<timestamp>.md (+ .json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "scripts"))
+
+import loadtest  # noqa: E402  (scripts/ on sys.path)
+import stack as stack_script  # noqa: E402
+
+from tests.servers import TEST_SECRETS, free_port  # noqa: E402
+
+CHAOS_DIR = REPO / ".data" / "chaos"
+
+
+@dataclass
+class Message:
+    id: str
+    sender: str
+    text: str
+    attempts: int = 0
+    answered: bool = False  # HTTP 200 with at least one reply
+    empty: bool = False  # HTTP 200 without any reply (the turn failed inside Rasa)
+    errors: Counter = field(default_factory=Counter)
+    redelivered: int = 0
+    sent_at: float = 0.0  # s since the start of the load, first delivery
+
+
+@dataclass
+class Run:
+    messages: dict[str, Message] = field(default_factory=dict)
+    conversations: dict[str, list[str]] = field(default_factory=dict)  # sender -> ids
+    completed: set[str] = field(default_factory=set)
+    events: list[tuple[float, str]] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+
+    def note(self, what: str) -> None:
+        at = time.monotonic() - self.started
+        self.events.append((round(at, 1), what))
+        print(f"[{at:6.1f} s] {what}", flush=True)
+
+
+async def deliver(session: Any, url: str, msg: Message, deadline: float,
+                  timeout_s: float) -> bool:
+    """POST the message until Rasa takes it (HTTP 200) or the deadline passes (same id every
+    time); True when taken."""
+    import aiohttp
+
+    backoff = 0.5
+    if not msg.sent_at:
+        msg.sent_at = time.monotonic()
+    while time.monotonic() < deadline:
+        msg.attempts += 1
+        try:
+            async with session.post(url, json={"sender": msg.sender, "message": msg.text,
+                                               "metadata": {"chaos_id": msg.id}},
+                                    timeout=aiohttp.ClientTimeout(total=timeout_s)) as resp:
+                body = await resp.read()
+                if resp.status == 200:  # taken: a channel would not deliver it again
+                    msg.answered = bool(json.loads(body or b"[]"))
+                    msg.empty = not msg.answered
+                    return True
+                msg.errors[f"http {resp.status}"] += 1
+        except asyncio.TimeoutError:
+            msg.errors["timeout"] += 1
+        except (aiohttp.ClientError, ValueError) as exc:
+            msg.errors[type(exc).__name__] += 1
+        await asyncio.sleep(backoff)
+        backoff = min(backoff * 2, 5.0)
+    return False
+
+
+async def customer(session: Any, url: str, run: Run, pool: loadtest.NumberPool,
+                   stop_at: float, deadline: float, args: argparse.Namespace, no: int) -> None:
+    rng = random.Random(no)
+    await asyncio.sleep(rng.uniform(0, args.think))
+    while time.monotonic() < stop_at:
+        number = pool.take()
+        script = rng.choice(loadtest.OTP_CONVERSATIONS if number
+                            else loadtest.PLAIN_CONVERSATIONS)
+        sender = f"chaos-{uuid.uuid4().hex[:12]}"
+        run.conversations[sender] = []
+        for template in script:
+            msg = Message(uuid.uuid4().hex, sender,
+                          template.format(number=number or "", code=loadtest.OTP_CODE))
+            run.messages[msg.id] = msg
+            run.conversations[sender].append(msg.id)
+            if not await deliver(session, url, msg, deadline, args.timeout) or msg.empty:
+                break  # no answer: the conversation did not continue
+            await asyncio.sleep(rng.uniform(0.5, 1.5) * args.think)
+        else:
+            run.completed.add(sender)
+            continue
+        # a customer left without an answer comes back later, not at once
+        await asyncio.sleep(rng.uniform(0.5, 1.5) * args.think)
+
+
+async def faults(cluster: stack_script.Stack, run: Run, args: argparse.Namespace,
+                 session: Any, url: str) -> None:
+    """The fault schedule, one every `--gap` s after `--warmup` s."""
+    await asyncio.sleep(args.warmup)
+    plan = [f.strip() for f in args.faults.split(",") if f.strip()]
+    for i, fault in enumerate(plan):
+        if i:
+            await asyncio.sleep(args.gap)
+        if fault == "rasa":
+            run.note("SIGKILL rasa-1")
+            cluster.kill("rasa-1", signal.SIGKILL)
+            await asyncio.sleep(3)
+            run.note("restarting rasa-1")
+            await asyncio.to_thread(cluster.restart, "rasa-1", False)
+            asyncio.create_task(until_ready(cluster, "rasa-1", run))
+        elif fault == "actions":
+            run.note("SIGKILL actions-1")
+            cluster.kill("actions-1", signal.SIGKILL)
+            await asyncio.sleep(3)
+            run.note("restarting actions-1")
+            await asyncio.to_thread(cluster.restart, "actions-1", False)
+            asyncio.create_task(until_ready(cluster, "actions-1", run))
+        elif fault == "redis":
+            run.note("stopping Redis (lock store)")
+            cluster.kill("redis", signal.SIGTERM)
+            await asyncio.sleep(2)
+            await asyncio.to_thread(cluster.start_own_redis)
+            run.note("Redis restarted")
+        elif fault == "postgres":
+            run.note(f"stopping PostgreSQL for {args.pg_outage:.0f} s")
+            await asyncio.to_thread(cluster.postgres_ctl, "stop")
+            await asyncio.sleep(args.pg_outage)
+            await asyncio.to_thread(cluster.postgres_ctl, "start")
+            run.note("PostgreSQL started again")
+        elif fault == "redeliver":
+            answered = [m for m in run.messages.values() if m.answered]
+            chosen = random.Random(7).sample(answered, min(args.redeliver, len(answered)))
+            run.note(f"redelivering {len(chosen)} answered messages (same id)")
+            for msg in chosen:
+                msg.redelivered += 1
+                copy = Message(msg.id, msg.sender, msg.text)
+                await deliver(session, url, copy, time.monotonic() + 30, args.timeout)
+        else:
+            raise SystemExit(f"unknown fault {fault!r}")
+
+
+async def until_ready(cluster: stack_script.Stack, name: str, run: Run) -> None:
+    started = time.monotonic()
+    proc = cluster.proc(name)
+    while time.monotonic() - started < 600:
+        if proc.ready_url and await asyncio.to_thread(stack_script.http_status,
+                                                      proc.ready_url) == 200:
+            run.note(f"{name} ready again after {time.monotonic() - started:.0f} s")
+            return
+        await asyncio.sleep(1)
+
+
+async def drive(cluster: stack_script.Stack, args: argparse.Namespace, run: Run,
+                pool: loadtest.NumberPool) -> None:
+    import aiohttp
+
+    url = f"{cluster.url}/webhooks/rest/webhook"
+    stop_at = time.monotonic() + args.duration
+    deadline = stop_at + args.drain
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(
+            limit=args.users + 10)) as session:
+        chaos = asyncio.create_task(faults(cluster, run, args, session, url))
+        users = [asyncio.create_task(customer(session, url, run, pool, stop_at, deadline,
+                                              args, i)) for i in range(args.users)]
+        await asyncio.wait(users, timeout=args.duration + args.drain + args.timeout + 10)
+        await asyncio.wait([chaos], timeout=60)
+        if not chaos.done():
+            run.note("the fault schedule did not finish within the run")
+        for task in [*users, chaos]:
+            task.cancel()
+
+
+def stored_ids(cluster: stack_script.Stack, senders: list[str]) -> Counter:
+    """How many times each message id is in its conversation (tracker store via Rasa)."""
+    import urllib.request
+
+    seen: Counter = Counter()
+    token = TEST_SECRETS["RASA_AUTH_TOKEN"]
+    for sender in senders:
+        with urllib.request.urlopen(f"{cluster.url}/conversations/{sender}/tracker?"
+                                    f"token={token}", timeout=30) as resp:
+            tracker = json.loads(resp.read())
+        for event in tracker.get("events", []):
+            if event.get("event") == "user":
+                chaos_id = (event.get("metadata") or {}).get("chaos_id")
+                if chaos_id:
+                    seen[chaos_id] += 1
+    return seen
+
+
+def last_fault(run: Run, at: float) -> str:
+    """The fault event last noted before `at` (s since start), or 'before any fault'."""
+    faults = [(t, what) for t, what in run.events if not what.startswith(("load", "Redis r",
+                                                                          "restarting"))]
+    before = [what for t, what in faults if t <= at]
+    return before[-1] if before else "before any fault"
+
+
+def summarise(run: Run, seen: Counter) -> dict[str, Any]:
+    msgs = list(run.messages.values())
+    for m in msgs:
+        m.sent_at = m.sent_at - run.started if m.sent_at else 0.0
+    lost = [m for m in msgs if seen.get(m.id, 0) == 0]
+    dup = [m for m in msgs if seen.get(m.id, 0) > 1]
+    redelivered = [m for m in msgs if m.redelivered]
+    errors: Counter = Counter()
+    for m in msgs:
+        errors.update(m.errors)
+    return {
+        "messages sent": len(msgs),
+        "answered": sum(m.answered for m in msgs),
+        "taken but answered with nothing (HTTP 200, no reply)": sum(m.empty for m in msgs),
+        "never taken (every delivery failed until the deadline)":
+            sum(not m.answered and not m.empty for m in msgs),
+        "delivered more than once by the client (retries)": sum(m.attempts > 1 for m in msgs),
+        "lost (not in the conversation)": len(lost),
+        "lost although answered": sum(m.answered for m in lost),
+        "duplicated (in the conversation twice or more)": len(dup),
+        "duplicated after a retry of a failed delivery": sum(not m.redelivered for m in dup),
+        "redelivered webhooks (already answered)": len(redelivered),
+        "redelivered webhooks processed again": sum(seen.get(m.id, 0) > 1 for m in redelivered),
+        "conversations": len(run.conversations),
+        "conversations that continued to their last turn": len(run.completed),
+        "conversations cut short (a turn never answered)":
+            sum(1 for s, ids in run.conversations.items()
+                if s not in run.completed and ids and not run.messages[ids[-1]].answered),
+        "client-side failures by kind": dict(errors),
+        "lost, by the last event before the message was sent":
+            dict(Counter(last_fault(run, m.sent_at) for m in lost)),
+        "answered with nothing, by the last event before":
+            dict(Counter(last_fault(run, m.sent_at) for m in msgs if m.empty)),
+    }
+
+
+def markdown(meta: dict[str, Any], summary: dict[str, Any], events: list[tuple[float, str]],
+             logs: dict[str, str]) -> str:
+    lines = ["# Chaos run of the stack", ""]
+    lines += [f"- {k}: {v}" for k, v in meta.items()]
+    lines += ["", "## Counts", "", "| | |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in summary.items()]
+    lines += ["", "## Timeline", ""] + [f"- {at} s: {what}" for at, what in events]
+    if logs:
+        lines += ["", "## Error lines in the logs (last few per process)", ""]
+        for name, text in logs.items():
+            lines += [f"### {name}", "", "```", text.rstrip(), "```", ""]
+    return "\n".join(lines) + "\n"
+
+
+def error_lines(cluster: stack_script.Stack, limit: int = 6) -> dict[str, str]:
+    found = {}
+    for path in sorted(cluster.logs.glob("*.log")):
+        lines = [line[:300] for line in path.read_text(errors="replace").splitlines()
+                 if " ERROR " in line or "Traceback" in line or "[ALERT]" in line]
+        if lines:
+            found[path.stem] = f"({len(lines)} lines)\n" + "\n".join(lines[-limit:])
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=30)
+    parser.add_argument("--think", type=float, default=1.0, help="mean s between turns")
+    parser.add_argument("--duration", type=float, default=150.0, help="s of new traffic")
+    parser.add_argument("--drain", type=float, default=90.0,
+                        help="s after the end during which failed messages are redelivered")
+    parser.add_argument("--warmup", type=float, default=15.0, help="s before the first fault")
+    parser.add_argument("--gap", type=float, default=20.0, help="s between faults")
+    parser.add_argument("--faults", default="rasa,actions,redis,postgres,redeliver")
+    parser.add_argument("--pg-outage", type=float, default=10.0)
+    parser.add_argument("--redeliver", type=int, default=20)
+    parser.add_argument("--timeout", type=float, default=20.0, help="per-delivery timeout, s")
+    parser.add_argument("--model", type=Path)
+    parser.add_argument("--nice", type=int, default=10)
+    parser.add_argument("--keep-logs", action="store_true", help=f"keep {CHAOS_DIR}")
+    parser.add_argument("--report-dir", type=Path, default=REPO / "reports")
+    args = parser.parse_args(argv)
+    if args.duration + args.drain > 900 or args.users > 300:
+        parser.error("bounded: --duration + --drain <= 900 s, --users <= 300")
+    if stack_script.haproxy_binary() is None:
+        raise SystemExit(stack_script.HAPROXY_HELP)
+    model = args.model or loadtest.newest_model()
+
+    shutil.rmtree(CHAOS_DIR, ignore_errors=True)
+    layout = stack_script.load_layout()
+    layout["ports"] = {"balancer": free_port(), "actions_balancer": free_port(),
+                       "rasa": [free_port(), free_port()],
+                       "actions": [free_port(), free_port()], "handoff": free_port()}
+    layout["own_services"].update(redis_port=free_port(), postgres_port=free_port())
+    credentials = CHAOS_DIR / "credentials.yml"
+    CHAOS_DIR.mkdir(parents=True, exist_ok=True)
+    credentials.write_text("rest:\n")
+    cluster = stack_script.Stack(
+        CHAOS_DIR, layout, model=str(model), credentials=str(credentials), own_services=True,
+        nice=args.nice, secrets=dict(TEST_SECRETS),
+        extra_env={"BOT_ENV": "test", "BOT_OTP_FIXED_CODE": loadtest.OTP_CODE,
+                   "LOG_LEVEL": "WARNING"})
+    run = Run()
+    try:
+        print(f"Starting the stack with its own Redis and PostgreSQL in {CHAOS_DIR} ...",
+              flush=True)
+        cluster.start()
+        cooldown_s, per_hour = loadtest.otp_limits()
+        pool = loadtest.NumberPool(loadtest.subscriber_numbers(cluster.postgres_url),
+                                   cooldown_s, per_hour)
+        run = Run()
+        run.note(f"load: {args.users} customers for {args.duration:.0f} s "
+                 f"(+ {args.drain:.0f} s redelivery)")
+        asyncio.run(drive(cluster, args, run, pool))
+        run.note("load over; reading every conversation back")
+        # wait for the restarted processes so the count reads the real store
+        cluster.wait_ready(["haproxy"], 120)
+        seen = stored_ids(cluster, list(run.conversations))
+        summary = summarise(run, seen)
+        logs = error_lines(cluster)
+    finally:
+        cluster.stop()
+        if not args.keep_logs:
+            shutil.rmtree(CHAOS_DIR / "postgres", ignore_errors=True)
+    meta = {
+        "date": datetime.now().isoformat(timespec="seconds"),
+        "git": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
+                              capture_output=True, text=True).stdout.strip(),
+        "model": model.name,
+        "stack": "scripts/stack.py --own-services: HAProxy -> 2 Rasa -> HAProxy -> 2 action "
+                 "servers, own PostgreSQL (pg_ctl) + own redis-server, REST channel",
+        "load": f"{args.users} customers, think ~{args.think} s, {args.duration:.0f} s, "
+                f"failed deliveries retried with backoff for up to {args.drain:.0f} s more",
+        "faults": args.faults, "machine": "2 cores shared with other workers",
+    }
+    text = markdown(meta, summary, run.events, logs)
+    args.report_dir.mkdir(parents=True, exist_ok=True)
+    report = args.report_dir / f"chaos-{datetime.now():%Y%m%d-%H%M%S}.md"
+    report.write_text(text, encoding="utf-8")
+    report.with_suffix(".json").write_text(json.dumps(
+        {"meta": meta, "summary": summary, "timeline": run.events}, ensure_ascii=False,
+        indent=1), encoding="utf-8")
+    print(text)
+    print(f"Report: {report}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
