@@ -6,7 +6,7 @@ Each package that owns tables keeps its revisions in its own `migrations/` folde
 
     bot/backend/migrations    0001 -> 0004_identity -> 0005_otp_guard
     bot/channels/migrations   0001 -> 0002_channels
-    bot/handoff/migrations    0001 -> 0003_handoff
+    bot/handoff/migrations    0001 -> 0003_handoff -> 0006_console_roles
 
 A new revision goes into the folder of the package whose tables it changes, with
 `down_revision` = that package's current head. `upgrade` goes to every head.

@@ -1,8 +1,14 @@
-"""Agent accounts of the console: scrypt password hashes and server-side sessions.
+"""Console accounts: scrypt password hashes, server-side sessions and roles.
 
-Accounts are personal (one per agent, `bot handoff add-agent NAME`); a departed agent is
-disabled at once (`bot handoff disable-agent NAME`), which also ends their sessions.
-The session cookie holds a random token; the database keeps only its SHA-256.
+Accounts are personal (one per person, `bot handoff add-agent NAME [--role ROLE ...]`); a
+departed agent is disabled at once (`bot handoff disable-agent NAME`), which also ends
+their sessions. The session cookie holds a random token; the database keeps only its
+SHA-256.
+
+Roles say which parts of the console an account may use (`ROLES`): `agent` (the hand-off
+queue), `reviewer` (the Decree-49 review desk), `designer` (the conversation inbox),
+`campaigns` (outreach campaigns). A new account is an `agent` unless told otherwise;
+`bot handoff set-roles NAME ROLE ...` changes them (and ends the account's sessions).
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ import base64
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -26,6 +32,8 @@ SCRYPT_N, SCRYPT_R, SCRYPT_P, SCRYPT_LEN = 2 ** 14, 8, 1, 32
 SESSION_HOURS = 12
 MIN_PASSWORD = 8
 NAME_MAX = 80
+ROLES = ("agent", "reviewer", "designer", "campaigns")
+DEFAULT_ROLES = ("agent",)
 
 
 def _b64(raw: bytes) -> str:
@@ -71,6 +79,29 @@ class AgentView:
     id: int
     name: str
     active: bool
+    roles: frozenset[str] = frozenset(DEFAULT_ROLES)
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
+
+
+def validate_roles(roles: Iterable[str]) -> tuple[str, ...]:
+    """The roles, known ones only, each once, in `ROLES` order; at least one."""
+    given = {str(r).strip().lower() for r in roles}
+    unknown = sorted(given - set(ROLES))
+    if unknown:
+        raise AccountError(f"unknown role(s) {', '.join(unknown)}; known: {', '.join(ROLES)}")
+    if not given:
+        raise AccountError(f"at least one role: {', '.join(ROLES)}")
+    return tuple(r for r in ROLES if r in given)
+
+
+def _roles_of(row: HandoffAgent) -> frozenset[str]:
+    return frozenset(r for r in (row.roles or "").split(",") if r in ROLES)
+
+
+def _view(row: HandoffAgent) -> AgentView:
+    return AgentView(row.id, row.name, row.active, _roles_of(row))
 
 
 def _utcnow() -> datetime:
@@ -91,17 +122,20 @@ class AgentAccounts:
         self._sessions = session_factory(self.engine)
         self.clock = clock or _utcnow
 
-    def add_agent(self, name: str, password: str) -> AgentView:
+    def add_agent(self, name: str, password: str,
+                  roles: Iterable[str] = DEFAULT_ROLES) -> AgentView:
         name = validate_name(name)
+        role_list = validate_roles(roles)
         if len(password) < MIN_PASSWORD:
             raise AccountError(f"password: at least {MIN_PASSWORD} characters")
         try:
             with transaction(self._sessions) as s:
                 row = HandoffAgent(name=name, password_hash=hash_password(password),
-                                   active=True, created_at=self.clock())
+                                   active=True, created_at=self.clock(),
+                                   roles=",".join(role_list))
                 s.add(row)
                 s.flush()
-                return AgentView(row.id, row.name, row.active)
+                return _view(row)
         except IntegrityError as exc:
             raise AccountError(f"agent {name!r} already exists") from exc
 
@@ -117,6 +151,18 @@ class AgentAccounts:
             row.active = True
             s.execute(delete(HandoffSession).where(HandoffSession.agent_id == row.id))
 
+    def set_roles(self, name: str, roles: Iterable[str]) -> AgentView:
+        """Replace an account's roles; its open sessions end (they carried the old ones)."""
+        role_list = validate_roles(roles)
+        with transaction(self._sessions) as s:
+            row = s.execute(select(HandoffAgent).where(
+                HandoffAgent.name == name)).scalar_one_or_none()
+            if row is None:
+                raise AccountError(f"no agent {name!r}")
+            row.roles = ",".join(role_list)
+            s.execute(delete(HandoffSession).where(HandoffSession.agent_id == row.id))
+            return _view(row)
+
     def disable_agent(self, name: str) -> None:
         with transaction(self._sessions) as s:
             row = s.execute(select(HandoffAgent).where(
@@ -129,7 +175,7 @@ class AgentAccounts:
     def agents(self) -> list[AgentView]:
         with transaction(self._sessions) as s:
             rows = s.execute(select(HandoffAgent).order_by(HandoffAgent.name)).scalars()
-            return [AgentView(r.id, r.name, r.active) for r in rows]
+            return [_view(r) for r in rows]
 
     def authenticate(self, name: str, password: str) -> AgentView | None:
         with transaction(self._sessions) as s:
@@ -139,7 +185,7 @@ class AgentAccounts:
             ok = verify_password(password or "", stored)
             if row is None or not row.active or not ok:
                 return None
-            return AgentView(row.id, row.name, row.active)
+            return _view(row)
 
     def start_session(self, agent: AgentView) -> str:
         """A new random session token (the cookie value)."""
@@ -165,7 +211,7 @@ class AgentAccounts:
             agent, expires_at = row
             if not agent.active or expires_at <= self.clock():
                 return None
-            return AgentView(agent.id, agent.name, agent.active)
+            return _view(agent)
 
     def end_session(self, token: str | None) -> None:
         if not token:

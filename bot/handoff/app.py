@@ -253,13 +253,22 @@ def _set_security_headers(request: web.Request, headers: Any) -> None:
 
 
 # ------------------------------------------------------------ console auth
-async def current_agent(request: web.Request) -> AgentView:
+async def current_agent(request: web.Request, role: str | None = "agent") -> AgentView:
+    """The signed-in account, which must hold `role` (None: any account).
+
+    401 without a valid session; 403 when the account lacks the role (each part of the
+    console checks its own role: agent, reviewer, designer, campaigns)."""
     accounts = request.app[ACCOUNTS_KEY]
     agent = await asyncio.to_thread(accounts.session_agent, request.cookies.get(COOKIE))
     if agent is None:
         raise web.HTTPUnauthorized(
             text=json.dumps({"error": "unauthorized",
                              "message": handoff_texts("errors.session_expired")}),
+            content_type="application/json")
+    if role is not None and not agent.has_role(role):
+        raise web.HTTPForbidden(
+            text=json.dumps({"error": "forbidden",
+                             "message": handoff_texts("errors.role_missing")}),
             content_type="application/json")
     return agent
 
@@ -443,8 +452,8 @@ async def logout(request: web.Request) -> web.Response:
 
 
 async def me(request: web.Request) -> web.Response:
-    agent = await current_agent(request)
-    return web.json_response({"agent": agent.name})
+    agent = await current_agent(request, role=None)
+    return web.json_response({"agent": agent.name, "roles": sorted(agent.roles)})
 
 
 # ------------------------------------------------------------ console API

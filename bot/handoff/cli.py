@@ -1,6 +1,7 @@
 """`bot handoff ...`: agent accounts, the console/API server, the ticket queue.
 
-    bot handoff add-agent NAME [--password-stdin]
+    bot handoff add-agent NAME [--role agent|reviewer|designer|campaigns ...] [--password-stdin]
+    bot handoff set-roles NAME ROLE [ROLE ...]
     bot handoff set-password NAME [--password-stdin]
     bot handoff disable-agent NAME
     bot handoff agents
@@ -17,6 +18,7 @@ import logging
 import os
 import sys
 
+from bot.handoff.accounts import ROLES
 from bot.handoff.texts import handoff_texts
 
 DEFAULT_HOST = "127.0.0.1"
@@ -32,14 +34,16 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 def _add_agent(args: argparse.Namespace) -> int:
-    from bot.handoff.accounts import AccountError, AgentAccounts
+    from bot.handoff.accounts import DEFAULT_ROLES, AccountError, AgentAccounts
 
     try:
-        agent = AgentAccounts().add_agent(args.name, _read_password(args))
+        agent = AgentAccounts().add_agent(args.name, _read_password(args),
+                                          roles=args.role or DEFAULT_ROLES)
     except AccountError as exc:
         print(handoff_texts("cli.error", error=exc), file=sys.stderr)
         return 1
-    print(handoff_texts("cli.agent_added", name=agent.name))
+    print(handoff_texts("cli.agent_added", name=agent.name,
+                        roles=", ".join(sorted(agent.roles))))
     return 0
 
 
@@ -52,6 +56,19 @@ def _set_password(args: argparse.Namespace) -> int:
         print(handoff_texts("cli.error", error=exc), file=sys.stderr)
         return 1
     print(handoff_texts("cli.password_changed", name=args.name))
+    return 0
+
+
+def _set_roles(args: argparse.Namespace) -> int:
+    from bot.handoff.accounts import AccountError, AgentAccounts
+
+    try:
+        agent = AgentAccounts().set_roles(args.name, args.roles)
+    except AccountError as exc:
+        print(handoff_texts("cli.error", error=exc), file=sys.stderr)
+        return 1
+    print(handoff_texts("cli.roles_changed", name=agent.name,
+                        roles=", ".join(sorted(agent.roles))))
     return 0
 
 
@@ -72,7 +89,8 @@ def _agents(args: argparse.Namespace) -> int:
 
     for agent in AgentAccounts().agents():
         state = handoff_texts("cli.agent_active" if agent.active else "cli.agent_inactive")
-        print(handoff_texts("cli.agent_line", name=agent.name, state=state))
+        print(handoff_texts("cli.agent_line", name=agent.name, state=state,
+                            roles=",".join(sorted(agent.roles))))
     return 0
 
 
@@ -131,8 +149,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("handoff", help="hand-off: agent console, call-center API")
     sub = parser.add_subparsers(dest="handoff_command", required=True)
 
-    p = sub.add_parser("add-agent", help="create a personal agent account")
+    p = sub.add_parser("add-agent", help="create a personal console account")
     p.add_argument("name")
+    p.add_argument("--role", action="append", choices=ROLES,
+                   help="a console role (repeatable; default: agent)")
     p.add_argument("--password-stdin", action="store_true",
                    help="read the password from the first line of standard input")
     p.set_defaults(func=_add_agent)
@@ -141,6 +161,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("name")
     p.add_argument("--password-stdin", action="store_true")
     p.set_defaults(func=_set_password)
+
+    p = sub.add_parser("set-roles", help="replace an account's roles (ends its sessions)")
+    p.add_argument("name")
+    p.add_argument("roles", nargs="+", choices=ROLES)
+    p.set_defaults(func=_set_roles)
 
     p = sub.add_parser("disable-agent", help="disable an account at once (ends sessions)")
     p.add_argument("name")

@@ -82,6 +82,8 @@ class HandoffAgent(Base):
     password_hash = Column(String(255), nullable=False)
     active = Column(Boolean, nullable=False, default=True)
     created_at = Column(UTCDateTime, nullable=False)
+    # Comma-separated console roles (bot/handoff/accounts.py ROLES); revision 0006_console_roles.
+    roles = Column(String(120), nullable=False, default="agent", server_default="agent")
 
 
 class HandoffSession(Base):

@@ -76,10 +76,41 @@ def test_cli_add_agent_and_list(handoff_url, monkeypatch, capsys):
     assert main(["handoff", "add-agent", "lan", "--password-stdin"]) == 0
     monkeypatch.setattr("sys.stdin", io.StringIO("mat-khau-cua-lan\n"))
     assert main(["handoff", "add-agent", "lan", "--password-stdin"]) == 1
+    monkeypatch.setattr("sys.stdin", io.StringIO("mat-khau-cua-mai\n"))
+    assert main(["handoff", "add-agent", "mai", "--role", "reviewer", "--role", "designer",
+                 "--password-stdin"]) == 0
+    assert main(["handoff", "set-roles", "lan", "agent", "campaigns"]) == 0
     assert main(["handoff", "agents"]) == 0
     out = capsys.readouterr()
-    assert "Đã tạo tài khoản tổng đài viên lan." in out.out
-    assert "lan\thoạt động" in out.out
+    assert "Đã tạo tài khoản lan (vai trò: agent)." in out.out
+    assert "Đã tạo tài khoản mai (vai trò: designer, reviewer)." in out.out
+    assert "lan\thoạt động\tagent,campaigns" in out.out
+    assert "mai\thoạt động\tdesigner,reviewer" in out.out
     assert AgentAccounts(handoff_url).authenticate("lan", "mat-khau-cua-lan") is not None
     assert main(["handoff", "disable-agent", "lan"]) == 0
     assert AgentAccounts(handoff_url).authenticate("lan", "mat-khau-cua-lan") is None
+
+
+def test_roles_default_to_agent_and_are_checked(accounts):
+    agent = accounts.add_agent("lan", "rat-bi-mat-123")
+    assert agent.roles == frozenset({"agent"}) and agent.has_role("agent")
+    assert not agent.has_role("reviewer")
+    both = accounts.add_agent("mai", "rat-bi-mat-123", roles=["Reviewer", "designer"])
+    assert both.roles == frozenset({"reviewer", "designer"}) and not both.has_role("agent")
+    with pytest.raises(AccountError):
+        accounts.add_agent("tu", "rat-bi-mat-123", roles=["admin"])
+    with pytest.raises(AccountError):
+        accounts.add_agent("tu", "rat-bi-mat-123", roles=[])
+    assert {a.name: a.roles for a in accounts.agents()}["mai"] == both.roles
+
+
+def test_changing_roles_ends_the_accounts_sessions(accounts):
+    agent = accounts.add_agent("lan", "rat-bi-mat-123")
+    token = accounts.start_session(agent)
+    changed = accounts.set_roles("lan", ["reviewer"])
+    assert changed.roles == frozenset({"reviewer"})
+    assert accounts.session_agent(token) is None
+    fresh = accounts.start_session(accounts.authenticate("lan", "rat-bi-mat-123"))
+    assert accounts.session_agent(fresh).roles == frozenset({"reviewer"})
+    with pytest.raises(AccountError):
+        accounts.set_roles("khong-co", ["agent"])

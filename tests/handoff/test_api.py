@@ -73,6 +73,22 @@ async def test_console_requires_a_session(env):
     assert env.sender.sent == [] and env.store.require(1).status == "waiting"
 
 
+async def test_an_account_without_the_agent_role_cannot_use_the_queue(env, backend):
+    AgentAccounts(backend.db_url).add_agent("duyet", PASSWORD, roles=["reviewer"])
+    env.store.open_ticket(**open_args())
+    resp = await env.anon.post("/console/api/login", json={"name": "duyet", "password": PASSWORD})
+    assert resp.status == 200
+    me = await (await env.anon.get("/console/api/me")).json()
+    assert me == {"agent": "duyet", "roles": ["reviewer"]}
+    for method, path in CONSOLE_CALLS:
+        if path.endswith("/me"):
+            continue
+        resp = await env.anon.request(method, path, json={"text": "x"})
+        assert resp.status == 403, path
+        assert (await resp.json())["error"] == "forbidden"
+    assert env.sender.sent == [] and env.store.require(1).status == "waiting"
+
+
 async def test_login_errors_and_rate_limit(env):
     resp = await env.anon.post("/console/api/login", json={"name": "an", "password": "sai"})
     assert resp.status == 401
