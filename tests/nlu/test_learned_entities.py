@@ -14,7 +14,14 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from bot.nlu.extractor import VietnameseEntityExtractor
 from bot.nlu.learned_entities import LEARNED_ENTITIES, LearnedEntityExtractor
 from bot.nlu.normalizer import VietnameseNormalizer
-from bot.nlu.spacy_ner import Lexicon, Sample, jackknife_lexicon, spans_to_tags, tags_to_spans
+from bot.nlu.spacy_ner import (
+    Lexicon,
+    Sample,
+    jackknife_lexicon,
+    spans_to_tags,
+    tags_to_spans,
+    training_epochs,
+)
 from bot.nlu.tokenizer import VietnameseTokenizer
 
 CONTEXT = ExecutionContext(GraphSchema({}), "test")
@@ -31,6 +38,15 @@ def test_spans_and_tags_round_trip(scheme: str) -> None:
     else:
         assert tags == ["B-a", "O", "B-b", "I-b", "I-b", "B-b", "O"]
     assert tags_to_spans(tags) == spans
+
+
+def test_small_training_sets_get_enough_updates_large_ones_their_epochs() -> None:
+    # 40 messages in batches of 32+: 2 batches per epoch -> 150 epochs for 300 updates
+    assert training_epochs(40, 10, 300, 32, 128) == 150
+    # PhoATIS-sized data already makes far more than 300 updates in 10 epochs
+    assert training_epochs(4478, 10, 300, 32, 128) == 10
+    assert training_epochs(40, 10, 0, 32, 128) == 10
+    assert training_epochs(0, 10, 300, 32, 128) == 10
 
 
 def test_stray_inside_tags_start_a_span_as_in_conlleval() -> None:
