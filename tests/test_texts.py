@@ -36,6 +36,7 @@ PYTHON_SENT = {
                                            "opening_date": "03/06"},
     "utter_handoff_lost_sim": {},
     "utter_handoff_unavailable": {},
+    "utter_handoff_awaiting_agent": {},
     "utter_handoff_resolved": {},
     "utter_handoff_handed_back": {},
     "utter_store_line": {"name": "A", "address": "B", "opening_hours": "C"},

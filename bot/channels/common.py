@@ -238,3 +238,32 @@ async def filter_inbound(channel: str, user_id: str, text: str) -> str | None:
     except Exception:
         logger.exception("inbound filter failed for a %s message", channel)
         return None
+
+
+# Whether a customer whose conversation waits for a human (hand-off ticket active, no agent
+# reply yet, the assistant paused) should now get the short "an agent will reply" line
+# (`utter_handoff_awaiting_agent`), rate-limited per conversation. The hand-off owns the
+# tickets and the rate limit (it records the notice in the ticket, so every instance
+# agrees); `bot.handoff.tickets.connect_channels()` registers it. Called with (channel,
+# user_id) after a turn that produced no output; True means "send it now".
+AWAITING_AGENT_RESPONSE = "utter_handoff_awaiting_agent"
+AwaitingAgentCheck = Callable[[str, str], bool]
+_awaiting_agent_check: AwaitingAgentCheck | None = None
+
+
+def set_awaiting_agent_check(check: AwaitingAgentCheck | None) -> None:
+    global _awaiting_agent_check
+    _awaiting_agent_check = check
+
+
+def awaiting_agent_notice_due(channel: str, user_id: str) -> bool:
+    """The registered check's answer; False (silence, as before) when there is none or it
+    failed (a log line, never an exception)."""
+    check = _awaiting_agent_check
+    if check is None:
+        return False
+    try:
+        return bool(check(channel, user_id))
+    except Exception:
+        logger.exception("awaiting-agent check failed for a %s conversation", channel)
+        return False

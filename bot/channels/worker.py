@@ -13,6 +13,9 @@
   the tracker only at the end of a turn), is retried after `retry_delays_seconds`; when they
   are used up the row is parked (`bot channels inbox`), the customer gets
   `utter_channel_error` and `bot_channel_failures_total{kind="parked"}` counts it.
+- A turn without output in a conversation waiting for a human (hand-off ticket, assistant
+  paused) gets the short `utter_handoff_awaiting_agent` line when the hand-off says it is
+  due (`common.awaiting_agent_notice_due`; the hand-off keeps the rate limit).
 - A custom action that fails inside a turn (action server down) fails the turn: Rasa would
   log the exception and carry on without the action's events; `ActionFailureFilter` turns
   that log record into an exception for the turns this worker runs, so the turn is retried
@@ -39,11 +42,16 @@ from rasa.core.channels.channel import OutputChannel, UserMessage
 
 from bot import texts
 from bot.channels import metrics
-from bot.channels.common import OnNewMessage, filter_inbound
+from bot.channels.common import (
+    AWAITING_AGENT_RESPONSE,
+    OnNewMessage,
+    awaiting_agent_notice_due,
+    filter_inbound,
+)
 from bot.channels.delivery import delivery_scope
 from bot.channels.inbox_config import InboxSettings
 from bot.channels.inbox_store import FAILED, PARKED, InboxRow, InboxStore
-from bot.conversation_ids import parse_sender_id
+from bot.conversation_ids import parse_sender_id, sender_id
 
 logger = logging.getLogger(__name__)
 
@@ -273,6 +281,8 @@ class InboxWorker:
                 turn_failed = True
                 responses = await self._run_turn(row)
                 turn_failed = False
+                if not responses:  # a paused conversation waiting for a human?
+                    responses = await self._awaiting_agent_line(row)
                 if not await asyncio.to_thread(self.store.save_responses, row.id,
                                                self.owner, responses):
                     logger.warning("%s inbox row %s: lease lost during the turn; left to "
@@ -324,6 +334,16 @@ class InboxWorker:
             raise TimeoutError(f"turn still running after {settings.turn_timeout_s} s")
         turn.result()
         return output.messages
+
+    async def _awaiting_agent_line(self, row: InboxRow) -> list[dict[str, Any]]:
+        """After a turn without output: the short "an agent will reply" line when the
+        hand-off says it is due (`common.awaiting_agent_notice_due`: ticket active, no agent
+        reply yet, not sent within the rate limit), delivered like the turn's responses."""
+        user_id = self.channel.recipient(row)
+        if not await asyncio.to_thread(awaiting_agent_notice_due, row.channel, user_id):
+            return []
+        line = texts.text(AWAITING_AGENT_RESPONSE, self.channel.name())
+        return [{"recipient": sender_id(row.channel, user_id), "message": {"text": line}}]
 
     async def _deliver(self, row: InboxRow, responses: list[dict[str, Any]]) -> None:
         output = self.channel.delivery_output()

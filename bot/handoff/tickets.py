@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
 
@@ -62,6 +62,7 @@ REASONS: dict[str, tuple[int, str]] = {
 ROLES = ("customer", "bot", "agent", "system")
 OUTCOMES = ("resolved", "handed_back")
 MAX_TEXT = 4000
+NOTICE_KEY = "notice:"  # source key prefix of the "an agent will reply" notices
 
 Clock = Callable[[], datetime]
 
@@ -450,6 +451,36 @@ class TicketStore:
                     row.synced_until = item.ts
         return added
 
+    def claim_awaiting_notice(self, conversation_id: str, interval: timedelta,
+                              text: str) -> bool:
+        """Should the customer now be told "an agent will reply"? True when the conversation
+        has an active ticket without any agent reply and no such notice within `interval`;
+        the notice is then recorded in the ticket (role `bot`, source key `notice:<time>`).
+        One transaction that locks the ticket first: several Rasa instances agree."""
+        now = self.clock()
+        with transaction(self._sessions) as s:
+            ticket_id = s.execute(select(HandoffTicket.id).where(
+                HandoffTicket.active_key == conversation_id)).scalar_one_or_none()
+            if ticket_id is None or s.execute(  # conditional no-op UPDATE: the row lock
+                    update(HandoffTicket)
+                    .where(HandoffTicket.id == ticket_id,
+                           HandoffTicket.active_key == conversation_id)
+                    .values(active_key=conversation_id)
+                    .execution_options(synchronize_session=False)).rowcount != 1:
+                return False
+            mine = HandoffMessage.ticket_id == ticket_id
+            if s.execute(select(HandoffMessage.id).where(
+                    mine, HandoffMessage.role == "agent").limit(1)).first() is not None:
+                return False  # the human conversation is going on
+            last = s.execute(select(HandoffMessage.at).where(
+                mine, HandoffMessage.source_key.like(f"{NOTICE_KEY}%"))
+                .order_by(HandoffMessage.at.desc()).limit(1)).scalar_one_or_none()
+            if last is not None and now - last < interval:
+                return False
+            s.add(HandoffMessage(ticket_id=ticket_id, role="bot", text=_clean_text(text),
+                                 at=now, source_key=f"{NOTICE_KEY}{now.timestamp():.6f}"))
+        return True
+
     # ------------------------------------------------------ chat links, transfers
     def find_chat(self, msisdn: str) -> ChatLink | None:
         """The chat most recently linked to a verified phone number, from the channels'
@@ -525,11 +556,14 @@ def open_unreachable(*, conversation_id: str, channel: str, user_id: str, reason
 
 def connect_channels() -> None:
     """Let the channels of this process hand conversations they cannot reach to the desk
-    (`bot.channels.common.open_handoff_ticket`). Called at startup by `bot serve rasa` and
-    the hand-off app: the channels never import the hand-off."""
-    from bot.channels.common import set_handoff_opener
+    (`bot.channels.common.open_handoff_ticket`) and tell a customer waiting for an agent
+    that one will reply (`common.awaiting_agent_notice_due`). Called at startup by
+    `bot serve rasa` and the hand-off app: the channels never import the hand-off."""
+    from bot.channels.common import set_awaiting_agent_check, set_handoff_opener
+    from bot.handoff.waiting import awaiting_agent_notice
 
     set_handoff_opener(open_unreachable)
+    set_awaiting_agent_check(awaiting_agent_notice)
 
 
 def is_with_human(conversation_id: str) -> bool:

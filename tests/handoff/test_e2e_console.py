@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from bot.texts import text
 from tests.channels.fakes import FakeTelegram
 from tests.servers import (
     BIN,
@@ -274,11 +275,14 @@ def test_customer_to_agent_and_back(stack: Stack, browser):
     notice = next(x for x in texts if "mã yêu cầu #" in x)
     ticket_id = int(notice.split("mã yêu cầu #", 1)[1].split(")", 1)[0])
 
-    # While the human owns the chat the assistant stays silent, and nothing is lost.
+    # While the human owns the chat and no agent has answered, the customer is told once that
+    # an agent will reply (rate-limited: a second message gets nothing); nothing is lost.
     before = len(customer.received())
     customer.say("em bị trừ tiền oan 3 lần rồi")
+    customer.wait_for(lambda t: len(t) > before, "the awaiting-agent line")
+    customer.say("alo")
     time.sleep(3)
-    assert len(customer.received()) == before, customer.received()[before:]
+    assert customer.received()[before:] == [text("utter_handoff_awaiting_agent", "telegram_ptb")]
 
     _login(browser, stack)
     item = _wait(browser, lambda d: d.find_elements(

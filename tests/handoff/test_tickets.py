@@ -42,6 +42,7 @@ def test_channels_open_tickets_through_the_connected_desk(handoff_url, monkeypat
 
     monkeypatch.setenv("BOT_DB_URL", handoff_url)
     monkeypatch.setattr(common, "_handoff_opener", None)
+    monkeypatch.setattr(common, "_awaiting_agent_check", None)  # restored after the test
     tickets.connect_channels()
     assert common.open_handoff_ticket(
         conversation_id="zalo-u9", channel="zalo", user_id="u9", reason="zalo_window",

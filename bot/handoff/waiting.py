@@ -1,0 +1,34 @@
+"""A customer waiting for a human: the short "an agent will reply" line.
+
+While a conversation has an active hand-off ticket and no agent has replied in it yet, the
+assistant is paused and a new customer message would get silence. The channels' inbox
+worker asks `awaiting_agent_notice(channel, user_id)` after a turn without output (through
+`bot.channels.common.awaiting_agent_notice_due`, registered by
+`bot.handoff.tickets.connect_channels()`); True means "send `utter_handoff_awaiting_agent`
+now". At most once per `human_desk.awaiting_notice_minutes` (bot/operator.yml) per
+conversation, and never once an agent has replied: the notice is recorded in the ticket
+(`TicketStore.claim_awaiting_notice`), so the agent sees it in the transcript and every Rasa
+instance keeps the same limit.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot import texts
+from bot.brand import operator
+from bot.channels.common import AWAITING_AGENT_RESPONSE
+from bot.conversation_ids import sender_id
+from bot.handoff.tickets import get_ticket_store
+
+
+def notice_interval() -> timedelta:
+    """The least time between two notices of one conversation (operator.yml)."""
+    return timedelta(minutes=float(operator()["human_desk"]["awaiting_notice_minutes"]))
+
+
+def awaiting_agent_notice(channel: str, user_id: str) -> bool:
+    """True when the customer of (channel, user_id) should be told now that an agent will
+    reply (see the module docstring); the notice is then recorded in the ticket."""
+    return get_ticket_store().claim_awaiting_notice(
+        sender_id(channel, user_id), notice_interval(), texts.text(AWAITING_AGENT_RESPONSE))
