@@ -85,11 +85,17 @@ def browser(console: Console, tmp_path) -> Iterator[Any]:
 
 
 def _wait(driver: Any, condition: Callable[[Any], Any], what: str, console: Console) -> Any:
-    from selenium.common.exceptions import TimeoutException
+    from selenium.common.exceptions import (
+        NoSuchElementException,
+        StaleElementReferenceException,
+        TimeoutException,
+    )
     from selenium.webdriver.support.ui import WebDriverWait
 
     try:
-        return WebDriverWait(driver, WAIT_S, poll_frequency=0.25).until(condition)
+        # The page re-renders its table: an element found a moment ago may be gone.
+        return WebDriverWait(driver, WAIT_S, poll_frequency=0.25, ignored_exceptions=(
+            NoSuchElementException, StaleElementReferenceException)).until(condition)
     except TimeoutException:
         pytest.fail(f"campaigns page: {what} did not happen\n" + console.log_tail())
 

@@ -243,11 +243,16 @@ class Customer:
 
 def _wait(driver: Any, condition: Callable[[Any], Any], what: str, stack: Stack,
           timeout: float = WAIT_S) -> Any:
-    from selenium.common.exceptions import TimeoutException
+    from selenium.common.exceptions import (
+        NoSuchElementException,
+        StaleElementReferenceException,
+        TimeoutException,
+    )
     from selenium.webdriver.support.ui import WebDriverWait
 
-    try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.25).until(condition)
+    try:  # a re-rendered element found a moment ago may be gone: look again
+        return WebDriverWait(driver, timeout, poll_frequency=0.25, ignored_exceptions=(
+            NoSuchElementException, StaleElementReferenceException)).until(condition)
     except TimeoutException:
         pytest.fail(f"console: {what} did not happen\n" + stack.log_tail())
 

@@ -94,11 +94,16 @@ def browser(desk: Desk, tmp_path) -> Iterator[Any]:
 
 
 def _wait(driver: Any, condition: Callable[[Any], Any], what: str, desk: Desk) -> Any:
-    from selenium.common.exceptions import TimeoutException
+    from selenium.common.exceptions import (
+        NoSuchElementException,
+        StaleElementReferenceException,
+        TimeoutException,
+    )
     from selenium.webdriver.support.ui import WebDriverWait
 
-    try:
-        return WebDriverWait(driver, WAIT_S, poll_frequency=0.25).until(condition)
+    try:  # a re-rendered element found a moment ago may be gone: look again
+        return WebDriverWait(driver, WAIT_S, poll_frequency=0.25, ignored_exceptions=(
+            NoSuchElementException, StaleElementReferenceException)).until(condition)
     except TimeoutException:
         pytest.fail(f"review desk: {what} did not happen\n" + desk.log_tail())
 
