@@ -420,3 +420,5 @@ async def test_openapi_goals_and_console_page(env):
     assert page.status == 200 and "Bàn hỗ trợ khách hàng" in await page.text()
     assert "default-src 'self'" in page.headers["Content-Security-Policy"]
     assert (await env.anon.get("/console/static/app.js")).status == 200
+    shared = await env.anon.get("/console/static/console.js")  # loaded by every page
+    assert shared.status == 200 and "async function call(" in await shared.text()

@@ -2,48 +2,10 @@
 // with textContent (never innerHTML), so customer messages cannot inject markup.
 "use strict";
 
-const API = "/console/api";
 const QUEUE_EVERY_MS = 3000;
 const TICKET_EVERY_MS = 2000;
 
 const state = { agent: null, ticket: null, maskedPhone: null, lastMessageId: 0, timers: [] };
-const $ = (id) => document.getElementById(id);
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined && text !== null) node.textContent = text;
-  return node;
-}
-
-function notice(text, bad) {
-  const box = $("notice");
-  if (!text) { box.hidden = true; return; }
-  box.textContent = text;
-  box.className = bad ? "bad" : "";
-  box.hidden = false;
-}
-
-async function call(method, path, body) {
-  const options = { method, headers: { "Accept": "application/json" }, credentials: "same-origin" };
-  if (body !== undefined) {
-    options.headers["Content-Type"] = "application/json";
-    options.body = JSON.stringify(body);
-  }
-  let response;
-  try {
-    response = await fetch(API + path, options);
-  } catch (err) {
-    throw { status: 0, message: "Mất kết nối tới máy chủ. Đang thử lại…" };
-  }
-  let data = {};
-  try { data = await response.json(); } catch (err) { data = {}; }
-  if (response.status === 401 && path !== "/login") { showLogin(); }
-  if (!response.ok) {
-    throw { status: response.status, message: data.message || "Có lỗi xảy ra.", data };
-  }
-  return data;
-}
 
 function waitingText(seconds) {
   if (seconds < 60) return "chờ " + seconds + " giây";

@@ -2,7 +2,6 @@
 // sends is inserted with textContent (never innerHTML). Only counts are shown.
 "use strict";
 
-const API = "/console/api";
 const REFRESH_MS = 15000;
 const ITEM_LABELS = {
   full_name: "Họ tên", name_match: "Tên khớp giấy tờ", birth_date: "Ngày sinh",
@@ -18,41 +17,6 @@ const ACTIONS = {
 };
 
 const state = { timer: null, itemsShown: false, reportId: null };
-const $ = (id) => document.getElementById(id);
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined && text !== null) node.textContent = text;
-  return node;
-}
-
-function notice(text, bad) {
-  const box = $("notice");
-  if (!text) { box.hidden = true; return; }
-  box.textContent = text;
-  box.className = bad ? "bad" : "";
-  box.hidden = false;
-}
-
-async function call(method, path, body) {
-  const options = { method, headers: { "Accept": "application/json" }, credentials: "same-origin" };
-  if (body !== undefined) {
-    options.headers["Content-Type"] = "application/json";
-    options.body = JSON.stringify(body);
-  }
-  let response;
-  try {
-    response = await fetch(API + path, options);
-  } catch (err) {
-    throw { status: 0, message: "Mất kết nối tới máy chủ." };
-  }
-  let data = {};
-  try { data = await response.json(); } catch (err) { data = {}; }
-  if (response.status === 401 && path !== "/login") { showLogin(); }
-  if (!response.ok) throw { status: response.status, message: data.message || "Có lỗi xảy ra." };
-  return data;
-}
 
 function showLogin() {
   if (state.timer) clearInterval(state.timer);

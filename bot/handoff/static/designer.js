@@ -3,49 +3,11 @@
 // markup. The chart is inline SVG built with createElementNS.
 "use strict";
 
-const API = "/console/api";
 const DAPI = API + "/designer";
 const SVG = "http://www.w3.org/2000/svg";
 const state = { options: null, conversation: null, corrections: {}, offset: 0, tab: "inbox" };
 const CHANNELS = { telegram: "Telegram", zalo: "Zalo", rest: "REST", other: "Khác" };
 const channelLabel = (code) => CHANNELS[code] || code;
-const $ = (id) => document.getElementById(id);
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined && text !== null) node.textContent = text;
-  return node;
-}
-
-function notice(text, bad) {
-  const box = $("notice");
-  if (!text) { box.hidden = true; return; }
-  box.textContent = text;
-  box.className = bad ? "bad" : "";
-  box.hidden = false;
-}
-
-async function call(method, path, body) {
-  const options = { method, headers: { "Accept": "application/json" }, credentials: "same-origin" };
-  if (body !== undefined) {
-    options.headers["Content-Type"] = "application/json";
-    options.body = JSON.stringify(body);
-  }
-  let response;
-  try {
-    response = await fetch(path, options);
-  } catch (err) {
-    throw { status: 0, message: "Mất kết nối tới máy chủ." };
-  }
-  let data = {};
-  try { data = await response.json(); } catch (err) { data = {}; }
-  if (response.status === 401 && !path.endsWith("/login")) { showLogin(); }
-  if (!response.ok) {
-    throw { status: response.status, message: data.message || "Có lỗi xảy ra.", data };
-  }
-  return data;
-}
 
 function pct(value) { return (Math.round(value * 1000) / 10).toLocaleString("vi-VN") + "%"; }
 
