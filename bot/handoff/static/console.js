@@ -44,3 +44,24 @@ async function call(method, path, body) {
   }
   return data;
 }
+
+// Sign-in and sign-out of the review desk and campaigns pages (each defines start() and
+// showLogin()).
+async function login(event) {
+  event.preventDefault();
+  $("login-error").hidden = true;
+  try {
+    await call("POST", "/login", { name: $("login-name").value, password: $("login-password").value });
+    $("login-password").value = "";
+    notice("");
+    await start();
+  } catch (err) {
+    $("login-error").textContent = err.message;
+    $("login-error").hidden = false;
+  }
+}
+
+async function logout() {
+  try { await call("POST", "/logout", {}); } catch (err) { /* signed out anyway */ }
+  showLogin();
+}

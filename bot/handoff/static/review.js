@@ -60,25 +60,6 @@ async function start() {
   }
 }
 
-async function login(event) {
-  event.preventDefault();
-  $("login-error").hidden = true;
-  try {
-    await call("POST", "/login", { name: $("login-name").value, password: $("login-password").value });
-    $("login-password").value = "";
-    notice("");
-    await start();
-  } catch (err) {
-    $("login-error").textContent = err.message;
-    $("login-error").hidden = false;
-  }
-}
-
-async function logout() {
-  try { await call("POST", "/logout", {}); } catch (err) { /* signed out anyway */ }
-  showLogin();
-}
-
 // ---------------------------------------------------------------- queue
 async function refreshQueue() {
   let data;
