@@ -16,7 +16,15 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import actor, backend, mask_msisdn, sayer, utter, verified_msisdn
+from actions.common import (
+    actor,
+    backend,
+    mask_msisdn,
+    sayer,
+    speaks_after_identity,
+    utter,
+    verified_msisdn,
+)
 from bot.backend import format_vnd
 from bot.backend.reference import item_labels
 from bot.brand import operator
@@ -68,6 +76,7 @@ class ActionDiagnoseProblem(Action):
     def name(self) -> str:
         return "action_diagnose_problem"
 
+    @speaks_after_identity
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         msisdn = verified_msisdn(tracker)

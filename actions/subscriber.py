@@ -18,6 +18,7 @@ from actions.common import (
     mask_msisdn,
     previous_bot_action,
     sayer,
+    speaks_after_identity,
     utter,
     verified_msisdn,
 )
@@ -40,6 +41,7 @@ class ActionCheckSubscriberInfo(Action):
     def name(self) -> str:
         return "action_check_subscriber_info"
 
+    @speaks_after_identity
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         msisdn = verified_msisdn(tracker)
@@ -93,6 +95,7 @@ class ActionUpdateInfo(Action):
     def name(self) -> str:
         return "action_update_info"
 
+    @speaks_after_identity
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         msisdn = verified_msisdn(tracker)
@@ -135,6 +138,7 @@ class ActionAskAppGuideDone(Action):
     def name(self) -> str:
         return "action_ask_app_guide_done"
 
+    @speaks_after_identity
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         if tracker.get_slot("app_guide_last") == "error":
@@ -179,6 +183,7 @@ class ActionCheckUpdateStatus(Action):
     def name(self) -> str:
         return "action_check_update_status"
 
+    @speaks_after_identity
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         msisdn = verified_msisdn(tracker)

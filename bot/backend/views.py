@@ -79,6 +79,9 @@ class OtpIssue:
     status: str
     retry_after_s: int = 0
     expires_at: datetime | None = None
+    # An unused, unexpired code of this conversation for the number is waiting to be typed
+    # (set with cooldown/locked/limited: "the code was just sent" is true only then).
+    pending_here: bool = False
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ import yaml
 from tests.backend_helpers import pending_registrations
 from tests.servers import (
     ACTION_TOKEN_HEADER,
+    NLG_CLASS,
     TEST_SECRETS,
     action_server_command,
     free_port,
@@ -182,7 +183,8 @@ def player(tmp: Path, model: str) -> Iterator[Player]:
             raise RuntimeError("the action server did not start:\n" + procs.log_tail())
         agent = Agent.load(model, action_endpoint=EndpointConfig(
             f"http://127.0.0.1:{port}/webhook",
-            headers={ACTION_TOKEN_HEADER: TEST_SECRETS["ACTION_SERVER_TOKEN"]}))
+            headers={ACTION_TOKEN_HEADER: TEST_SECRETS["ACTION_SERVER_TOKEN"]}),
+            generator=EndpointConfig(type=NLG_CLASS))
         backend = Backend(db_url)
         try:
             yield Player(agent, backend)
