@@ -22,6 +22,7 @@ from actions.common import (
     utter,
     verified_msisdn,
 )
+from actions.diagnosis import lead_with_line_state
 from actions.occupation import offer_occupation
 from actions.stores import format_stores
 from bot.backend import UpdatePath
@@ -49,6 +50,8 @@ class ActionCheckSubscriberInfo(Action):
             return []
         profile = backend().subscribers.masked_profile(msisdn)
         backend().audit.record(actor(tracker), "view_masked_profile", msisdn)
+        # a barring that stops the line first (the view shows blocks and Decree 49 itself)
+        lead = lead_with_line_state(dispatcher, tracker, msisdn, barring_only=True)
         say = sayer(tracker)
         lines = "\n".join(f"- {label}: {value}"
                           for label, value in profile_lines(profile, say))
@@ -57,13 +60,13 @@ class ActionCheckSubscriberInfo(Action):
         subscriber = backend().subscribers.get(msisdn)
         if status is not None and status.complete:
             utter(dispatcher, "utter_decree49_complete")
-            return offer_occupation(dispatcher, tracker)
+            return lead + offer_occupation(dispatcher, tracker)
         if status is not None:
-            if subscriber is not None and subscriber.status == "one_way_blocked":
+            if subscriber is not None and subscriber.status == "one_way_blocked" and not lead:
                 utter(dispatcher, "utter_one_way_blocked")
             utter(dispatcher, "utter_decree49_missing",
                   missing=item_labels(status.missing, say))
-        return []
+        return lead
 
 
 # Typed answers to "which way do you want to update?" (the buttons send update_method).
@@ -103,6 +106,8 @@ class ActionUpdateInfo(Action):
         method = tracker.get_slot("update_method") or typed_method(
             tracker.latest_message.get("text"))
         events: list[EventType] = [SlotSet("update_method", None)]
+        if msisdn:  # a barring that stops the line is not fixed by an update: said first
+            events += lead_with_line_state(dispatcher, tracker, msisdn, barring_only=True)
         if path is None or path == UpdatePath.COMPLETE:
             utter(dispatcher, "utter_update_not_needed")
             return [*events, SlotSet("update_route", "complete")]
