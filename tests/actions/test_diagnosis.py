@@ -107,6 +107,8 @@ DATA = BarringView("data", "customer_request", NOW)
     ("không gọi quốc tế được", "international"),
     ("gọi sang nước ngoài không được", "international"),
     ("đang ở nước ngoài ko gọi đc", "roaming"),
+    ("e đang ở nc ngoài mà sim ko gọi đc", "roaming"),
+    ("ko gọi ra nc ngoài đc", "international"),
     ("sim ko chuyển vùng quốc tế dc", "roaming"),
     ("k vào được 4g", "data"),
     ("mạng di động không dùng được", "data"),
