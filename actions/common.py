@@ -161,6 +161,38 @@ def just_verified(tracker: Tracker) -> bool:
     return False
 
 
+def rendered_text(message: dict[str, Any], tracker: Tracker) -> str:
+    """The text a dispatcher message will show: its own text, or its response rendered with
+    the conversation's slots and its variables (the first variation for the channel)."""
+    if message.get("text") or not message.get("response"):
+        return str(message.get("text") or "")
+    values = {name: value for name, value in (tracker.slots or {}).items()
+              if isinstance(value, str)}
+    values.update(brand_vars())
+    values.update({k: v for k, v in message.items() if isinstance(v, (str, int))
+                   and k not in ("text", "response", "template")})
+    return texts.text(message["response"], tracker.get_latest_input_channel(), **values)
+
+
+# A joined message lists the responses it was made of (designer inbox, tests).
+JOINED_KEY = "joined"
+
+
+def join_messages(dispatcher: CollectingDispatcher, tracker: Tracker, count: int) -> None:
+    """The last `count` messages this action sent become one (one thought, one message):
+    their texts on separate lines, under the last one's response name and buttons."""
+    if count < 2 or len(dispatcher.messages) < count:
+        return
+    parts = dispatcher.messages[-count:]
+    joined = "\n".join(t for t in (rendered_text(m, tracker) for m in parts) if t)
+    message: dict[str, Any] = {}
+    for part in parts:  # every part's variables (a later part's win), the last one's name
+        message.update({k: v for k, v in part.items() if v not in (None, [], {}, "")})
+    message.update({**parts[-1], "text": joined, JOINED_KEY: [m.get("response") for m in parts]})
+    del dispatcher.messages[-count:]
+    dispatcher.messages.append(message)
+
+
 def join_identity_line(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
     """Put IDENTITY_LINE on top of the first message this action sends, when it is the
     first message after the identity check: "verified" and the answer are one message.
@@ -171,15 +203,11 @@ def join_identity_line(dispatcher: CollectingDispatcher, tracker: Tracker) -> No
     if not msisdn:
         return
     first = messages[0]
-    channel = tracker.get_latest_input_channel()
-    values = {name: value for name, value in (tracker.slots or {}).items()
-              if isinstance(value, str)}
-    values.update(brand_vars())
-    values.update({k: v for k, v in first.items() if isinstance(v, (str, int))
-                   and k not in ("text", "response", "template")})
-    line = texts.text(IDENTITY_LINE, channel, **{**values, "masked_msisdn": mask_msisdn(msisdn)})
-    body = (texts.text(first["response"], channel, **values) if first.get("response")
-            else str(first.get("text") or ""))
+    line = texts.text(IDENTITY_LINE, tracker.get_latest_input_channel(),
+                      **{**brand_vars(), **{k: v for k, v in (tracker.slots or {}).items()
+                                            if isinstance(v, str)},
+                         "masked_msisdn": mask_msisdn(msisdn)})
+    body = rendered_text(first, tracker)
     first["text"] = f"{line}\n{body}" if body else line
 
 

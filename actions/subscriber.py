@@ -15,6 +15,7 @@ from actions.common import (
     actor,
     backend,
     format_local,
+    join_messages,
     mask_msisdn,
     previous_bot_action,
     sayer,
@@ -58,14 +59,19 @@ class ActionCheckSubscriberInfo(Action):
         utter(dispatcher, "utter_subscriber_info", profile=lines)
         status = backend().subscribers.decree49_status(msisdn)
         subscriber = backend().subscribers.get(msisdn)
+        # the information and what it means under Decree 49: one message
         if status is not None and status.complete:
             utter(dispatcher, "utter_decree49_complete")
+            join_messages(dispatcher, tracker, 2)
             return lead + offer_occupation(dispatcher, tracker)
         if status is not None:
+            said = 2
             if subscriber is not None and subscriber.status == "one_way_blocked" and not lead:
                 utter(dispatcher, "utter_one_way_blocked")
+                said = 3
             utter(dispatcher, "utter_decree49_missing",
                   missing=item_labels(status.missing, say))
+            join_messages(dispatcher, tracker, said)
         return lead
 
 
@@ -111,6 +117,8 @@ class ActionUpdateInfo(Action):
         if path is None or path == UpdatePath.COMPLETE:
             utter(dispatcher, "utter_update_not_needed")
             return [*events, SlotSet("update_route", "complete")]
+        # what is missing and why, then the way to update it: one message
+        start = len(dispatcher.messages)
         if msisdn and _explains_first(tracker):
             status = backend().subscribers.decree49_status(msisdn)
             utter(dispatcher, "utter_update_missing_why",
@@ -126,14 +134,17 @@ class ActionUpdateInfo(Action):
                       stores=format_stores(stores, tracker.get_latest_input_channel()))
             else:
                 utter(dispatcher, "utter_store_list_empty")
+            join_messages(dispatcher, tracker, len(dispatcher.messages) - start)
             return [*events, SlotSet("update_route", "store")]
         if method == "app":
             return [*events, SlotSet("update_route", "app"), SlotSet("app_step", 1),
                     SlotSet("app_guide_done", None), SlotSet("app_guide_last", None)]
         if method == "chat":
             utter(dispatcher, "utter_update_chat_intro")
+            join_messages(dispatcher, tracker, len(dispatcher.messages) - start)
             return [*events, SlotSet("update_route", "chat"), SlotSet("upd_confirm", None)]
         utter(dispatcher, "utter_update_choose_method")
+        join_messages(dispatcher, tracker, len(dispatcher.messages) - start)
         return [*events, SlotSet("update_route", "choose")]
 
 
