@@ -166,8 +166,8 @@ def rendered_text(message: dict[str, Any], tracker: Tracker) -> str:
     the conversation's slots and its variables (the first variation for the channel)."""
     if message.get("text") or not message.get("response"):
         return str(message.get("text") or "")
-    values = {name: value for name, value in (tracker.slots or {}).items()
-              if isinstance(value, str)}
+    values: dict[str, Any] = {name: value for name, value in (tracker.slots or {}).items()
+                              if isinstance(value, str)}
     values.update(brand_vars())
     values.update({k: v for k, v in message.items() if isinstance(v, (str, int))
                    and k not in ("text", "response", "template")})
