@@ -14,6 +14,7 @@ from actions.common import (
     channel_of,
     format_local,
     mask_msisdn,
+    speaks_after_identity,
     utter,
     verified_msisdn,
 )
@@ -34,6 +35,7 @@ class ActionCheckBalance(Action):
     def name(self) -> str:
         return "action_check_balance"
 
+    @speaks_after_identity
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         msisdn = verified_msisdn(tracker)
@@ -52,6 +54,7 @@ class ActionCheckTopupHistory(Action):
     def name(self) -> str:
         return "action_check_topup_history"
 
+    @speaks_after_identity
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         msisdn = verified_msisdn(tracker)
@@ -73,6 +76,7 @@ class ActionInstallApp(Action):
     def name(self) -> str:
         return "action_install_app"
 
+    @speaks_after_identity
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         msisdn = verified_msisdn(tracker)

@@ -4,6 +4,7 @@ invalid answers."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from abc import abstractmethod
 from typing import Any
@@ -122,12 +123,106 @@ def last_bot_response(tracker: Tracker) -> str | None:
     return None
 
 
+def said_this_turn(tracker: Tracker) -> list[str]:
+    """The responses the assistant sent since the customer's latest message."""
+    said: list[str] = []
+    for event in reversed(tracker.events or []):
+        if event.get("event") == "user":
+            break
+        if event.get("event") == "bot":
+            said.append((event.get("metadata") or {}).get(_RESPONSE_KEY) or "")
+    return said[::-1]
+
+
 def answering_now(tracker: Tracker, slot: str) -> bool:
     """True when a form runs right after the customer's message that answers `slot`
     (not when the form asks again after a side question)."""
     form = (tracker.active_loop or {}).get("name")
     return (tracker.get_slot("requested_slot") == slot
             and last_action_name(tracker, skip=form) == "action_listen")
+
+
+# --- one thought, one message: "verified" and the answer -----------------------------------
+# After a successful identity check the rules go on with the remembered request at once;
+# action_identity_result then says nothing itself and the first message of the answer
+# starts with this line (a designer edits it in domain.yml).
+IDENTITY_LINE = "utter_identity_ok_lead"
+
+
+def just_verified(tracker: Tracker) -> bool:
+    """The identity was proven in this turn (action_identity_result ran after the customer's
+    latest message) and nothing has been said since."""
+    for event in reversed(tracker.events or []):
+        kind = event.get("event")
+        if kind in ("bot", "user"):
+            return False
+        if kind == "action" and event.get("name") == "action_identity_result":
+            return True
+    return False
+
+
+def rendered_text(message: dict[str, Any], tracker: Tracker) -> str:
+    """The text a dispatcher message will show: its own text, or its response rendered with
+    the conversation's slots and its variables (the first variation for the channel)."""
+    if message.get("text") or not message.get("response"):
+        return str(message.get("text") or "")
+    values: dict[str, Any] = {name: value for name, value in (tracker.slots or {}).items()
+                              if isinstance(value, str)}
+    values.update(brand_vars())
+    values.update({k: v for k, v in message.items() if isinstance(v, (str, int))
+                   and k not in ("text", "response", "template")})
+    return texts.text(message["response"], tracker.get_latest_input_channel(), **values)
+
+
+# A joined message lists the responses it was made of (designer inbox, tests).
+JOINED_KEY = "joined"
+
+
+def join_messages(dispatcher: CollectingDispatcher, tracker: Tracker, count: int) -> None:
+    """The last `count` messages this action sent become one (one thought, one message):
+    their texts on separate lines, under the last one's response name and buttons."""
+    if count < 2 or len(dispatcher.messages) < count:
+        return
+    parts = dispatcher.messages[-count:]
+    joined = "\n".join(t for t in (rendered_text(m, tracker) for m in parts) if t)
+    message: dict[str, Any] = {}
+    for part in parts:  # every part's variables (a later part's win), the last one's name
+        message.update({k: v for k, v in part.items() if v not in (None, [], {}, "")})
+    message.update({**parts[-1], "text": joined, JOINED_KEY: [m.get("response") for m in parts]})
+    del dispatcher.messages[-count:]
+    dispatcher.messages.append(message)
+
+
+def join_identity_line(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """Put IDENTITY_LINE on top of the first message this action sends, when it is the
+    first message after the identity check: "verified" and the answer are one message.
+    The message keeps its response name (designer inbox, tests); its text is rendered
+    here, with the conversation's slots, as Rasa would render it."""
+    messages = [m for m in dispatcher.messages if m.get("response") or m.get("text")]
+    msisdn = verified_msisdn(tracker) if messages and just_verified(tracker) else None
+    if not msisdn:
+        return
+    first = messages[0]
+    line = texts.text(IDENTITY_LINE, tracker.get_latest_input_channel(),
+                      **{**brand_vars(), **{k: v for k, v in (tracker.slots or {}).items()
+                                            if isinstance(v, str)},
+                         "masked_msisdn": mask_msisdn(msisdn)})
+    body = rendered_text(first, tracker)
+    first["text"] = f"{line}\n{body}" if body else line
+
+
+def speaks_after_identity(run: Any) -> Any:
+    """Decorates the `run` of an action that may be the first to answer after the identity
+    check (the remembered request, its form's question): see join_identity_line."""
+
+    @functools.wraps(run)
+    async def wrapped(self: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                      domain: dict[str, Any]) -> list[EventType]:
+        events: list[EventType] = await run(self, dispatcher, tracker, domain)
+        join_identity_line(dispatcher, tracker)
+        return events
+
+    return wrapped
 
 
 MAX_INVALID_ANSWERS = 3
@@ -156,6 +251,7 @@ class RepeatedFailureFormValidation(FormValidationAction):
         so the responses it sent are in `dispatcher.messages`)."""
         return slot not in self.uncounted_slots
 
+    @speaks_after_identity
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         requested = tracker.get_slot("requested_slot")

@@ -22,6 +22,7 @@ from actions.common import (
     latest_intent,
     link_chat_to_number,
     mask_msisdn,
+    said_this_turn,
     utter,
     verified_msisdn,
 )
@@ -63,21 +64,23 @@ class ActionExtractVerifiedMsisdn(Action):
 
 
 class ActionRequireIdentity(Action):
-    """Explain why a proof is needed and remember the request to continue with."""
+    """Remember the request to continue with after the identity check. Why a proof is
+    needed is said in the same message as the next step: the number question
+    (ActionAskPhoneNumber) or, when the number came with the request, "code sent"."""
 
     def name(self) -> str:
         return "action_require_identity"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        if any(e.get("entity") == "phone_number"
-               for e in tracker.latest_message.get("entities") or []):
-            # the number came with the request: the code goes out at once, say why first
-            utter(dispatcher, "utter_identity_needed")
-        # otherwise the why and the number request are one message (ActionAskPhoneNumber)
         intent = latest_intent(tracker)
         pending = intent if intent in PROTECTED_INTENTS else None
         return [SlotSet("pending_request", pending), SlotSet("otp_code", None)]
+
+
+def _right_after_request(tracker: Tracker) -> bool:
+    """verify_form runs right after action_require_identity (the request just came)."""
+    return last_action_name(tracker, skip="verify_form") == "action_require_identity"
 
 
 class ActionAskPhoneNumber(Action):
@@ -89,9 +92,32 @@ class ActionAskPhoneNumber(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        first = last_action_name(tracker, skip="verify_form") == "action_require_identity"
-        utter(dispatcher, "utter_identity_ask_phone_number" if first
+        utter(dispatcher, "utter_identity_ask_phone_number" if _right_after_request(tracker)
               else "utter_ask_phone_number")
+        return []
+
+
+# Answers of the code step that already ask for the code (with the "Gửi lại mã" and
+# "Dừng lại" buttons): the form's code question is not repeated under them.
+ASKS_FOR_THE_CODE = (
+    "utter_otp_sent", "utter_identity_otp_sent", "utter_otp_replaced", "utter_otp_cooldown",
+    "utter_otp_cooldown_elsewhere", "utter_otp_wrong", "utter_otp_format",
+    "utter_otp_expired", "utter_request_after_otp",
+)
+
+
+class ActionAskOtpCode(Action):
+    """verify_form's code question, unless this turn's answer already asked for the code
+    ("code sent, type it here"): one thought, one message."""
+
+    def name(self) -> str:
+        return "action_ask_otp_code"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        said = said_this_turn(tracker)
+        if not (said and said[-1] in ASKS_FOR_THE_CODE):
+            utter(dispatcher, "utter_ask_otp_code")
         return []
 
 
@@ -111,18 +137,20 @@ class ValidateVerifyForm(RepeatedFailureFormValidation):
             return any(m.get("response") == "utter_otp_format" for m in dispatcher.messages)
         return super().counts_failure(slot, dispatcher)
 
-    def _issue(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-               msisdn: str, had_code: bool = True) -> dict[str, Any]:
+    def _issue(self, dispatcher: CollectingDispatcher, tracker: Tracker, msisdn: str,
+               sent: str = "utter_otp_sent") -> dict[str, Any]:
+        """A code for `msisdn` bound to this conversation; `sent` is what is said when one
+        went out. The cool-down is told as it is: "the code was just sent" only when this
+        conversation holds an unused code, else that another chat's code holds the number."""
         issue = backend().otp.issue(msisdn, channel_of(tracker), tracker.sender_id)
         metrics.record_otp(issue.status)
         masked = mask_msisdn(msisdn)
         if issue.status == "sent":
-            utter(dispatcher, "utter_otp_sent", masked_msisdn=masked)
+            utter(dispatcher, sent, masked_msisdn=masked)
             return {"phone_number": msisdn}
         if issue.status == "cooldown":
-            # had_code=False: the last code was already used (e.g. in another chat), so
-            # "the code was just sent" would leave the customer waiting for nothing.
-            response = "utter_otp_cooldown" if had_code else "utter_otp_used_wait"
+            response = "utter_otp_cooldown" if issue.pending_here \
+                else "utter_otp_cooldown_elsewhere"
             utter(dispatcher, response, masked_msisdn=masked, seconds=str(issue.retry_after_s))
             return {"phone_number": msisdn}
         if issue.status == "locked":
@@ -146,7 +174,9 @@ class ValidateVerifyForm(RepeatedFailureFormValidation):
         if verified_msisdn(tracker) == msisdn:
             # this conversation already proved this very number (e.g. Telegram contact)
             return {"phone_number": msisdn, "otp_code": "verified"}
-        return self._issue(dispatcher, tracker, msisdn)
+        # the number came with the request: why a code is needed, and that it was sent
+        sent = "utter_identity_otp_sent" if _right_after_request(tracker) else "utter_otp_sent"
+        return self._issue(dispatcher, tracker, msisdn, sent)
 
     def validate_otp_code(self, value: Any, dispatcher: CollectingDispatcher,
                           tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
@@ -182,14 +212,16 @@ class ValidateVerifyForm(RepeatedFailureFormValidation):
         if check.status == "too_many":
             utter(dispatcher, "utter_otp_too_many")
             return {"otp_code": None, "requested_slot": None}
-        # no_challenge: the code was never sent (or already used): send a fresh one
-        result = self._issue(dispatcher, tracker, msisdn, had_code=False)
+        # no_challenge: this conversation holds no code (used, or never sent): a fresh one
+        result = self._issue(dispatcher, tracker, msisdn, "utter_otp_replaced")
         return {**result, "otp_code": None}
 
 
 class ActionIdentityResult(Action):
-    """After verify_form: confirm success (the rules then continue with the remembered
-    request) or explain the failure."""
+    """After verify_form: on success the rules go on with the remembered request, whose
+    first message starts with "verified" (actions.common.join_identity_line), so nothing
+    is said here then; without a remembered request, "verified" alone. A failure is
+    explained."""
 
     def name(self) -> str:
         return "action_identity_result"
@@ -198,7 +230,8 @@ class ActionIdentityResult(Action):
                   domain: dict[str, Any]) -> list[EventType]:
         msisdn = verified_msisdn(tracker)
         if msisdn:
-            utter(dispatcher, "utter_identity_ok", masked_msisdn=mask_msisdn(msisdn))
+            if not tracker.get_slot("pending_request"):
+                utter(dispatcher, "utter_identity_ok", masked_msisdn=mask_msisdn(msisdn))
             return [SlotSet("identity_verified", True), SlotSet("otp_code", None)]
         utter(dispatcher, "utter_identity_failed")
         return [SlotSet("identity_verified", False), SlotSet("pending_request", None),

@@ -17,6 +17,7 @@ from actions.common import (
     actor,
     answering_now,
     backend,
+    speaks_after_identity,
     utter,
     verified_msisdn,
 )
@@ -121,6 +122,7 @@ class ActionAskOccupationCode(Action):
     def name(self) -> str:
         return "action_ask_occupation_code"
 
+    @speaks_after_identity
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         choices = occupations(tracker.get_latest_input_channel())

@@ -15,6 +15,7 @@ from actions.common import (
     backend,
     channel_of,
     format_local,
+    speaks_after_identity,
     utter,
     verified_msisdn,
 )
@@ -54,6 +55,7 @@ class ActionListServices(Action):
     def name(self) -> str:
         return "action_list_services"
 
+    @speaks_after_identity
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         msisdn = verified_msisdn(tracker)
@@ -74,6 +76,7 @@ class ActionAskCancelFormService(Action):
     def name(self) -> str:
         return "action_ask_cancel_form_service"
 
+    @speaks_after_identity
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         active = backend().vas.active_subscriptions(verified_msisdn(tracker) or "")
@@ -134,6 +137,7 @@ class ActionAskCancelConfirmed(Action):
     def name(self) -> str:
         return "action_ask_cancel_confirmed"
 
+    @speaks_after_identity
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         service = resolve_service(tracker.get_slot("service"))
@@ -173,6 +177,7 @@ class ActionAskRegisterFormService(Action):
     def name(self) -> str:
         return "action_ask_register_form_service"
 
+    @speaks_after_identity
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         msisdn = verified_msisdn(tracker) or ""
@@ -202,6 +207,7 @@ class ActionRequestRegistration(Action):
     def name(self) -> str:
         return "action_request_registration"
 
+    @speaks_after_identity
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         msisdn = verified_msisdn(tracker)
@@ -232,6 +238,7 @@ class ActionConfirmRegistration(Action):
     def name(self) -> str:
         return "action_confirm_registration"
 
+    @speaks_after_identity
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         msisdn = verified_msisdn(tracker)

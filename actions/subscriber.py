@@ -15,12 +15,15 @@ from actions.common import (
     actor,
     backend,
     format_local,
+    join_messages,
     mask_msisdn,
     previous_bot_action,
     sayer,
+    speaks_after_identity,
     utter,
     verified_msisdn,
 )
+from actions.diagnosis import lead_with_line_state
 from actions.occupation import offer_occupation
 from actions.stores import format_stores
 from bot.backend import UpdatePath
@@ -40,6 +43,7 @@ class ActionCheckSubscriberInfo(Action):
     def name(self) -> str:
         return "action_check_subscriber_info"
 
+    @speaks_after_identity
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         msisdn = verified_msisdn(tracker)
@@ -47,21 +51,28 @@ class ActionCheckSubscriberInfo(Action):
             return []
         profile = backend().subscribers.masked_profile(msisdn)
         backend().audit.record(actor(tracker), "view_masked_profile", msisdn)
+        # a barring that stops the line first (the view shows blocks and Decree 49 itself)
+        lead = lead_with_line_state(dispatcher, tracker, msisdn, barring_only=True)
         say = sayer(tracker)
         lines = "\n".join(f"- {label}: {value}"
                           for label, value in profile_lines(profile, say))
         utter(dispatcher, "utter_subscriber_info", profile=lines)
         status = backend().subscribers.decree49_status(msisdn)
         subscriber = backend().subscribers.get(msisdn)
+        # the information and what it means under Decree 49: one message
         if status is not None and status.complete:
             utter(dispatcher, "utter_decree49_complete")
-            return offer_occupation(dispatcher, tracker)
+            join_messages(dispatcher, tracker, 2)
+            return lead + offer_occupation(dispatcher, tracker)
         if status is not None:
-            if subscriber is not None and subscriber.status == "one_way_blocked":
+            said = 2
+            if subscriber is not None and subscriber.status == "one_way_blocked" and not lead:
                 utter(dispatcher, "utter_one_way_blocked")
+                said = 3
             utter(dispatcher, "utter_decree49_missing",
                   missing=item_labels(status.missing, say))
-        return []
+            join_messages(dispatcher, tracker, said)
+        return lead
 
 
 # Typed answers to "which way do you want to update?" (the buttons send update_method).
@@ -93,6 +104,7 @@ class ActionUpdateInfo(Action):
     def name(self) -> str:
         return "action_update_info"
 
+    @speaks_after_identity
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         msisdn = verified_msisdn(tracker)
@@ -100,9 +112,13 @@ class ActionUpdateInfo(Action):
         method = tracker.get_slot("update_method") or typed_method(
             tracker.latest_message.get("text"))
         events: list[EventType] = [SlotSet("update_method", None)]
+        if msisdn:  # a barring that stops the line is not fixed by an update: said first
+            events += lead_with_line_state(dispatcher, tracker, msisdn, barring_only=True)
         if path is None or path == UpdatePath.COMPLETE:
             utter(dispatcher, "utter_update_not_needed")
             return [*events, SlotSet("update_route", "complete")]
+        # what is missing and why, then the way to update it: one message
+        start = len(dispatcher.messages)
         if msisdn and _explains_first(tracker):
             status = backend().subscribers.decree49_status(msisdn)
             utter(dispatcher, "utter_update_missing_why",
@@ -118,14 +134,17 @@ class ActionUpdateInfo(Action):
                       stores=format_stores(stores, tracker.get_latest_input_channel()))
             else:
                 utter(dispatcher, "utter_store_list_empty")
+            join_messages(dispatcher, tracker, len(dispatcher.messages) - start)
             return [*events, SlotSet("update_route", "store")]
         if method == "app":
             return [*events, SlotSet("update_route", "app"), SlotSet("app_step", 1),
                     SlotSet("app_guide_done", None), SlotSet("app_guide_last", None)]
         if method == "chat":
             utter(dispatcher, "utter_update_chat_intro")
+            join_messages(dispatcher, tracker, len(dispatcher.messages) - start)
             return [*events, SlotSet("update_route", "chat"), SlotSet("upd_confirm", None)]
         utter(dispatcher, "utter_update_choose_method")
+        join_messages(dispatcher, tracker, len(dispatcher.messages) - start)
         return [*events, SlotSet("update_route", "choose")]
 
 
@@ -135,6 +154,7 @@ class ActionAskAppGuideDone(Action):
     def name(self) -> str:
         return "action_ask_app_guide_done"
 
+    @speaks_after_identity
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         if tracker.get_slot("app_guide_last") == "error":
@@ -179,6 +199,7 @@ class ActionCheckUpdateStatus(Action):
     def name(self) -> str:
         return "action_check_update_status"
 
+    @speaks_after_identity
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         msisdn = verified_msisdn(tracker)

@@ -13,7 +13,8 @@ The domain is read once per process through Rasa's own loader (`Domain.load`), f
 `bot.settings.domain_file()` (BOT_DOMAIN, the repository's domain.yml by default). A
 response may have channel variations (`channel: telegram_ptb`): the variation for the
 given Rasa channel name is chosen when there is one, else the first variation for every
-channel, as Rasa chooses (`ResponseVariationFilter`), but never at random. `{variables}`
+channel, as Rasa chooses (`ResponseVariationFilter`), but never at random: the first one,
+or with `after=` the one after the variation said last time (bot/nlg.py). `{variables}`
 are filled as Rasa fills them (`rasa.core.nlg.interpolator`) from the operator profile
 (`bot.brand.response_variables`: {brand}, {hotline}, ...) and the given values.
 
@@ -68,18 +69,23 @@ def has_response(name: str) -> bool:
     return name in responses()
 
 
-def response(name: str, channel: str | None = None, /, **values: Any) -> dict[str, Any]:
+def response(name: str, channel: str | None = None, /, *, after: str | None = None,
+             **values: Any) -> dict[str, Any]:
     """The variation of response `name` for the Rasa channel `channel` (the first one when
-    the domain has none for it), a copy with its {variables} filled. KeyError when the
-    domain has no such response. (`name` and `channel` are positional: a response may have
-    variables of these names.)"""
+    the domain has none for it), a copy with its {variables} filled. `after`: the text this
+    response had the last time it was said to this customer; the next variation is taken
+    then, as the assistant's NLG does (bot/nlg.py). KeyError when the domain has no such
+    response. (`name` and `channel` are positional: a response may have variables of
+    these names.)"""
     from rasa.core.nlg.generator import ResponseVariationFilter
     from rasa.core.nlg.interpolator import interpolate
+
+    from bot.nlg import following
 
     variations = responses()[name]
     suitable = ResponseVariationFilter({name: variations}).responses_for_utter_action(
         name, channel, {}) or variations
-    chosen = copy.deepcopy(suitable[0])
+    chosen = copy.deepcopy(following(suitable, after))
     filled = {**slot_defaults(), **response_variables(),
               **{k: str(v) for k, v in values.items()}}
     for key in ("text", "buttons", "custom", "quick_replies"):
@@ -88,9 +94,10 @@ def response(name: str, channel: str | None = None, /, **values: Any) -> dict[st
     return chosen
 
 
-def text(name: str, channel: str | None = None, /, **values: Any) -> str:
+def text(name: str, channel: str | None = None, /, *, after: str | None = None,
+         **values: Any) -> str:
     """The text of response `name` (see `response`), filled."""
-    return str(response(name, channel, **values).get("text") or "")
+    return str(response(name, channel, after=after, **values).get("text") or "")
 
 
 def placeholders(template: str) -> list[str]:

@@ -97,7 +97,7 @@ def bench_backend(rounds: int) -> None:
         backend = Backend(url)
         t0 = time.perf_counter()
         seed(backend)
-        print(f"seed             {(time.perf_counter() - t0) * 1000:6.0f} ms (200 subscribers)")
+        print(f"seed             {(time.perf_counter() - t0) * 1000:6.0f} ms (204 subscribers)")
         calls: dict[str, Callable[[], object]] = {
             "masked_profile": lambda: backend.subscribers.masked_profile("0901000002"),
             "decree49_status": lambda: backend.subscribers.decree49_status("0901000002"),

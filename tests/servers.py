@@ -70,11 +70,15 @@ def seed_database(env: dict[str, str]) -> None:
                        capture_output=True)
 
 
+NLG_CLASS = "bot.nlg.VariedResponses"  # as in endpoints.yml
+
+
 def write_endpoints(path: Path, actions_port: int, **more: object) -> Path:
     """endpoints.yml for a test: the action server with its token (JSON is YAML)."""
     path.write_text(json.dumps({"action_endpoint": {
         "url": f"http://127.0.0.1:{actions_port}/webhook",
-        "headers": {ACTION_TOKEN_HEADER: TEST_SECRETS["ACTION_SERVER_TOKEN"]}}, **more}))
+        "headers": {ACTION_TOKEN_HEADER: TEST_SECRETS["ACTION_SERVER_TOKEN"]}},
+        "nlg": {"type": NLG_CLASS}, **more}))
     return path
 
 

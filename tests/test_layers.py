@@ -49,7 +49,7 @@ def _group(module: str) -> str:
 LAYERS = {
     "bot.text": 0, "bot.texts": 0, "bot.conversation_ids": 0, "bot.privacy": 0,
     "bot.settings": 0, "bot.brand": 0, "bot.secrets": 0, "bot.clock": 0,
-    "bot.rasa_stores": 0, "bot.rasa_patches": 0,  # Rasa adapters (endpoints.yml, bot serve)
+    "bot.rasa_stores": 0, "bot.rasa_patches": 0, "bot.nlg": 0,  # Rasa adapters (endpoints.yml)
     "bot.shell": 0,  # the terminal chat's input and output (bot serve shell)
     "bot.metrics": 0, "bot.health": 0,  # Prometheus metrics, health/readiness probes
     "bot.database": 1, "bot.reference": 1, "bot.media": 1,  # media: photos at rest

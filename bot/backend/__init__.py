@@ -30,6 +30,7 @@ from bot.backend.views import (
     AppConsult,
     AuditView,
     Balance,
+    BarringView,
     CancelResult,
     Confirmation,
     Decree49Status,
@@ -47,7 +48,7 @@ from bot.backend.views import (
 )
 
 __all__ = [
-    "AppConsult", "AuditView", "Backend", "Balance", "CancelResult", "Confirmation",
+    "AppConsult", "AuditView", "Backend", "Balance", "BarringView", "CancelResult", "Confirmation",
     "Decree49Status", "OtpCheck", "OtpIssue", "Registration", "ServiceView", "ShopView",
     "SmsView", "SubscriberView", "SubscriptionView", "TopupView", "UpdatePath",
     "UpdateRequestView", "format_vnd", "get_backend", "set_backend",

@@ -192,10 +192,13 @@ class OtpService:
     def issue(self, msisdn: str, channel: str, conversation_id: str) -> OtpIssue:
         """Send a code for `msisdn`, bound to `conversation_id`, to the SMS outbox.
 
-        `sent` (retry_after_s = resend cool-down) | `cooldown` | `locked` (a code's tries
+        `sent` (retry_after_s = resend cool-down) | `cooldown` (a code not yet used, of any
+        conversation, was sent within the resend cool-down) | `locked` (a code's tries
         were used up) | `limited` (a rolling limit: per number per hour / day, wrong codes
         per number per day, per conversation per hour, global per hour) |
         `not_operator_number` (outside operator.yml number_prefixes, or not a number).
+        `pending_here` says whether this conversation holds an unused, unexpired code for
+        the number (so "the code was just sent" is true only when it is set).
         A number in the ranges that is not a subscriber answers exactly like a subscriber
         (same statuses and accounting) but no SMS is written."""
         p, now = self.policy, self.ctx.now()
@@ -211,17 +214,24 @@ class OtpService:
                 .where(OtpChallenge.msisdn == number,
                        OtpChallenge.issued_at > now - max(p.lock, p.resend_cooldown))
             ).all()
+            pending_here = s.execute(select(func.count()).where(
+                OtpChallenge.msisdn == number, OtpChallenge.conversation_id == conversation,
+                OtpChallenge.status == "open", OtpChallenge.expires_at > now)).scalar_one() > 0
             locks = [at + p.lock for at, status in recent if status == "exhausted"
                      and now < at + p.lock]
             if locks:
-                return OtpIssue("locked", ceil_seconds(max(locks) - now))
+                return OtpIssue("locked", ceil_seconds(max(locks) - now),
+                                pending_here=pending_here)
             limited = self._limit_wait(s, number, conversation, now)
             if limited is not None:
-                return OtpIssue("limited", ceil_seconds(limited))
-            cooling = [at + p.resend_cooldown for at, _ in recent
-                       if now < at + p.resend_cooldown]
+                return OtpIssue("limited", ceil_seconds(limited), pending_here=pending_here)
+            # Only a code still waiting to be typed (any conversation's) holds the number's
+            # cool-down: once the last one was used, a new conversation gets its own code.
+            cooling = [at + p.resend_cooldown for at, status in recent
+                       if status == "open" and now < at + p.resend_cooldown]
             if cooling:
-                return OtpIssue("cooldown", ceil_seconds(max(cooling) - now))
+                return OtpIssue("cooldown", ceil_seconds(max(cooling) - now),
+                                pending_here=pending_here)
             s.execute(update(OtpChallenge)
                       .where(OtpChallenge.msisdn == number,
                              OtpChallenge.conversation_id == conversation,
@@ -237,7 +247,7 @@ class OtpService:
             if sub is not None:
                 sms.queue(s, number, sms.render("otp", code=code, minutes=p.ttl_minutes), now,
                           sms.render("otp", code=sms.REDACTED_CODE, minutes=p.ttl_minutes))
-            return OtpIssue("sent", ceil_seconds(p.resend_cooldown), expires)
+            return OtpIssue("sent", ceil_seconds(p.resend_cooldown), expires, pending_here=True)
 
     def verify(self, msisdn: str, code: str, conversation_id: str) -> OtpCheck:
         """Check a code typed in `conversation_id` against the code that conversation asked

@@ -55,6 +55,25 @@ class Subscriber(Base):
     created_at = Column(UTCDateTime, nullable=False)
 
 
+class ServiceBarring(Base):
+    """A service barring on a subscriber (chặn dịch vụ): what is barred (`scope`), why
+    (`reason`), since when, and for a debt the amount owed. Active while `lifted_at` is
+    None. `outgoing` and `two_way` stop the line (the subscriber's status says so too);
+    the other scopes stop one service only."""
+
+    __tablename__ = "service_barrings"
+    __table_args__ = (Index("ix_service_barrings_subscriber", "subscriber_id", "lifted_at"),)
+
+    id = Column(Integer, primary_key=True)
+    subscriber_id = Column(Integer, ForeignKey("subscribers.id", ondelete="CASCADE"),
+                           nullable=False)
+    scope = Column(String(20), nullable=False)  # outgoing|two_way|international|roaming|data
+    reason = Column(String(30), nullable=False)  # debt | customer_request | not_registered
+    since = Column(UTCDateTime, nullable=False)
+    debt_vnd = Column(Integer, nullable=True)  # reason debt: the amount owed
+    lifted_at = Column(UTCDateTime, nullable=True)
+
+
 class Service(Base):
     __tablename__ = "services"
 

@@ -23,6 +23,7 @@ from bot.backend.models import (
     OtpWrongCode,
     PendingRegistration,
     Service,
+    ServiceBarring,
     Shop,
     SmsOutbox,
     Subscriber,
@@ -56,7 +57,8 @@ DEMO_PREFIX = "09010000"
 # Child tables first.
 _TABLES: tuple[type[Any], ...] = (
     AuditLog, IdentityVerification, SmsOutbox, OtpWrongCode, OtpChallenge, AppConsultation,
-    UpdateRequest, Topup, PendingRegistration, Subscription, Subscriber, Shop, Service)
+    UpdateRequest, Topup, PendingRegistration, Subscription, ServiceBarring, Subscriber, Shop,
+    Service)
 TOPUP_CHANNELS = ("thẻ cào", "ứng dụng", "ngân hàng", "ví điện tử", "cửa hàng")
 TOPUP_AMOUNTS = (10000, 20000, 30000, 50000, 100000, 200000, 500000)
 CCCD_ISSUER = "Cục Cảnh sát quản lý hành chính về trật tự xã hội"
@@ -274,6 +276,30 @@ def _demo(g: _Generator) -> None:
     g.topups(s15, 12)
 
 
+def _barring_demos(g: _Generator) -> None:
+    """Demo numbers 16-19: service barrings (docs/demo-numbers.md). Seeded after the
+    generated subscribers, so those stay exactly as they were."""
+    n = {i: f"{DEMO_PREFIX}{i:02d}" for i in range(16, 20)}
+    s16 = g.subscriber(n[16], gender="male", province="Hà Nội", full_name="Trương Văn Bình",
+                       subscription_type="postpaid", status="one_way_blocked",
+                       balance_vnd=420000, occupation_code=3)
+    g.rows.add(ServiceBarring, subscriber_id=s16, scope="outgoing", reason="debt",
+               since=g.ago(days=12), debt_vnd=420000, lifted_at=None)
+    s17 = g.subscriber(n[17], gender="female", province="TP Hồ Chí Minh",
+                       full_name="Nguyễn Thị Thanh Tâm", balance_vnd=150000, occupation_code=8)
+    for scope in ("international", "roaming"):
+        g.rows.add(ServiceBarring, subscriber_id=s17, scope=scope, reason="not_registered",
+                   since=g.ago(days=400), debt_vnd=None, lifted_at=None)
+    s18 = g.subscriber(n[18], gender="male", province="Đà Nẵng", full_name="Lê Quang Vinh",
+                       status="blocked", balance_vnd=64000, occupation_code=14)
+    g.rows.add(ServiceBarring, subscriber_id=s18, scope="two_way", reason="customer_request",
+               since=g.ago(days=5), debt_vnd=None, lifted_at=None)
+    s19 = g.subscriber(n[19], gender="female", province="Hà Nội", full_name="Phạm Thu Hương",
+                       balance_vnd=80000, occupation_code=10)
+    g.rows.add(ServiceBarring, subscriber_id=s19, scope="data", reason="customer_request",
+               since=g.ago(days=30), debt_vnd=None, lifted_at=None)
+
+
 # ------------------------------------------------------------------ generated subscribers
 # Cases among generated subscribers, with weights: every situation is represented.
 _CASES = (("complete", 40), ("no_occupation", 10), ("missing_portrait", 10),
@@ -363,6 +389,7 @@ def build_rows(now: datetime) -> dict[type, list[dict[str, Any]]]:
     _catalog_and_shops(g)
     _demo(g)
     _generated(g)
+    _barring_demos(g)
     return g.rows.tables
 
 

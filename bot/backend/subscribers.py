@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from bot.backend import reference
 from bot.backend.context import BackendContext
-from bot.backend.models import Subscriber
-from bot.backend.views import Decree49Status, SubscriberView, UpdatePath
+from bot.backend.models import ServiceBarring, Subscriber
+from bot.backend.views import BarringView, Decree49Status, SubscriberView, UpdatePath
 from bot.reference.occupations import OCCUPATION_CODES
 
 _SUBSCRIBER_FIELDS = tuple(f for f in SubscriberView.__dataclass_fields__)
@@ -53,6 +53,19 @@ class Subscribers:
             views = [subscriber_view(row) for row in s.execute(query).scalars()]
         found = [(view, reference.decree49(view)) for view in views]
         return [(view, status) for view, status in found if not status.complete]
+
+    def barrings(self, msisdn: str) -> list[BarringView]:
+        """The subscriber's active service barrings, those that stop the line first, then
+        oldest first; [] for a number that is not ours."""
+        with self.ctx.session() as s:
+            sub = self.ctx.subscriber_row(s, msisdn)
+            if sub is None:
+                return []
+            rows = s.execute(select(ServiceBarring).where(
+                ServiceBarring.subscriber_id == sub.id, ServiceBarring.lifted_at.is_(None))
+                .order_by(ServiceBarring.since, ServiceBarring.id)).scalars().all()
+            found = [BarringView(r.scope, r.reason, r.since, r.debt_vnd) for r in rows]
+        return sorted(found, key=lambda b: not b.stops_the_line)
 
     def update_path(self, msisdn: str) -> UpdatePath | None:
         sub = self.get(msisdn)

@@ -73,12 +73,32 @@ class UpdatePath(str, enum.Enum):
     ONLINE_APP = "ONLINE_APP"
 
 
+BARRING_SCOPES = ("outgoing", "two_way", "international", "roaming", "data")
+LINE_SCOPES = ("outgoing", "two_way")  # a barring of these stops the line
+BARRING_REASONS = ("debt", "customer_request", "not_registered")
+
+
+@dataclass(frozen=True)
+class BarringView:
+    scope: str  # BARRING_SCOPES
+    reason: str  # BARRING_REASONS
+    since: datetime
+    debt_vnd: int | None = None
+
+    @property
+    def stops_the_line(self) -> bool:
+        return self.scope in LINE_SCOPES
+
+
 @dataclass(frozen=True)
 class OtpIssue:
     # sent | cooldown | locked | limited | not_operator_number
     status: str
     retry_after_s: int = 0
     expires_at: datetime | None = None
+    # An unused, unexpired code of this conversation for the number is waiting to be typed
+    # (set with cooldown/locked/limited: "the code was just sent" is true only then).
+    pending_here: bool = False
 
 
 @dataclass(frozen=True)

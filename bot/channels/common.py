@@ -245,9 +245,10 @@ async def filter_inbound(channel: str, user_id: str, text: str) -> str | None:
 # (`utter_handoff_awaiting_agent`), rate-limited per conversation. The hand-off owns the
 # tickets and the rate limit (it records the notice in the ticket, so every instance
 # agrees); `bot.handoff.tickets.connect_channels()` registers it. Called with (channel,
-# user_id) after a turn that produced no output; True means "send it now".
+# user_id, Rasa output channel name) after a turn that produced no output; a text means
+# "send this line now" (never the variation sent last time), None means silence.
 AWAITING_AGENT_RESPONSE = "utter_handoff_awaiting_agent"
-AwaitingAgentCheck = Callable[[str, str], bool]
+AwaitingAgentCheck = Callable[[str, str, str], "str | None"]
 _awaiting_agent_check: AwaitingAgentCheck | None = None
 
 
@@ -256,14 +257,15 @@ def set_awaiting_agent_check(check: AwaitingAgentCheck | None) -> None:
     _awaiting_agent_check = check
 
 
-def awaiting_agent_notice_due(channel: str, user_id: str) -> bool:
-    """The registered check's answer; False (silence, as before) when there is none or it
+def awaiting_agent_notice_due(channel: str, user_id: str, output_channel: str) -> str | None:
+    """The registered check's line; None (silence, as before) when there is none or it
     failed (a log line, never an exception)."""
     check = _awaiting_agent_check
     if check is None:
-        return False
+        return None
     try:
-        return bool(check(channel, user_id))
+        line = check(channel, user_id, output_channel)
+        return line if isinstance(line, str) and line else None
     except Exception:
         logger.exception("awaiting-agent check failed for a %s conversation", channel)
-        return False
+        return None

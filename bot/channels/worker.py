@@ -43,7 +43,6 @@ from rasa.core.channels.channel import OutputChannel, UserMessage
 from bot import texts
 from bot.channels import metrics
 from bot.channels.common import (
-    AWAITING_AGENT_RESPONSE,
     OnNewMessage,
     awaiting_agent_notice_due,
     filter_inbound,
@@ -340,9 +339,10 @@ class InboxWorker:
         hand-off says it is due (`common.awaiting_agent_notice_due`: ticket active, no agent
         reply yet, not sent within the rate limit), delivered like the turn's responses."""
         user_id = self.channel.recipient(row)
-        if not await asyncio.to_thread(awaiting_agent_notice_due, row.channel, user_id):
+        line = await asyncio.to_thread(awaiting_agent_notice_due, row.channel, user_id,
+                                       self.channel.name())
+        if not line:
             return []
-        line = texts.text(AWAITING_AGENT_RESPONSE, self.channel.name())
         return [{"recipient": sender_id(row.channel, user_id), "message": {"text": line}}]
 
     async def _deliver(self, row: InboxRow, responses: list[dict[str, Any]]) -> None:

@@ -4,7 +4,8 @@ whole database.
 Each package that owns tables keeps its revisions in its own `migrations/` folder
 (`BRANCHES`); they all hang off the backend's `0001`:
 
-    bot/backend/migrations    0001 -> 0004_identity -> 0005_otp_guard
+    bot/backend/migrations    0001 -> 0004_identity -> 0005_otp_guard -> 0009_review_desk
+                              -> 0013_service_barrings
     bot/channels/migrations   0001 -> 0002_channels -> 0007_channel_inbox
     bot/handoff/migrations    0001 -> 0003_handoff -> 0006_console_roles
     bot/campaigns/migrations  0001 -> 0012_campaigns

@@ -451,6 +451,21 @@ class TicketStore:
                     row.synced_until = item.ts
         return added
 
+    def last_awaiting_notice(self, conversation_id: str) -> str | None:
+        """The text of the latest "an agent will reply" notice of the conversation's active
+        ticket, or None."""
+        with self._sessions() as s:
+            ticket_id = s.execute(select(HandoffTicket.id).where(
+                HandoffTicket.active_key == conversation_id)).scalar_one_or_none()
+            if ticket_id is None:
+                return None
+            found: str | None = s.execute(select(HandoffMessage.text).where(
+                HandoffMessage.ticket_id == ticket_id,
+                HandoffMessage.source_key.like(f"{NOTICE_KEY}%"))
+                .order_by(HandoffMessage.at.desc(), HandoffMessage.id.desc()).limit(1)
+            ).scalar_one_or_none()
+            return found
+
     def claim_awaiting_notice(self, conversation_id: str, interval: timedelta,
                               text: str) -> bool:
         """Should the customer now be told "an agent will reply"? True when the conversation

@@ -2,11 +2,12 @@
 
 While a conversation has an active hand-off ticket and no agent has replied in it yet, the
 assistant is paused and a new customer message would get silence. The channels' inbox
-worker asks `awaiting_agent_notice(channel, user_id)` after a turn without output (through
-`bot.channels.common.awaiting_agent_notice_due`, registered by
-`bot.handoff.tickets.connect_channels()`); True means "send `utter_handoff_awaiting_agent`
-now". At most once per `human_desk.awaiting_notice_minutes` (bot/operator.yml) per
-conversation, and never once an agent has replied: the notice is recorded in the ticket
+worker asks `awaiting_agent_notice(channel, user_id, output_channel)` after a turn without
+output (through `bot.channels.common.awaiting_agent_notice_due`, registered by
+`bot.handoff.tickets.connect_channels()`); a text means "send this line of
+`utter_handoff_awaiting_agent` now". At most once per
+`human_desk.awaiting_notice_minutes` (bot/operator.yml) per conversation, never the same
+variation twice in a row, and never once an agent has replied: the notice is recorded in the ticket
 (`TicketStore.claim_awaiting_notice`), so the agent sees it in the transcript and every Rasa
 instance keeps the same limit.
 """
@@ -27,8 +28,14 @@ def notice_interval() -> timedelta:
     return timedelta(minutes=float(operator()["human_desk"]["awaiting_notice_minutes"]))
 
 
-def awaiting_agent_notice(channel: str, user_id: str) -> bool:
-    """True when the customer of (channel, user_id) should be told now that an agent will
-    reply (see the module docstring); the notice is then recorded in the ticket."""
-    return get_ticket_store().claim_awaiting_notice(
-        sender_id(channel, user_id), notice_interval(), texts.text(AWAITING_AGENT_RESPONSE))
+def awaiting_agent_notice(channel: str, user_id: str, output_channel: str | None = None
+                          ) -> str | None:
+    """The line to tell the customer of (channel, user_id) now that an agent will reply, in
+    the words of the Rasa channel `output_channel`, or None (see the module docstring). The
+    line is the variation after the one sent last time in this ticket (never the same twice
+    in a row) and is recorded in the ticket."""
+    store = get_ticket_store()
+    conversation = sender_id(channel, user_id)
+    line = texts.text(AWAITING_AGENT_RESPONSE, output_channel,
+                      after=store.last_awaiting_notice(conversation))
+    return line if store.claim_awaiting_notice(conversation, notice_interval(), line) else None

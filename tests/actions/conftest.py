@@ -78,4 +78,9 @@ def slot_events(events: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def responses(messages: list[dict[str, Any]]) -> list[str]:
-    return [m.get("response") for m in messages]
+    """The responses said, in order (a joined message counts its parts: actions.common
+    join_messages); `len(messages)` is how many messages the customer sees."""
+    said: list[str] = []
+    for m in messages:
+        said += m.get("joined") or [m.get("response")]
+    return said

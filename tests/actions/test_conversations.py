@@ -77,7 +77,7 @@ def test_otp_then_balance_then_no_second_otp(bot):
     answer = bot.texts("c1", "0901000001")
     assert "Nếu số 090***0001 là thuê bao MobiFone, em vừa gửi mã OTP" in answer
     answer = bot.texts("c1", OTP)
-    assert "xác minh thành công" in answer and "125.000 đ" in answer
+    assert "xác minh xong" in answer and "125.000 đ" in answer
     assert "090***0001" in bot.texts("c1", "lịch sử nạp tiền")  # verified for the session
 
 
@@ -140,4 +140,4 @@ def test_bare_number_first_then_the_request(bot):
     assert "cần em hỗ trợ gì cho số thuê bao này" in bot.texts("c3", "0901000003")
     answer = bot.texts("c3", "kiểm tra thông tin thuê bao")
     assert "Nếu số 090***0003 là thuê bao MobiFone, em vừa gửi mã OTP" in answer
-    assert "xác minh thành công" in bot.texts("c3", OTP)
+    assert "xác minh xong" in bot.texts("c3", OTP)

@@ -77,7 +77,38 @@ async def test_require_identity_remembers_the_request(backend, domain):
     _, messages = await run(ActionRequireIdentity(), make_tracker(
         intent="check_balance", text="số dư 0901000001",
         entities=[{"entity": "phone_number", "value": "0901000001"}]), domain)
-    assert responses(messages) == ["utter_identity_needed"]  # the code goes out at once
+    assert messages == []  # the number came along: why + "code sent" are one message
+
+
+async def test_number_with_the_request_why_and_code_sent_are_one_message(backend, domain):
+    tracker = make_tracker(intent="check_balance", text="số dư 0901000002",
+                           active_loop="verify_form", requested_slot="phone_number",
+                           set_after_user={"phone_number": NUMBER})
+    tracker.events.insert(2, {"event": "action", "name": "action_require_identity"})
+    events, messages = await run(ValidateVerifyForm(), tracker, domain)
+    assert slot_events(events)["phone_number"] == NUMBER
+    assert responses(messages) == ["utter_identity_otp_sent"]
+    assert messages[0]["masked_msisdn"] == "090***0002"
+
+
+def _form_tracker(said: list[str]):
+    tracker = make_tracker(intent="inform", text="0901000002", active_loop="verify_form",
+                           requested_slot="otp_code")
+    tracker.events += [{"event": "bot", "text": "...", "metadata": {"utter_action": name}}
+                       for name in said]
+    return tracker
+
+
+async def test_the_code_question_is_not_repeated_under_an_answer_that_asks_for_it(backend,
+                                                                               domain):
+    from actions.identity import ASKS_FOR_THE_CODE, ActionAskOtpCode
+
+    for name in ASKS_FOR_THE_CODE:
+        assert (await run(ActionAskOtpCode(), _form_tracker([name]), domain))[1] == []
+    # after a side question (FAQ answered) or at a new turn: the question itself
+    for said in ([], ["utter_faq/decree_49"]):
+        events, messages = await run(ActionAskOtpCode(), _form_tracker(said), domain)
+        assert (events, responses(messages)) == ([], ["utter_ask_otp_code"])
 
 
 async def test_the_reason_and_the_number_question_are_one_message(backend, domain):
@@ -174,7 +205,13 @@ async def test_identity_result(backend, domain):
     ok = make_tracker(slots={"identity_verified": True, "verified_msisdn": NUMBER})
     events, messages = await run(ActionIdentityResult(), ok, domain)
     assert events == [SlotSet("identity_verified", True), SlotSet("otp_code", None)]
-    assert responses(messages) == ["utter_identity_ok"]
+    assert responses(messages) == ["utter_identity_ok"]  # nothing follows: said alone
+    # a remembered request follows: its first message carries "verified" (one message)
+    ok = make_tracker(slots={"identity_verified": True, "verified_msisdn": NUMBER,
+                             "pending_request": "check_balance"})
+    events, messages = await run(ActionIdentityResult(), ok, domain)
+    assert events == [SlotSet("identity_verified", True), SlotSet("otp_code", None)]
+    assert messages == []
     failed = make_tracker(slots={"pending_request": "check_balance"}, sender_id="tg-2002")
     events, messages = await run(ActionIdentityResult(), failed, domain)
     assert slot_events(events) == {"identity_verified": False, "pending_request": None,
@@ -207,14 +244,43 @@ async def test_text_that_is_no_code_three_times_offers_help(backend, domain):
     assert failures == {"otp_code": 0}
 
 
-async def test_code_already_used_elsewhere_says_so_during_the_cooldown(backend, domain):
-    # the number was verified in another chat a moment ago: its code is used up, and no
-    # new one can be sent for 60 s; "the code was just sent" would be untrue
+async def test_a_used_code_typed_again_gets_a_fresh_code_at_once(backend, domain):
+    # the code was used a moment ago: this chat holds no code now, so it gets a new one
+    # at once (a used code holds no cool-down) and is told why
     await _answer_phone(domain, NUMBER)
     await _answer_otp(domain, "123456")
     events, messages = await _answer_otp(domain, "123456")
-    assert responses(messages) == ["utter_otp_used_wait"]
+    assert responses(messages) == ["utter_otp_replaced"]
     assert slot_events(events)["otp_code"] is None
+    assert len(backend.sms.outbox(NUMBER)) == 2
+
+
+async def test_within_the_cool_down_after_another_chat_used_its_code(backend, clock, domain):
+    """Known gap 2: another chat verified the number 20 s ago; this chat's number step
+    sends its own code instead of "a code was just sent, wait 40 s"."""
+    backend.otp.issue(NUMBER, "zalo", "zalo-77")
+    assert backend.otp.verify(NUMBER, "123456", "zalo-77").status == "ok"
+    clock.advance(seconds=20)
+    events, messages = await _answer_phone(domain, NUMBER)
+    assert responses(messages) == ["utter_otp_sent"]
+    assert slot_events(events)["phone_number"] == NUMBER
+    assert backend.otp.verify(NUMBER, "123456", "tg-1001").status == "ok"
+
+
+async def test_another_chats_unused_code_is_told_as_it_is(backend, clock, domain):
+    # another chat holds an unused code sent 20 s ago: no code for this chat yet, and it
+    # is told exactly why and how long to wait (not "the code was just sent")
+    backend.otp.issue(NUMBER, "zalo", "zalo-77")
+    clock.advance(seconds=20)
+    events, messages = await _answer_phone(domain, NUMBER)
+    assert responses(messages) == ["utter_otp_cooldown_elsewhere"]
+    assert messages[0]["seconds"] == "40"
+    assert slot_events(events)["phone_number"] == NUMBER
+    # this chat's own code, sent a moment ago: "the code was just sent" is true
+    clock.advance(seconds=40)
+    await _answer_phone(domain, NUMBER)
+    _, messages = await _answer_otp(domain, "resend", intent="resend_otp")
+    assert responses(messages) == ["utter_otp_cooldown"]
 
 
 async def test_another_request_at_the_code_question_is_kept_for_after_the_code(backend,
@@ -228,3 +294,26 @@ async def test_another_request_at_the_code_question_is_kept_for_after_the_code(b
     assert responses(messages) == ["utter_request_after_otp"]
     assert messages[0]["label"] == "hủy dịch vụ"
     assert "validation_failures" not in slot_events(events)  # not a failed answer
+
+
+async def test_verified_and_the_answer_are_one_message(backend, domain):
+    """After the code (action_identity_result said nothing), the remembered request's first
+    message starts with the "verified" line; its response name is kept."""
+    from actions.account import ActionCheckBalance
+
+    tracker = make_tracker(intent="inform", text="123456", sender_id="tg-3003",
+                           slots={"identity_verified": True, "verified_msisdn": "0901000001",
+                                  "customer_title": "chị", "customer_title_cap": "Chị"})
+    tracker.events += [{"event": "action", "name": "action_identity_result"},
+                       {"event": "slot", "name": "identity_verified", "value": True}]
+    events, messages = await run(ActionCheckBalance(), tracker, domain)
+    assert events == []
+    assert responses(messages) == ["utter_balance_prepaid"]
+    first, answer = messages[0]["text"].split("\n")
+    assert first == "Em đã xác minh xong số 090***0001 ạ."
+    assert answer.startswith("Dạ, tài khoản chính của thuê bao 090***0001 hiện còn 125.000")
+    # a later look-up in the same conversation (a new turn): no "verified" line
+    later = make_tracker(intent="check_balance", text="số dư", sender_id="tg-3003",
+                         slots={"identity_verified": True, "verified_msisdn": "0901000001"})
+    _, messages = await run(ActionCheckBalance(), later, domain)
+    assert messages[0]["text"] is None and responses(messages) == ["utter_balance_prepaid"]

@@ -33,12 +33,18 @@ TODAY = date(2025, 6, 2)
 async def test_check_info_shows_masked_profile_and_what_is_missing(backend, domain):
     events, messages = await run(ActionCheckSubscriberInfo(),
                                  make_tracker(slots=verified("0901000002")), domain)
+    # the information and what is missing are one message (one thought)
     assert responses(messages) == ["utter_subscriber_info", "utter_decree49_missing"]
+    assert len(messages) == 1
+    info, missing = messages[0]["text"].split("\nTheo Nghị định 49")
+    assert info.startswith("Dạ, thông tin thuê bao đang đăng ký (đã che bớt để bảo mật):\n- ")
+    assert missing.startswith(", thuê bao của anh/chị còn thiếu: ảnh chân dung.")
+    assert [b["payload"] for b in messages[0]["buttons"]] == []  # Rasa adds the response's
     profile = messages[0]["profile"]
     assert "090100000" in profile and "Chưa có" in profile
     subscriber = backend.subscribers.get("0901000002")
     assert subscriber.full_name not in profile and subscriber.id_number not in profile
-    assert messages[1]["missing"] == "ảnh chân dung"
+    assert messages[0]["missing"] == "ảnh chân dung"
     assert events == []
     assert backend.audit.recent(1)[0].action == "view_masked_profile"
 
@@ -60,7 +66,7 @@ async def test_check_info_shows_the_labels_word_for_word(backend, domain):
     assert messages[0]["profile"].endswith(
         "- Ảnh chân dung: Chưa có\n- Nghề nghiệp: Đã cập nhật\n"
         "- Thông tin theo Nghị định 49: Còn thiếu: ảnh chân dung")
-    assert messages[1]["missing"] == "ảnh chân dung"
+    assert messages[0]["missing"] == "ảnh chân dung"
     _, messages = await run(ActionCheckSubscriberInfo(),
                             make_tracker(slots=verified("0901000003")), domain)
     assert messages[-1]["missing"] == "ảnh mặt trước giấy tờ, ảnh mặt sau giấy tờ"
@@ -76,7 +82,9 @@ async def test_check_info_needs_a_verified_number(backend, domain):
 async def test_one_way_blocked_subscriber_is_told(backend, domain):
     _, messages = await run(ActionCheckSubscriberInfo(),
                             make_tracker(slots=verified("0901000011")), domain)
-    assert "utter_one_way_blocked" in responses(messages)
+    assert messages[0]["joined"] == ["utter_subscriber_info", "utter_one_way_blocked",
+                                     "utter_decree49_missing"]
+    assert "khóa một chiều" in messages[0]["text"]
 
 
 async def test_complete_without_occupation_gets_the_offer_once(backend, domain):
@@ -84,6 +92,7 @@ async def test_complete_without_occupation_gets_the_offer_once(backend, domain):
                                  make_tracker(slots=verified("0901000010")), domain)
     assert responses(messages) == ["utter_subscriber_info", "utter_decree49_complete",
                                    "utter_offer_occupation"]
+    assert len(messages) == 2  # the information; the offer (its own buttons)
     assert slot_events(events) == {"occupation_offered": True}
     again = make_tracker(slots=verified("0901000010", occupation_offered=True))
     _, messages = await run(ActionCheckSubscriberInfo(), again, domain)
@@ -110,8 +119,11 @@ async def test_update_path_premium_goes_to_a_main_store(backend, domain):
     # what is missing and why (Decree 49) comes before the steps
     assert responses(messages) == ["utter_update_missing_why", "utter_update_store_premium",
                                    "utter_store_list"]
+    assert len(messages) == 1  # one thought: why, where, which stores
     assert messages[0]["missing"] == "ảnh chân dung"
-    assert "cửa hàng chính" in messages[2]["stores"]
+    assert "cửa hàng chính" in messages[0]["stores"]
+    assert messages[0]["text"].startswith("Dạ, theo Nghị định 49")
+    assert "cửa hàng chính" in messages[0]["text"].split("\n")[-1]
 
 
 async def test_update_path_company_and_feature_phone(backend, domain):

@@ -122,7 +122,7 @@ def test_cli_upgrade_seed_sms_reset(tmp_path, capsys, monkeypatch):
     assert main(["db", "--db-url", url, "upgrade"]) == 0
     assert main(["db", "--db-url", url, "seed"]) == 0
     out = capsys.readouterr().out
-    assert "Seeded 200 subscribers" in out
+    assert "Seeded 204 subscribers" in out
     backend = Backend(url)
     try:
         monkeypatch.setenv("BOT_ENV", "test")

@@ -16,6 +16,7 @@ from bot.backend.models import OtpChallenge
 NUMBER = "0901000002"
 CONV = "telegram:1001"
 OTHER = "zalo:2002"
+TEST_OTP = "123456"  # BOT_OTP_FIXED_CODE of the backend fixture
 STRANGER = "0901000099"  # in the operator's ranges (090), not a subscriber
 OTP_TEXT = re.compile(r"^MobiFone: Mã xác thực (\d{6}) để xác minh số thuê bao khi trò chuyện "
                       r"với trợ lý chăm sóc khách hàng, hiệu lực 5 phút\. "
@@ -122,9 +123,10 @@ def test_resend_cooldown_then_new_code_replaces_old(backend, clock, monkeypatch)
     first = _last_code(backend)
     clock.advance(seconds=20)
     again = backend.otp.issue(NUMBER, "zalo", CONV)
-    assert (again.status, again.retry_after_s) == ("cooldown", 40)
-    # The cool-down is the number's, whichever conversation asks.
-    assert backend.otp.issue(NUMBER, "zalo", OTHER).status == "cooldown"
+    assert (again.status, again.retry_after_s, again.pending_here) == ("cooldown", 40, True)
+    # The cool-down is the number's, whichever conversation asks; the other one holds no code.
+    elsewhere = backend.otp.issue(NUMBER, "zalo", OTHER)
+    assert (elsewhere.status, elsewhere.pending_here) == ("cooldown", False)
     assert len(backend.sms.outbox(NUMBER)) == 1
     clock.advance(seconds=40)
     assert backend.otp.issue(NUMBER, "zalo", CONV).status == "sent"
@@ -396,3 +398,24 @@ def test_non_subscriber_requests_count_toward_the_conversation_limit(backend):
     assert [backend.otp.issue(n, "telegram", CONV).status for n in numbers] == ["sent"] * 6
     assert backend.otp.issue("0901000002", "telegram", CONV).status == "limited"
     assert [s.msisdn for s in backend.sms.outbox()] == ["0901000001"]
+
+
+def test_a_used_code_holds_no_cool_down_another_chat_gets_its_own_code(backend, clock):
+    """Known gap 2: chat A used its code; chat B asks within A's cool-down. B holds no code,
+    so "the code was just sent, wait 40 s" would be untrue: B gets a fresh code at once."""
+    assert backend.otp.issue(NUMBER, "zalo", CONV).status == "sent"
+    assert backend.otp.verify(NUMBER, TEST_OTP, CONV).status == "ok"
+    clock.advance(seconds=20)
+    fresh = backend.otp.issue(NUMBER, "telegram", OTHER)
+    assert (fresh.status, fresh.pending_here) == ("sent", True)
+    assert len(backend.sms.outbox(NUMBER)) == 2
+    assert backend.otp.verify(NUMBER, TEST_OTP, OTHER).status == "ok"
+
+
+def test_pending_here_is_false_once_the_code_expired(backend, clock):
+    assert backend.otp.issue(NUMBER, "zalo", CONV).pending_here is True
+    clock.advance(seconds=30)
+    assert backend.otp.issue(NUMBER, "zalo", OTHER).pending_here is False
+    clock.advance(minutes=6)  # past the code's lifetime and the cool-down
+    again = backend.otp.issue(NUMBER, "zalo", CONV)
+    assert (again.status, again.pending_here) == ("sent", True)

@@ -154,7 +154,7 @@ def test_seed_is_idempotent(backend):
     backend.identity.record("zalo:2", "0901000002", "telegram_contact")
     backend.audit.record("bot:test", "view_profile", "0901000001")
     report = seed(backend)
-    assert report.subscribers == 200 and report.services == 8
+    assert report.subscribers == 204 and report.services == 8
     assert _snapshot(backend) == before
     assert _codes(backend, "0901000001") == ["FUNRING", "MCA"]
     assert backend.sms.outbox() == [] and backend.audit.recent() == []
@@ -178,3 +178,20 @@ def test_seed_times_follow_the_clock(backend, clock):
     pend = pending_registrations(backend, "0901000009")
     assert pend[0].requested_at == clock.now - timedelta(hours=1)
     assert backend.vas.confirm_registration("0901000008", "C90N").status == "expired"
+
+
+def test_demo_barrings(backend):
+    """docs/demo-numbers.md 16-19: service barrings; other numbers have none."""
+    def seen(number):
+        return [(b.scope, b.reason, b.debt_vnd) for b in backend.subscribers.barrings(number)]
+
+    assert seen("0901000016") == [("outgoing", "debt", 420000)]
+    assert backend.subscribers.get("0901000016").status == "one_way_blocked"
+    assert seen("0901000017") == [("international", "not_registered", None),
+                                  ("roaming", "not_registered", None)]
+    assert seen("0901000018") == [("two_way", "customer_request", None)]
+    assert backend.subscribers.get("0901000018").status == "blocked"
+    assert seen("0901000019") == [("data", "customer_request", None)]
+    assert seen("0901000001") == [] and seen("0999999999") == []
+    assert all(backend.subscribers.decree49_status(n).complete for n in (
+        "0901000016", "0901000017", "0901000018", "0901000019"))

@@ -15,7 +15,7 @@ def test_pg_url_is_migrated(pg_url):
 
     b = Backend(pg_url)
     try:
-        assert seed(b).subscribers == 200
+        assert seed(b).subscribers == 204
         assert b.subscribers.get("0901000015") is not None
     finally:
         b.dispose()

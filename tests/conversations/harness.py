@@ -20,6 +20,7 @@ import yaml
 from tests.backend_helpers import pending_registrations
 from tests.servers import (
     ACTION_TOKEN_HEADER,
+    NLG_CLASS,
     TEST_SECRETS,
     action_server_command,
     free_port,
@@ -39,6 +40,8 @@ class Turn:
     says: tuple[str, ...] = ()
     not_says: tuple[str, ...] = ()
     metadata: dict[str, Any] | None = None
+    bubbles: int | None = None  # how many messages the answer must be (one thought, one)
+    new_words: bool = False     # the answer must not repeat the previous answer word for word
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,8 @@ def load(path: Path = CONVERSATIONS) -> tuple[list[Conversation], dict[str, int]
     conversations = []
     for item in raw["conversations"]:
         turns = tuple(Turn(user=str(t["user"]), says=_strings(t.get("says")),
-                           not_says=_strings(t.get("not_says")), metadata=t.get("metadata"))
+                           not_says=_strings(t.get("not_says")), metadata=t.get("metadata"),
+                           bubbles=t.get("bubbles"), new_words=bool(t.get("new_words")))
                       for t in item["turns"])
         conversations.append(Conversation(
             id=item["id"], style=item["style"], task=item["task"],
@@ -96,6 +100,7 @@ class Player:
     def __init__(self, agent: Any, backend: Any) -> None:
         self.agent, self.backend = agent, backend
         self.loop = asyncio.new_event_loop()
+        self.bubbles = 0  # messages of the latest answer
 
     def say(self, sender: str, text: str, metadata: dict | None = None) -> str:
         from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
@@ -104,6 +109,7 @@ class Player:
         self.loop.run_until_complete(self.agent.handle_message(
             UserMessage(text, channel, sender, metadata=metadata)))
         parts = []
+        self.bubbles = len(channel.messages)
         for message in channel.messages:
             parts.append(message.get("text") or "")
             parts += [b.get("title", "") for b in message.get("buttons") or []]
@@ -136,6 +142,10 @@ class Player:
                          if s.lower() not in folded]
             failures += [f"turn {n}: must not say {s!r}" for s in turn.not_says
                          if s.lower() in folded]
+            if turn.bubbles is not None and self.bubbles != turn.bubbles:
+                failures.append(f"turn {n}: {self.bubbles} messages, expected {turn.bubbles}")
+            if turn.new_words and len(transcript) > 1 and answer == transcript[-2][1]:
+                failures.append(f"turn {n}: the previous answer repeated word for word")
         failures += self.check_state(c)
         return Outcome(c, failures, transcript)
 
@@ -182,7 +192,8 @@ def player(tmp: Path, model: str) -> Iterator[Player]:
             raise RuntimeError("the action server did not start:\n" + procs.log_tail())
         agent = Agent.load(model, action_endpoint=EndpointConfig(
             f"http://127.0.0.1:{port}/webhook",
-            headers={ACTION_TOKEN_HEADER: TEST_SECRETS["ACTION_SERVER_TOKEN"]}))
+            headers={ACTION_TOKEN_HEADER: TEST_SECRETS["ACTION_SERVER_TOKEN"]}),
+            generator=EndpointConfig(type=NLG_CLASS))
         backend = Backend(db_url)
         try:
             yield Player(agent, backend)

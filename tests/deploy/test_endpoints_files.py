@@ -26,5 +26,7 @@ def test_endpoints_are_filled_from_the_environment(monkeypatch, path):
     assert "${" not in action.url
     assert action.headers == {ACTION_TOKEN_HEADER: ENV["ACTION_SERVER_TOKEN"]}
     assert "token" not in (action.params or {})  # never in the URL
+    # responses are not repeated word for word (bot/nlg.py)
+    assert endpoints.nlg.type == "bot.nlg.VariedResponses"
     if path.startswith("deploy/"):
         assert action.url == ENV["ACTION_ENDPOINT_URL"]
