@@ -691,7 +691,7 @@ def _slot_copy(self: Any) -> Any:
     """`copy.copy(slot)`: what `copy._reconstruct` does for a plain class, directly."""
     import copy
 
-    cls = type(self)
+    cls: Any = type(self)
     if not _plain_class(cls):
         return copy._reconstruct(self, None, *self.__reduce_ex__(4))  # type: ignore[attr-defined]
     new = cls.__new__(cls)
