@@ -83,6 +83,29 @@ Why (profile of the Rasa process under load, reports/loadtest-*-baseline.md):
    behind the balancer) is answered `428`, and the Rasa side resends that call with the
    full domain (`_endpoint_request`). So every action still gets exactly the domain of
    the model that called it.
+
+Profile of both servers after 1-8 (docs/perf/loadtest-perf-*.md: cProfile and py-spy of the
+Rasa process, py-spy of the action server):
+
+9. `Event.resolve_by_type` (rasa/shared/core/events.py), called for every event that is
+   deserialised (each event of every tracker loaded from the store, each event an action
+   returns), walked every `Event` subclass recursively and asked `inspect.isabstract` of
+   each (~30 recursive calls, ~50 `isabstract` per event; ~8 % of the Rasa process).
+   Patched: the first class of that walk for each type name is remembered; the walk is
+   done again when a name is not found (a subclass imported later), then the same
+   fallbacks (`topic` -> None, `default`, `ValueError`). Same class for every name.
+
+10. `DialogueStateTracker.__init__` copies every slot of the domain (`copy.copy`, ~110
+   slots here) for each tracker it creates, about ten per turn (loading, the policies'
+   state histories, `travel_back_in_time`); `copy.copy` goes through `__reduce_ex__` and
+   `copyreg`. Patched: `Slot.__copy__`, the same shallow copy (a new instance of the same
+   class with the same attribute dict contents) made directly; slot classes that define
+   their own pickling state or `__slots__` keep `copy.copy`'s general path.
+
+11. `SQLTrackerStore.save` added each new event as an ORM object (`session.add`: identity
+   map, instance state, unit-of-work flush ordering) only to insert rows. Patched: the
+   same rows (same columns and values, same order, the new events Rasa's
+   `_additional_events` picks) in one executemany `INSERT`, in the same transaction.
 """
 
 from __future__ import annotations
@@ -618,6 +641,102 @@ def _patch_response_selector() -> None:
 
 
 # --------------------------------------------------------------------------------------
+# 9. The event class of a type name, found once.
+
+_event_classes: dict[str, Any] = {}
+
+
+def _resolve_by_type(type_name: str, default: Any = None) -> Any:
+    """Rasa's `Event.resolve_by_type`, the subclass walk done once per type name."""
+    found = _event_classes.get(type_name)
+    if found is not None:
+        return found
+    import rasa.shared.utils.common
+    from rasa.shared.core.events import Event
+
+    for cls in rasa.shared.utils.common.all_subclasses(Event):
+        _event_classes.setdefault(cls.type_name, cls)  # the walk's first class wins
+    found = _event_classes.get(type_name)
+    if found is not None:
+        return found
+    if type_name == "topic":
+        return None  # backwards compatibility to support old TopicSet evts
+    if default is not None:
+        return default
+    raise ValueError(f"Unknown event name '{type_name}'.")
+
+
+def _patch_event_resolution() -> None:
+    from rasa.shared.core.events import Event
+
+    _event_classes.clear()
+    Event.resolve_by_type = staticmethod(_resolve_by_type)
+
+
+# --------------------------------------------------------------------------------------
+# 10. Slots copied directly.
+
+_PICKLING = ("__getstate__", "__setstate__", "__reduce__", "__reduce_ex__", "__slots__")
+
+
+@functools.cache
+def _plain_class(cls: type) -> bool:
+    """True when `copy.copy` of an instance is a new instance with the same `__dict__`
+    contents (no class of the MRO but `object` customises pickling or uses slots)."""
+    return not any(name in vars(klass) for klass in cls.__mro__ if klass is not object
+                   for name in _PICKLING)
+
+
+def _slot_copy(self: Any) -> Any:
+    """`copy.copy(slot)`: what `copy._reconstruct` does for a plain class, directly."""
+    import copy
+
+    cls: Any = type(self)
+    if not _plain_class(cls):
+        return copy._reconstruct(self, None, *self.__reduce_ex__(4))  # type: ignore[attr-defined]
+    new = cls.__new__(cls)
+    new.__dict__.update(self.__dict__)
+    return new
+
+
+def _patch_slot_copy() -> None:
+    from rasa.shared.core.slots import Slot
+
+    Slot.__copy__ = _slot_copy
+
+
+# --------------------------------------------------------------------------------------
+# 11. New tracker events inserted in one statement.
+
+async def _sql_save(self: Any, tracker: Any) -> None:
+    """Rasa's `SQLTrackerStore.save`, the rows inserted without ORM objects."""
+    import sqlalchemy as sa
+    from rasa.shared.nlu.constants import INTENT_NAME_KEY
+
+    await self.stream_events(tracker)
+    with self.session_scope() as session:
+        rows = []
+        for event in self._additional_events(session, tracker):
+            data = event.as_dict()
+            rows.append({
+                "sender_id": tracker.sender_id, "type_name": event.type_name,
+                "timestamp": data.get("timestamp"),
+                "intent_name": data.get("parse_data", {}).get("intent", {}).get(
+                    INTENT_NAME_KEY),
+                "action_name": data.get("name"), "data": json.dumps(data)})
+        if rows:
+            session.execute(sa.insert(self.SQLEvent.__table__), rows)
+        session.commit()
+    logger.debug("Tracker with sender_id '%s' stored to database", tracker.sender_id)
+
+
+def _patch_sql_save() -> None:
+    from rasa.core.tracker_store import SQLTrackerStore
+
+    SQLTrackerStore.save = _sql_save
+
+
+# --------------------------------------------------------------------------------------
 # What the patches rely on: checked by tests/test_rasa_patches.py on every Rasa version.
 
 def _targets() -> list[tuple[str, Any, str, list[str]]]:
@@ -631,6 +750,9 @@ def _targets() -> list[tuple[str, Any, str, list[str]]]:
     from rasa.core.policies.ted_policy import TEDPolicy
     from rasa.core.tracker_store import SQLTrackerStore
     from rasa.nlu.selectors.response_selector import ResponseSelector
+    from rasa.shared.core.events import Event
+    from rasa.shared.core.slots import Slot
+    from rasa.shared.core.trackers import DialogueStateTracker
     from rasa.utils.endpoints import EndpointConfig
     from rasa_sdk.executor import ActionExecutor
 
@@ -641,6 +763,9 @@ def _targets() -> list[tuple[str, Any, str, list[str]]]:
         ("SQLTrackerStore._event_query", SQLTrackerStore, "_event_query",
          ["self", "session", "sender_id", "fetch_events_from_all_sessions"]),
         ("SQLTrackerStore.session_scope", SQLTrackerStore, "session_scope", ["self"]),
+        ("SQLTrackerStore.save", SQLTrackerStore, "save", ["self", "tracker"]),
+        ("SQLTrackerStore._additional_events", SQLTrackerStore, "_additional_events",
+         ["self", "session", "tracker"]),
         ("tracker_store.create_engine_kwargs", tracker_store, "create_engine_kwargs",
          ["url"]),
         ("SQLTrackerStore.__init__", SQLTrackerStore, "__init__",
@@ -676,6 +801,11 @@ def _targets() -> list[tuple[str, Any, str, list[str]]]:
          ["self", "tracker", "domain"]),
         ("ResponseSelector._set_message_property", ResponseSelector,
          "_set_message_property", ["self", "message", "prediction_dict", "selector_key"]),
+        ("Event.resolve_by_type", Event, "resolve_by_type", ["type_name", "default"]),
+        ("Slot.__copy__", Slot, "__copy__", ["self"]),
+        ("DialogueStateTracker.__init__", DialogueStateTracker, "__init__",
+         ["self", "sender_id", "slots", "max_event_history", "sender_source",
+          "is_rule_tracker"]),
     ]
 
 
@@ -689,6 +819,12 @@ def check_targets() -> list[str]:
                         f"{TESTED_RASA}.x; re-check each one against the new source")
     for name, owner, attribute, params in _targets():
         original = ORIGINALS.get(name) or getattr(owner, attribute, None)
+        if name == "Slot.__copy__":
+            original = ORIGINALS[name] if name in ORIGINALS else getattr(owner, attribute,
+                                                                         None)
+            if original is not None:  # Rasa copies slots its own way now: re-check
+                problems.append("Slot.__copy__ exists in Rasa: re-check patch 10")
+            continue
         if original is None:
             problems.append(f"{name} is gone")
             continue
@@ -722,6 +858,19 @@ def check_targets() -> list[str]:
         "ResponseSelector.process": (
             "for message in messages:", "self._set_message_property(message, prediction_dict"),
         "RemoteAction._action_call_format": ('result["domain"] = domain.as_dict()',),
+        "SQLTrackerStore.save": (
+            "await self.stream_events(tracker)", "self._additional_events(session, tracker)",
+            "data = event.as_dict()",
+            'data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY)',
+            'action = data.get("name")', 'timestamp = data.get("timestamp")',
+            "sender_id=tracker.sender_id", "type_name=event.type_name",
+            "data=json.dumps(data)", "session.commit()"),
+        "Event.resolve_by_type": (
+            "for cls in rasa.shared.utils.common.all_subclasses(Event):",
+            "if cls.type_name == type_name:", 'if type_name == "topic":',
+            "elif default is not None:", "raise ValueError("),
+        "DialogueStateTracker.__init__": (
+            "self.slots = {slot.name: copy.copy(slot) for slot in slots}",),
     }.items():
         owner, attribute = owners[name]
         try:
@@ -733,8 +882,9 @@ def check_targets() -> list[str]:
             problems.append(f"{name} changed (no {', '.join(missing)}): re-check the patch")
     from rasa.core.tracker_store import SQLTrackerStore
 
-    if not hasattr(SQLTrackerStore.SQLEvent, "data"):
-        problems.append("SQLTrackerStore.SQLEvent.data is gone")
+    for column in ("data", "sender_id", "type_name", "timestamp", "intent_name", "action_name"):
+        if not hasattr(SQLTrackerStore.SQLEvent, column):
+            problems.append(f"SQLTrackerStore.SQLEvent.{column} is gone")
     return problems
 
 
@@ -746,7 +896,8 @@ REPLACED = frozenset({"RemoteAction._validate_action_result", "SQLTrackerStore._
                       "MemoizationPolicy.predict_action_probabilities",
                       "RulePolicy.predict_action_probabilities",
                       "TEDPolicy.predict_action_probabilities", "EndpointConfig.request",
-                      "ResponseSelector.process", "RemoteAction._action_call_format"})
+                      "ResponseSelector.process", "RemoteAction._action_call_format",
+                      "Event.resolve_by_type", "Slot.__copy__", "SQLTrackerStore.save"})
 
 PATCHES: dict[str, Callable[[], None]] = {
     "action_result_validator": _patch_action_validation,
@@ -756,6 +907,9 @@ PATCHES: dict[str, Callable[[], None]] = {
     "action_server_keep_alive": _patch_endpoint_keep_alive,
     "response_selector_when_needed": _patch_response_selector,
     "domain_sent_once": _patch_domain_once,
+    "event_class_lookup_once": _patch_event_resolution,
+    "slot_copy_direct": _patch_slot_copy,
+    "sql_save_one_insert": _patch_sql_save,
 }
 
 
@@ -792,9 +946,17 @@ def revert() -> None:
     """Undo every applied patch (tests: the patches do not leak into other tests)."""
     with _lock:
         for name, owner, attribute, _ in _targets():
-            if name in REPLACED and ORIGINALS.get(name) is not None:
-                setattr(owner, attribute, ORIGINALS[name])
+            if name not in REPLACED or name not in ORIGINALS:
+                continue
+            original = ORIGINALS[name]
+            if name == "Event.resolve_by_type":
+                setattr(owner, attribute, staticmethod(original))
+            elif original is not None:
+                setattr(owner, attribute, original)
+            elif attribute in vars(owner):  # added by a patch (Slot.__copy__)
+                delattr(owner, attribute)
         _validator_for_spec.cache_clear()
+        _event_classes.clear()
         _applied.clear()
         _known_digests.clear()
         global _runtime, _pool

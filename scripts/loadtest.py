@@ -29,8 +29,9 @@ What it does (a benchmark, not a test: it never fails on slowness, it measures):
 - prints and writes `reports/loadtest-<timestamp>.md` (+ .json): per target and step users,
   turns, turns/s, p50/p95/p99/max per turn, p50 of early (turns 1-2) vs late (turns 5-6)
   turns, errors, the conversation mix, CPU ms per turn of every server process and of the
-  load driver; `--profile` records the Rasa process with py-spy during
-  the last step (`pip install py-spy`, measuring only) and keeps the top of the profile.
+  load driver; `--profile` records the (first) Rasa process and action server with
+  py-spy during the last step (`pip install py-spy`, measuring only), keeps the top of
+  each profile in the report and the raw stacks beside it (`profile-*.txt`).
 
 The machine's cores are shared: the servers run under `nice` (`--nice`), and the report
 records the load average before each step.
@@ -67,10 +68,37 @@ sys.path.insert(0, str(REPO))
 from tests.servers import (  # noqa: E402  (the repo on sys.path first)
     TEST_SECRETS,
     Processes,
-    free_port,
     stack_env,
     write_endpoints,
 )
+from tests.servers import free_port as any_free_port  # noqa: E402
+
+# `--ports LOW-HIGH`: the servers this script starts listen only there (a machine shared
+# with other work that owns fixed port ranges); None: any free port.
+PORT_RANGE: tuple[int, int] | None = None
+
+
+def free_port() -> int:
+    """A port nothing listens on, from `--ports` when given."""
+    if PORT_RANGE is None:
+        return any_free_port()
+    import socket
+
+    low, high = PORT_RANGE
+    for port in range(low, high + 1):
+        if port in _PORTS_GIVEN:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _PORTS_GIVEN.add(port)
+        return port
+    raise SystemExit(f"--ports {low}-{high}: no free port left")
+
+
+_PORTS_GIVEN: set[int] = set()
 
 OTP_CODE = "123456"
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -472,8 +500,8 @@ def markdown(title: str, meta: dict[str, object], rows: list[dict[str, object]],
     if extra:
         lines += ["", extra.rstrip()]
     if profile:
-        lines += ["", "## Profile of the Rasa process (py-spy, one step)", "", "```",
-                  profile.rstrip(), "```"]
+        lines += ["", "## Profiles of the Rasa process and the action server (py-spy, one "
+                  "step)", "", "```", profile.rstrip(), "```"]
     return "\n".join(lines) + "\n"
 
 
@@ -561,16 +589,24 @@ def play_target(target: Target, args: argparse.Namespace, steps: list[int],
         step = Step(users, think, args.duration if not think else args.think_duration,
                     turns_per_conversation=args.turns,
                     load_before=" ".join(f"{x:.1f}" for x in os.getloadavg()))
-        spy, raw = None, tmp / "profile.txt"
+        spies: list[tuple[str, subprocess.Popen, Path]] = []
         profiled = (users == args.profile_users if args.profile_users else i == len(plan) - 1)
-        rasa = next((pid for name, pid in target.pids.items() if name.startswith("rasa")), None)
-        if args.profile and profiled and rasa and target.name != "stock rasa init":
+        if args.profile and profiled and target.name != "stock rasa init":
             spy_bin = shutil.which("py-spy") or str(REPO / ".venv" / "bin" / "py-spy")
-            with open(tmp / "py-spy.log", "w") as spy_log:
-                spy = subprocess.Popen(
-                    [spy_bin, "record", "--pid", str(rasa), "--format", "raw", "--rate",
-                     "100", "--duration", str(int(step.duration_s)), "--output", str(raw),
-                     "--nonblocking"], stdout=subprocess.DEVNULL, stderr=spy_log)
+            # the first Rasa process and the first action server
+            for kind in ("rasa", "actions"):
+                found = next(((n, p) for n, p in target.pids.items() if n.startswith(kind)),
+                             None)
+                if found is None:
+                    continue
+                name, pid = found
+                raw = tmp / f"profile-{name}.txt"
+                with open(tmp / f"py-spy-{name}.log", "w") as spy_log:
+                    spies.append((name, subprocess.Popen(
+                        [spy_bin, "record", "--pid", str(pid), "--format", "raw", "--rate",
+                         "100", "--duration", str(int(step.duration_s)), "--output",
+                         str(raw), "--nonblocking"], stdout=subprocess.DEVNULL,
+                        stderr=spy_log), raw))
         cpu_before = {name: cpu_seconds(p) for name, p in target.pids.items()}
         own_before = os.times()
         asyncio.run(run_step(url, step, pool, args.timeout, args.ramp))
@@ -582,15 +618,23 @@ def play_target(target: Target, args: argparse.Namespace, steps: list[int],
         row = {"target": target.name, **step.summary()}
         rows.append(row)
         print(json.dumps(row, ensure_ascii=False), flush=True)
-        if spy is not None:
+        sections = []
+        for name, spy, raw in spies:
             try:
                 spy.wait(step.duration_s + 30)
             except subprocess.TimeoutExpired:
                 spy.terminate()
+            title = f"### {name} ({users} users, think {think} s)"
             if raw.exists():
-                profile_text = profile_top(raw, args.profile_top)
+                sections.append(f"{title}\n\n{profile_top(raw, args.profile_top)}")
+                args.report_dir.mkdir(parents=True, exist_ok=True)
+                shutil.copy(raw, args.report_dir / (f"profile-{datetime.now():%Y%m%d-%H%M%S}"
+                                                    f"-{name}.txt"))
             else:
-                profile_text = "py-spy failed: " + (tmp / "py-spy.log").read_text()[-500:]
+                sections.append(f"{title}\n\npy-spy failed: "
+                                + (tmp / f"py-spy-{name}.log").read_text()[-500:])
+        if sections:
+            profile_text = "\n\n".join(sections)
     return rows, profile_text
 
 
@@ -675,7 +719,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--label", default="", help="name in the report (e.g. baseline)")
     parser.add_argument("--report-dir", type=Path, default=REPO / "reports")
     parser.add_argument("--max-users", type=int, default=500)
+    parser.add_argument("--ports", metavar="LOW-HIGH",
+                        help="the started servers listen on ports of this range only "
+                             "(default: any free port)")
     args = parser.parse_args(argv)
+    if args.ports:
+        global PORT_RANGE
+        low, _, high = args.ports.partition("-")
+        PORT_RANGE = (int(low), int(high or low))
 
     steps = [int(u) for u in args.users.split(",") if u.strip()]
     if not steps or max(steps) > args.max_users or min(steps) < 1:

@@ -225,3 +225,130 @@ async def test_action_server_calls_reuse_one_connection():
         if cached is not None:
             await cached[1].close()
         await server.close()
+
+
+def test_event_classes_are_rasas(patched):
+    """Patch 9: every type name resolves to the class of Rasa's own walk; the fallbacks
+    are Rasa's (topic -> None, default, ValueError)."""
+    import rasa.shared.utils.common
+    from rasa.shared.core.events import Event, SlotSet
+
+    original = rasa_patches.ORIGINALS["Event.resolve_by_type"]
+    names = {cls.type_name for cls in rasa.shared.utils.common.all_subclasses(Event)}
+    assert len(names) > 20
+    for name in sorted(names):
+        assert Event.resolve_by_type(name) is original(name)
+    assert Event.resolve_by_type("topic") is None
+    assert Event.resolve_by_type("no such event", SlotSet) is SlotSet
+    with pytest.raises(ValueError, match="Unknown event name 'no such event'"):
+        Event.resolve_by_type("no such event")
+    event = Event.from_parameters({"event": "slot", "name": "x", "value": 1})
+    assert isinstance(event, SlotSet)
+
+
+def test_event_class_imported_later_is_found(patched):
+    from rasa.shared.core.events import Event
+
+    Event.resolve_by_type("slot")  # the walk is cached now
+
+    class LateEvent(Event):
+        type_name = "bot_test_late_event"
+
+        def __eq__(self, other):
+            return type(other) is type(self)
+
+        def __hash__(self):
+            return 1
+
+        def __str__(self):
+            return "late"
+
+        def as_story_string(self):
+            return None
+
+    try:
+        assert Event.resolve_by_type("bot_test_late_event") is LateEvent
+    finally:  # no test event class left behind for other tests
+        import gc
+
+        rasa_patches._event_classes.pop("bot_test_late_event", None)
+        del LateEvent
+        gc.collect()
+    assert all(cls.type_name != "bot_test_late_event" for cls in Event.__subclasses__())
+
+
+def test_slots_are_copied_as_copy_copy_does(patched):
+    """Patch 10: a copied slot is a new object of the same class with equal attributes;
+    changing the copy leaves the domain's slot alone."""
+    import copy
+
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    domain = Domain.load("domain.yml")
+    for slot in domain.slots:
+        new = copy.copy(slot)
+        assert type(new) is type(slot) and new is not slot
+        assert vars(new) == vars(slot)
+        reference = copy._reconstruct(slot, None, *slot.__reduce_ex__(4))
+        assert vars(reference) == vars(new)
+    tracker = DialogueStateTracker("s", domain.slots)
+    name = domain.slots[0].name
+    tracker.slots[name].value = "changed"
+    assert domain.slots[0].value != "changed"
+
+
+def test_slot_classes_with_their_own_state_keep_the_general_copy(patched):
+    import copy
+
+    from rasa.shared.core.slots import TextSlot
+
+    class StatefulSlot(TextSlot):
+        def __getstate__(self):
+            return {**self.__dict__, "copied": True}
+
+    slot = StatefulSlot("s", mappings=[])
+    assert getattr(copy.copy(slot), "copied", False) is True
+
+
+async def test_saved_rows_are_rasas(tmp_path):
+    """Patch 11: the events table after a series of saves is row for row what Rasa's own
+    save writes (ids, every column)."""
+    import sqlite3
+
+    from rasa.core.tracker_store import SQLTrackerStore
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    domain = Domain.load("domain.yml")
+    events = [ActionExecuted("action_session_start", timestamp=1.0),
+              UserUttered("chào em", {"name": "greet", "confidence": 0.9},
+                          timestamp=2.0),
+              SlotSet("customer_title", "chị", timestamp=3.0),
+              ActionExecuted("utter_greet", timestamp=4.0),
+              ActionExecuted("action_listen", timestamp=5.0),
+              UserUttered("cảm ơn", {"name": "thank", "confidence": 0.8}, timestamp=6.0)]
+
+    async def rows_after_saves(path) -> list:
+        store = SQLTrackerStore(domain, dialect="sqlite", db=str(path))
+        for sender in ("a", "b"):
+            for n in (2, 2, 5, 6, 6):
+                tracker = DialogueStateTracker.from_events(sender, events[:n],
+                                                           domain.slots)
+                await store.save(tracker)
+        store.engine.dispose()
+        with sqlite3.connect(path) as conn:
+            return list(conn.execute("SELECT * FROM events ORDER BY id"))
+
+    was_applied = bool(rasa_patches._applied)
+    rasa_patches.revert()
+    theirs = await rows_after_saves(tmp_path / "rasa.db")
+    rasa_patches.apply()
+    try:
+        ours = await rows_after_saves(tmp_path / "ours.db")
+    finally:
+        if not was_applied:
+            rasa_patches.revert()
+    assert len(theirs) == 12
+    assert ours == theirs

@@ -87,6 +87,16 @@ def _texts(messages: list[Message], teencode: dict[str, str]) -> tuple[list[str]
     return folded, norm
 
 
+def fast_layout(model: LogisticRegression | None) -> LogisticRegression | None:
+    """The same model with its coefficients in column-major order: `predict_proba` multiplies
+    the sparse features by `coef_.T`, which scipy copies into a contiguous array on every
+    call when `coef_` is row-major (~0.3 ms a message); column-major, `coef_.T` already is.
+    Same numbers, same sums in the same order: identical probabilities."""
+    if model is not None and hasattr(model, "coef_"):
+        model.coef_ = np.asfortranarray(model.coef_)
+    return model
+
+
 def label_of(example: Message, use_response_keys: bool) -> str:
     """The training label: the intent, or 'faq/xxx' for retrieval intents when asked."""
     if use_response_keys and example.get(INTENT_RESPONSE_KEY):
@@ -150,6 +160,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
                                         class_weight=self.config["class_weight"])
         self.model.fit(x, y)
         self.persist()
+        fast_layout(self.model)
         return self._resource
 
     def predict_proba(self, messages: list[Message]) -> tuple[list[str], np.ndarray]:
@@ -201,5 +212,5 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         except (ValueError, FileNotFoundError):
             logger.warning("LinearIntentClassifier: no trained model found.")
             return component
-        component.features, component.model = state["features"], state["model"]
+        component.features, component.model = state["features"], fast_layout(state["model"])
         return component

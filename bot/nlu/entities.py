@@ -187,11 +187,25 @@ def fuzzy_distance(window: list[str], alias: list[str], limit: int) -> int:
     return total
 
 
+@lru_cache(maxsize=16)
+def _fuzzy_candidates(items: tuple[tuple[str, str], ...]
+                      ) -> dict[str, list[tuple[list[str], int, str]]]:
+    """The aliases that allow typos, as (words, typos allowed, value), by first letter, in
+    the mapping's order; computed once per alias mapping (its items are the key)."""
+    by_letter: dict[str, list[tuple[list[str], int, str]]] = {}
+    for alias, value in items:
+        limit = _allowed_typos(alias)
+        if limit:
+            by_letter.setdefault(alias[0], []).append((alias.split(), limit, value))
+    return by_letter
+
+
 def _match_windows(text: str, aliases: Mapping[str, str], entity: str, fuzzy: bool,
                    max_words: int = 5) -> list[tuple[float, Entity]]:
     """(score, entity) for every token window that matches an alias."""
     toks = _word_tokens(text)
-    split_aliases = [(a.split(), _allowed_typos(a), v) for a, v in aliases.items()]
+    # only aliases with typos allowed and the window's first letter can match fuzzily
+    candidates = _fuzzy_candidates(tuple(aliases.items())) if fuzzy else {}
     hits: list[tuple[float, Entity]] = []
     for i in range(len(toks)):
         for n in range(min(max_words, len(toks) - i), 0, -1):
@@ -205,9 +219,7 @@ def _match_windows(text: str, aliases: Mapping[str, str], entity: str, fuzzy: bo
                 continue
             if not fuzzy:
                 continue
-            for alias, limit, val in split_aliases:
-                if limit == 0 or alias[0][0] != words[0][0]:
-                    continue
+            for alias, limit, val in candidates.get(words[0][0], ()):
                 d = fuzzy_distance(words, alias, limit)
                 if d <= limit:
                     hits.append((1.0 + len(key) / 100 - d / 10, Entity(entity, start, end, val)))
@@ -272,9 +284,14 @@ def with_admin_prefix(text: str, ent: Entity) -> Entity:
     return Entity(ent.entity, m.start(1), ent.end, ent.value) if m else ent
 
 
+@lru_cache(maxsize=16)
+def _places(extra_places: tuple[str, ...]) -> dict[str, str]:
+    """{place key: place key} of the gazetteer and `extra_places` (once per list)."""
+    return {p: p for p in gazetteer()} | {alias_key(p): alias_key(p) for p in extra_places}
+
+
 def extract_locations(text: str, extra_places: Iterable[str] = ()) -> list[Entity]:
-    places = {p: p for p in gazetteer()} | {alias_key(p): alias_key(p) for p in extra_places}
-    hits = _match_windows(text, places, "location", fuzzy=False)
+    hits = _match_windows(text, _places(tuple(extra_places)), "location", fuzzy=False)
     for m in _DISTRICT_NO.finditer(text):
         hits.append((3.0, Entity("location", m.start(), m.end(), "")))
     spans = [with_admin_prefix(text, e) for e in _select(hits)]

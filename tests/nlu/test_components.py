@@ -89,6 +89,34 @@ def test_classifier_trains_persists_loads_and_handles_styles(tmp_path: Path) -> 
     assert all("/" not in r["name"] for r in ranking)
 
 
+def test_loaded_classifier_layout_changes_no_probability(tmp_path: Path) -> None:
+    """fast_layout (column-major coefficients, no copy per message) gives bit-identical
+    probabilities."""
+    import copy
+
+    import numpy as np
+
+    from bot.nlu.classifier import fast_layout
+
+    storage = LocalModelStorage(tmp_path)
+    resource = Resource("clf")
+    data = training_data()
+    preprocess(data.training_examples)
+    LinearIntentClassifier.create({}, storage, resource, CONTEXT).train(data)
+    loaded = LinearIntentClassifier.load({}, storage, resource, CONTEXT)
+    assert loaded.model is not None and loaded.model.coef_.flags["F_CONTIGUOUS"]
+    row_major = copy.deepcopy(loaded.model)
+    row_major.coef_ = np.ascontiguousarray(row_major.coef_)
+    texts = ["huy dich vu nhac cho", "chaooo em", "dang ky goi c90n", "nghi dinh 49 la gi",
+             "cửa hàng ở quận 3 ở đâu?", "0901234567", "ok"]
+    assert loaded.features is not None
+    for text in texts:
+        msgs = preprocess([Message.build(text=text)])
+        x = loaded.features.transform([msgs[0].get("text_folded")], [msgs[0].get("text_norm")])
+        assert np.array_equal(loaded.model.predict_proba(x), row_major.predict_proba(x))
+    assert fast_layout(None) is None
+
+
 def test_extractor_learns_aliases_persists_and_filters_by_intent(tmp_path: Path) -> None:
     storage = LocalModelStorage(tmp_path)
     resource = Resource("ext")

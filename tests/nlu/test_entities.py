@@ -88,3 +88,14 @@ def test_learned_places_and_aliases_are_used() -> None:
     assert [e.value for e in extract_locations("ở sg", ["sg"])] == ["sg"]
     assert [e.value for e in extract_services("hủy xem phim", {"xem phim": "MOBITV"})] == [
         "MOBITV"]
+
+
+def test_fuzzy_candidates_are_the_aliases_that_allow_typos_by_first_letter() -> None:
+    from bot.nlu.entities import _allowed_typos, _fuzzy_candidates, catalog_aliases
+
+    items = tuple(catalog_aliases().items())
+    by_letter = _fuzzy_candidates(items)
+    expected = [(a.split(), _allowed_typos(a), v) for a, v in items if _allowed_typos(a)]
+    assert sum(map(len, by_letter.values())) == len(expected) > 0
+    for letter, candidates in by_letter.items():
+        assert candidates == [c for c in expected if c[0][0][0] == letter]
