@@ -1,19 +1,18 @@
 """How the assistant addresses the customer: as they address themselves ("chị muốn hủy",
-"a cần kiểm tra", "cho cô hỏi"), "anh/chị" while it is not known. A custom slot mapping run
-after every message keeps `customer_title` (inside sentences) and `customer_title_cap`
-(starting one); the domain's responses say {customer_title} / {customer_title_cap}.
-A customer who calls themselves "em" is addressed as "bạn" (the assistant is "em")."""
+"a cần kiểm tra", "cho cô hỏi"), "anh/chị" while it is not known. The custom slot mapping
+run after every message (actions/slot_mappings.py) keeps `customer_title` (inside
+sentences) and `customer_title_cap` (starting one); the domain's responses say
+{customer_title} / {customer_title_cap}. A customer who calls themselves "em" is addressed
+as "bạn" (the assistant is "em")."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import yaml
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
-from rasa_sdk.executor import CollectingDispatcher
 
 from bot.nlu.normalize import normalize_text
 
@@ -48,19 +47,14 @@ def capitalised(title: str) -> str:
     return title[:1].upper() + title[1:]
 
 
-class ActionExtractCustomerTitle(Action):
-    """Custom slot mapping of customer_title / customer_title_cap."""
-
-    def name(self) -> str:
-        return "action_extract_customer_title"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
-        text = tracker.latest_message.get("text") or ""
-        if text.startswith("/"):
-            return []
-        title = self_title(text)
-        if title is None or title == tracker.get_slot("customer_title"):
-            return []
-        return [SlotSet("customer_title", title),
-                SlotSet("customer_title_cap", capitalised(title))]
+def title_slot_events(tracker: Tracker) -> list[EventType]:
+    """customer_title / customer_title_cap from the latest message (part of the custom slot
+    mapping action_extract_message_slots), [] when it does not change them."""
+    text = tracker.latest_message.get("text") or ""
+    if text.startswith("/"):
+        return []
+    title = self_title(text)
+    if title is None or title == tracker.get_slot("customer_title"):
+        return []
+    return [SlotSet("customer_title", title),
+            SlotSet("customer_title_cap", capitalised(title))]

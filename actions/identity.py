@@ -40,27 +40,21 @@ RESEND = "resend"
 _NON_DIGITS = re.compile(r"\D")
 
 
-class ActionExtractVerifiedMsisdn(Action):
-    """Custom slot mapping, run after every customer message: the identity slots mirror the
-    ledger. A proof recorded for this conversation (Telegram contact, call-center transfer)
-    sets them; slots that claim a proof the ledger does not hold (set from outside, or
-    expired) are cleared."""
-
-    def name(self) -> str:
-        return "action_extract_verified_msisdn"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
-        msisdn = verified_msisdn(tracker)
-        claimed = tracker.get_slot("verified_msisdn")
-        if msisdn:
-            if claimed == msisdn and tracker.get_slot("identity_verified"):
-                return []
-            return [SlotSet("verified_msisdn", msisdn), SlotSet("identity_verified", True),
-                    SlotSet("phone_number", msisdn)]
-        if claimed or tracker.get_slot("identity_verified"):
-            return [SlotSet("verified_msisdn", None), SlotSet("identity_verified", False)]
-        return []
+def identity_slot_events(tracker: Tracker) -> list[EventType]:
+    """The identity slots mirror the ledger (part of the custom slot mapping
+    action_extract_message_slots, run after every customer message). A proof recorded for
+    this conversation (Telegram contact, call-center transfer) sets them; slots that claim a
+    proof the ledger does not hold (set from outside, or expired) are cleared."""
+    msisdn = verified_msisdn(tracker)
+    claimed = tracker.get_slot("verified_msisdn")
+    if msisdn:
+        if claimed == msisdn and tracker.get_slot("identity_verified"):
+            return []
+        return [SlotSet("verified_msisdn", msisdn), SlotSet("identity_verified", True),
+                SlotSet("phone_number", msisdn)]
+    if claimed or tracker.get_slot("identity_verified"):
+        return [SlotSet("verified_msisdn", None), SlotSet("identity_verified", False)]
+    return []
 
 
 class ActionRequireIdentity(Action):

@@ -7,11 +7,11 @@ from sqlalchemy import select
 
 from actions.identity import (
     ActionAskPhoneNumber,
-    ActionExtractVerifiedMsisdn,
     ActionIdentityResult,
     ActionRequireIdentity,
     ValidateVerifyForm,
 )
+from actions.slot_mappings import ActionExtractMessageSlots
 from bot.channels.models import ChannelLink
 from tests.actions.conftest import make_tracker, responses, run, slot_events
 
@@ -38,25 +38,25 @@ async def test_a_proof_in_the_ledger_sets_the_identity_slots(backend, domain):
     conversation: the custom slot mapping mirrors it into the slots."""
     backend.identity.record("tg-1001", NUMBER, "telegram_contact")
     tracker = make_tracker(intent="check_balance", text="số dư")
-    events, _ = await run(ActionExtractVerifiedMsisdn(), tracker, domain)
+    events, _ = await run(ActionExtractMessageSlots(), tracker, domain)
     assert events == [SlotSet("verified_msisdn", NUMBER), SlotSet("identity_verified", True),
                       SlotSet("phone_number", NUMBER)]
     # another conversation does not get it
     other = make_tracker(intent="check_balance", text="số dư", sender_id="tg-2002")
-    assert (await run(ActionExtractVerifiedMsisdn(), other, domain))[0] == []
+    assert (await run(ActionExtractMessageSlots(), other, domain))[0] == []
 
 
 async def test_metadata_claiming_a_number_proves_nothing(backend, domain):
     tracker = make_tracker(text="hi", metadata={"channel": "telegram", "user_id": "1001",
                                                 "verified_msisdn": "+84901000002"})
-    assert (await run(ActionExtractVerifiedMsisdn(), tracker, domain))[0] == []
-    assert (await run(ActionExtractVerifiedMsisdn(), make_tracker(text="hi"), domain))[0] == []
+    assert (await run(ActionExtractMessageSlots(), tracker, domain))[0] == []
+    assert (await run(ActionExtractMessageSlots(), make_tracker(text="hi"), domain))[0] == []
 
 
 async def test_forged_identity_slots_are_cleared(backend, domain):
     forged = make_tracker(text="hi", slots={"identity_verified": True,
                                             "verified_msisdn": NUMBER}, proof=False)
-    events, _ = await run(ActionExtractVerifiedMsisdn(), forged, domain)
+    events, _ = await run(ActionExtractMessageSlots(), forged, domain)
     assert events == [SlotSet("verified_msisdn", None), SlotSet("identity_verified", False)]
 
 
@@ -65,7 +65,7 @@ async def test_an_expired_proof_no_longer_counts(backend, clock, domain):
     clock.advance(minutes=61)
     tracker = make_tracker(text="hi", slots={"identity_verified": True,
                                              "verified_msisdn": NUMBER}, proof=False)
-    events, _ = await run(ActionExtractVerifiedMsisdn(), tracker, domain)
+    events, _ = await run(ActionExtractMessageSlots(), tracker, domain)
     assert events == [SlotSet("verified_msisdn", None), SlotSet("identity_verified", False)]
 
 
