@@ -78,9 +78,12 @@ DEFAULTS: dict[str, Any] = {
     "lexicon": True,
     "lexicon_folds": 5,
     # labels "role.type" ("fromloc.city_name"): "relabel" = the NER predicts the full
-    # label, then RoleClassifier re-predicts the role; "split" = the NER learns types
-    # only and RoleClassifier adds the role; "none" = the NER's label as it is
+    # label, then the role model re-predicts the role; "split" = the NER learns types
+    # only and the role model adds the role; "none" = the NER's label as it is
     "roles": "relabel",
+    # "crf": SpanRoleCRF, all the spans of a sentence together; "linear": RoleClassifier,
+    # one span at a time
+    "role_model": "crf",
     "role_window": 12,
 }
 
@@ -228,14 +231,39 @@ def base_label(label: str) -> str:
     return label.rsplit(".", 1)[-1]
 
 
+def _role_words(words: Sequence[str], forms: str) -> list[str]:
+    from bot.nlu.entities import alias_key
+    from bot.nlu.normalize import normalize_token
+
+    if forms == "folded":
+        return [alias_key(x) or x.lower() for x in words]
+    return [normalize_token(x, {}) for x in words]
+
+
+def _near_features(f: dict[str, float], w: Sequence[str], a: int, b: int, window: int,
+                   bag: bool = False) -> None:
+    """The 1-3 words on each side of the span [a, b), and the words up to `window` tokens
+    to its left in distance buckets (near / middle / far), with bigrams."""
+    for i in range(1, 4):
+        f[f"L{i}={w[a - i] if a - i >= 0 else '<s>'}"] = 1.0
+        f[f"R{i}={w[b - 1 + i] if b - 1 + i < len(w) else '</s>'}"] = 1.0
+    for j in range(max(0, a - window), a):
+        d = a - j
+        bucket = "n" if d <= 3 else ("m" if d <= 7 else "f")
+        f[f"L{bucket}={w[j]}"] = 1.0
+        if bag:
+            f[f"Lbag={w[j]}"] = 1.0
+        if j > 0:
+            f[f"L{bucket}2={w[j - 1]}_{w[j]}"] = 1.0
+
+
 class RoleClassifier:
     """Re-labels a span among the labels that share its type ("fromloc.city_name" vs
     "toloc.city_name"), from the words around it: logistic regression per type over the
     1-3 words on each side, the words up to `window` tokens to the left (in distance
     buckets, with bigrams), a few to the right, the span's words, the intent, and the
-    labels of the spans before it. The decisive word ("hạ cánh", "trở về") is often
-    farther away than the CNN sees; a linear model over these sparse features gets
-    roles right more often than the NER's own label (docs/nlu.md)."""
+    labels of the spans before it. One span at a time (`role_model: linear`); the
+    default is `SpanRoleCRF`, which decides all the spans of a sentence together."""
 
     def __init__(self, window: int = 12, c: float = 5.0, forms: str = "norm") -> None:
         self.window = window
@@ -245,25 +273,10 @@ class RoleClassifier:
 
     def features(self, words: Sequence[str], spans: Sequence[tuple[int, int, str]], k: int,
                  intent: str | None) -> dict[str, float]:
-        from bot.nlu.entities import alias_key
-        from bot.nlu.normalize import normalize_token
-
-        if self.forms == "folded":
-            w = [alias_key(x) or x.lower() for x in words]
-        else:
-            w = [normalize_token(x, {}) for x in words]
+        w = _role_words(words, self.forms)
         a, b, label = spans[k]
         f: dict[str, float] = {f"intent={intent or '?'}": 1.0}
-        for i in range(1, 4):
-            f[f"L{i}={w[a - i] if a - i >= 0 else '<s>'}"] = 1.0
-            f[f"R{i}={w[b - 1 + i] if b - 1 + i < len(w) else '</s>'}"] = 1.0
-        for j in range(max(0, a - self.window), a):
-            d = a - j
-            bucket = "n" if d <= 3 else ("m" if d <= 7 else "f")
-            f[f"L{bucket}={w[j]}"] = 1.0
-            f[f"Lbag={w[j]}"] = 1.0
-            if j > 0:
-                f[f"L{bucket}2={w[j - 1]}_{w[j]}"] = 1.0
+        _near_features(f, w, a, b, self.window, bag=True)
         for j in range(b, min(len(w), b + 7)):
             f[f"Rbag={w[j]}"] = 1.0
         for x in w[a:b]:
@@ -297,6 +310,10 @@ class RoleClassifier:
             self.models[typ] = (vec, model)
         return self
 
+    @property
+    def trained(self) -> bool:
+        return bool(self.models)
+
     def relabel(self, words: Sequence[str], spans: Sequence[tuple[int, int, str]],
                 intent: str | None) -> list[tuple[int, int, str]]:
         """The spans, left to right, each with its role re-predicted (labels of the
@@ -309,6 +326,119 @@ class RoleClassifier:
             vec, model = found
             out[k] = (a, b, str(model.predict(vec.transform(
                 [self.features(words, out, k, intent)]))[0]))
+        return out
+
+
+class SpanRoleCRF:
+    """Roles decided over the whole sentence: a linear-chain CRF (crfsuite) whose sequence
+    is the sentence's spans, left to right, and whose labels are the full labels
+    ("fromloc.city_name"). Each span sees its type, its words, the 1-3 words on each side
+    (also joined with its type), the words between it and the span before, the words up to
+    `window` tokens to the left in distance buckets, every other word of the sentence
+    (before / after it), the intent, how many spans of its type come before, and the
+    types and left words of the two spans before it; the CRF's transitions learn which
+    roles follow which ("fromloc" then "toloc", "depart_date" then "depart_time"). A
+    span keeps its type: the best-scoring label of that type wins (marginals), so the
+    NER's boundaries and types are never changed here."""
+
+    def __init__(self, window: int = 12, c1: float = 0.05, c2: float = 0.01,
+                 max_iterations: int = 150) -> None:
+        self.window = window
+        self.c1 = c1
+        self.c2 = c2
+        self.max_iterations = max_iterations
+        self.crf: Any = None
+        self.types: frozenset[str] = frozenset()  # types with more than one label
+
+    def features(self, words: Sequence[str], spans: Sequence[tuple[int, int, str]],
+                 intent: str | None) -> list[dict[str, float]]:
+        w = _role_words(words, "norm")
+
+        def at(i: int) -> str:
+            return w[i] if 0 <= i < len(w) else ("<s>" if i < 0 else "</s>")
+
+        out = []
+        for k, (a, b, label) in enumerate(spans):
+            t = base_label(label)
+            f: dict[str, float] = {"bias": 1.0, f"type={t}": 1.0,
+                                   f"intent={intent or '?'}": 1.0,
+                                   f"t|intent={t}|{intent or '?'}": 1.0,
+                                   f"text={' '.join(w[a:b])}": 1.0,
+                                   f"t|L12={t}|{at(a - 2)}_{at(a - 1)}": 1.0,
+                                   f"start={at(0)}_{at(1)}": 1.0,
+                                   "first" if k == 0 else "later": 1.0}
+            for x in w[a:b]:
+                f[f"in={x}"] = 1.0
+            _near_features(f, w, a, b, self.window)
+            for i in range(1, 4):
+                f[f"t|L{i}={t}|{at(a - i)}"] = 1.0
+            for j in range(spans[k - 1][1] if k else 0, a):
+                f[f"gap={w[j]}"] = 1.0
+                f[f"t|gap={t}|{w[j]}"] = 1.0
+            for j in range(b, min(len(w), b + 7)):
+                f[f"Rbag={w[j]}"] = 1.0
+            for j, x in enumerate(w):
+                if j < a or j >= b:
+                    f[f"S{'<' if j < a else '>'}={x}"] = 1.0
+            if k == len(spans) - 1:
+                f["last"] = 1.0
+            f[f"ntype={min(3, sum(base_label(s[2]) == t for s in spans))}"] = 1.0
+            f[f"ktype={min(3, sum(base_label(s[2]) == t for s in spans[:k]))}"] = 1.0
+            for q in range(max(0, k - 2), k):
+                pa, _, pl = spans[q]
+                d, pt = k - q, base_label(pl)
+                f[f"p{d}type={pt}"] = 1.0
+                f[f"t|p{d}L1={t}|{pt}|{at(pa - 1)}"] = 1.0
+                f[f"t|p{d}L12={t}|{pt}|{at(pa - 2)}_{at(pa - 1)}"] = 1.0
+            if k + 1 < len(spans):
+                na, _, nl = spans[k + 1]
+                f[f"t|n1L1={t}|{base_label(nl)}|{at(na - 1)}"] = 1.0
+            out.append(f)
+        return out
+
+    def fit(self, samples: Sequence[Sample]) -> SpanRoleCRF:
+        import sklearn_crfsuite
+
+        labels: dict[str, set[str]] = {}
+        for s in samples:
+            for _, _, label in s.spans:
+                labels.setdefault(base_label(label), set()).add(label)
+        self.types = frozenset(t for t, ls in labels.items() if len(ls) > 1)
+        if not self.types:
+            return self
+        x, y = [], []
+        for s in samples:
+            spans = sorted(s.spans)
+            if spans:
+                x.append(self.features(s.words, spans, s.intent))
+                y.append([label for _, _, label in spans])
+        self.crf = sklearn_crfsuite.CRF(algorithm="lbfgs", c1=self.c1, c2=self.c2,
+                                        max_iterations=self.max_iterations,
+                                        all_possible_transitions=True)
+        self.crf.fit(x, y)
+        return self
+
+    @property
+    def trained(self) -> bool:
+        return self.crf is not None
+
+    def relabel(self, words: Sequence[str], spans: Sequence[tuple[int, int, str]],
+                intent: str | None) -> list[tuple[int, int, str]]:
+        """The spans, left to right, with the best label of their own type."""
+        out = sorted(spans)
+        if self.crf is None or not any(base_label(s[2]) in self.types for s in out):
+            return out
+        x = self.features(words, out, intent)
+        best = self.crf.predict_single(x)
+        marginals = self.crf.predict_marginals_single(x)
+        for k, ((a, b, label), y, m) in enumerate(zip(out, best, marginals, strict=True)):
+            typ = base_label(label)
+            if typ not in self.types:
+                continue
+            if base_label(y) != typ:
+                same = {lab: p for lab, p in m.items() if base_label(lab) == typ}
+                y = max(same, key=lambda lab: same[lab]) if same else label
+            out[k] = (a, b, y)
         return out
 
 
@@ -487,7 +617,7 @@ class LearnedNER:
         self.teencode = load_teencode() if teencode is None else teencode
         self.nlp = nlp
         self.lexicon: Lexicon | None = None
-        self.roles: RoleClassifier | None = None
+        self.roles: RoleClassifier | SpanRoleCRF | None = None
         self.vocabulary: frozenset[str] | None = None
 
     def make_doc(self, sample: Sample, intent: str | None = None) -> Any:
@@ -535,8 +665,9 @@ class LearnedNER:
         self.nlp = build_nlp(cfg)
         samples = [s for s in samples if s.words]
         if cfg["roles"] in ("relabel", "split"):
-            self.roles = RoleClassifier(cfg["role_window"]).fit(samples)
-            if not self.roles.models:
+            self.roles = (SpanRoleCRF(cfg["role_window"]) if cfg["role_model"] == "crf"
+                          else RoleClassifier(cfg["role_window"])).fit(samples)
+            if not self.roles.trained:
                 self.roles = None
             elif cfg["roles"] == "split":
                 samples = [Sample(s.words, s.spaces, s.intent, s.lists,

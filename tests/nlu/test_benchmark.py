@@ -94,8 +94,9 @@ def test_runner_on_a_tiny_in_test_dataset(tmp_path: Path) -> None:
         assert test.intent_accuracy == 1.0, extractor
         assert test.slot_f1 == 1.0 and test.sentence_accuracy == 1.0, extractor
         assert result.train_seconds > 0 and result.load_seconds > 0
+        assert result.train_cpu_seconds > 0
         assert f"extractor {extractor}: trained on 40 sentences" in result.summary()
-        assert "model load" in result.summary()
+        assert "model load" in result.summary() and "s of CPU" in result.summary()
 
 
 @pytest.mark.slow

@@ -17,6 +17,7 @@ from bot.nlu.normalizer import VietnameseNormalizer
 from bot.nlu.spacy_ner import (
     Lexicon,
     Sample,
+    SpanRoleCRF,
     jackknife_lexicon,
     spans_to_tags,
     tags_to_spans,
@@ -103,6 +104,48 @@ def preprocess(messages: list[Message]) -> list[Message]:
 
 
 @pytest.mark.slow
+def _flight(words: str, roles: list[tuple[str, str]]) -> Sample:
+    """A sentence and the role of each place in it, in order (places are one word)."""
+    toks = words.split()
+    spans = []
+    for place, label in roles:
+        i = toks.index(place)
+        spans.append((i, i + 1, label))
+    return Sample(toks, None, "flight", None, spans)
+
+
+CITIES = ["huế", "vinh", "pleiku", "berlin", "paris", "tokyo", "seoul", "rome"]
+
+
+def test_span_roles_are_decided_from_the_whole_sentence() -> None:
+    train = []
+    for a, b in zip(CITIES, CITIES[1:] + CITIES[:1], strict=True):
+        train += [
+            _flight(f"bay từ {a} đến {b}", [(a, "fromloc.city_name"), (b, "toloc.city_name")]),
+            _flight(f"bay đến {b} từ {a}", [(b, "toloc.city_name"), (a, "fromloc.city_name")]),
+            _flight(f"giao thông đường bộ ở {a}", [(a, "city_name")]),
+        ]
+    crf = SpanRoleCRF().fit(train)
+    assert crf.trained and crf.types == {"city_name"}
+    # unseen cities, the NER's labels wrong or bare: only the role changes
+    words = ["bay", "đến", "hà_nội", "từ", "đà_lạt"]
+    assert crf.relabel(words, [(4, 5, "toloc.city_name"), (2, 3, "city_name")], "flight") == [
+        (2, 3, "toloc.city_name"), (4, 5, "fromloc.city_name")]
+    words = ["bay", "từ", "hà_nội", "đến", "đà_lạt"]
+    assert crf.relabel(words, [(2, 3, "toloc.city_name"), (4, 5, "toloc.city_name")],
+                       "flight") == [(2, 3, "fromloc.city_name"), (4, 5, "toloc.city_name")]
+    # a type with one label only, or unknown to the CRF, is left as it is
+    assert crf.relabel(words, [(2, 3, "airline_name")], "flight") == [(2, 3, "airline_name")]
+
+
+def test_span_roles_are_not_trained_when_no_type_has_roles() -> None:
+    """Our own data (location, service, ...) has no roles: nothing is trained."""
+    crf = SpanRoleCRF().fit([Sample(["ở", "huế"], None, "find_store", None,
+                                    [(1, 2, "location")])])
+    assert not crf.trained
+    assert crf.relabel(["ở", "huế"], [(1, 2, "location")], None) == [(1, 2, "location")]
+
+
 def test_trains_persists_loads_and_finds_an_unseen_place(tmp_path: Path) -> None:
     storage = LocalModelStorage(tmp_path)
     resource = Resource("learned")
