@@ -206,10 +206,11 @@ class VietnameseEntityExtractor(GraphComponent, EntityExtractorMixin):
             learned = message.get(LEARNED_ENTITIES) or []
             place = bare_place(text, self.places, learned)
             if place is not None and intent not in self.config["bare_place_intents"]:
-                # A message that is only a place name answers "where?": an `inform`.
+                # A message that is only a place name answers "where?": an `inform`, for
+                # certain (the others get 0, so the clarify rule has nothing to weigh).
                 intent = "inform"
                 message.set(INTENT, {"name": intent, "confidence": 1.0}, add_to_output=True)
-                ranking = [r for r in message.get(INTENT_RANKING_KEY) or []
+                ranking = [{**r, "confidence": 0.0} for r in message.get(INTENT_RANKING_KEY) or []
                            if r.get("name") != intent]
                 message.set(INTENT_RANKING_KEY, [{"name": intent, "confidence": 1.0}, *ranking],
                             add_to_output=True)

@@ -136,7 +136,8 @@ def test_a_bare_place_is_an_answer_whatever_the_classifier_said(tmp_path: Path, 
                                {"name": "inform", "confidence": 0.2}])
     ext.process([msg])
     assert msg.get("intent") == {"name": "inform", "confidence": 1.0}
-    assert [r["name"] for r in msg.get("intent_ranking")] == ["inform", "faq"]
+    assert [(r["name"], r["confidence"]) for r in msg.get("intent_ranking")] == [
+        ("inform", 1.0), ("faq", 0.0)]
     assert [(e["entity"], e["value"]) for e in msg.get("entities")] == [("location", place)]
 
 
