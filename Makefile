@@ -97,8 +97,8 @@ lint: $(STAMP) ## ruff
 typecheck: $(STAMP) ## mypy on bot/ and actions/ (strict for the modules listed in pyproject.toml)
 	$(BIN)/mypy bot actions
 
-eval-nlu: $(STAMP) ## Train on data/, evaluate on the holdout, compare with Rasa's stock pipeline
-	$(BIN)/bot nlu eval --report-dir reports
+eval-nlu: $(STAMP) ## Train the whole model on data/, evaluate it on the holdout, compare with Rasa's stock pipeline (NLU only)
+	$(BIN)/bot nlu eval --whole --report-dir reports
 
 eval-conversations: $(TEST_MODELS)/.trained ## Customer conversations (tests/conversations): task success, turns per task vs the call-center script
 	$(BIN)/python scripts/eval_conversations.py --model $(TEST_MODELS)/test.tar.gz

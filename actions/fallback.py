@@ -1,7 +1,7 @@
-"""Clarify instead of guessing. When the NLU is unsure (FallbackClassifier in config.yml:
-the top intent below `threshold`, or the top two closer than `ambiguity_threshold`, both
-chosen by scripts/calibrate_clarify.py), the two-stage fallback asks one short question
-with the two or three likely tasks as buttons, in the customer's words (the domain's
+"""Clarify instead of guessing. When the NLU is unsure (bot/nlu/clarify.py: the top intent
+below a threshold, or the runner-up close to it or at least a set share of it; values in
+config.yml chosen by scripts/calibrate_clarify.py), the two-stage fallback asks one short
+question with the two or three likely tasks as buttons, in the customer's words (the domain's
 labels). A tap on one goes on with that task at once (Rasa's two-stage fallback replaces
 the unsure message with the chosen one); "Việc khác" asks to rephrase."""
 

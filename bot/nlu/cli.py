@@ -9,7 +9,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from bot.nlu.evaluate import run_eval
 
     run_eval(args.config, args.data, args.holdout, args.report_dir, args.stock_epochs,
-             with_stock=not args.no_stock, domain=args.domain)
+             with_stock=not args.no_stock, domain=args.domain, whole=args.whole,
+             model=args.model)
     return 0
 
 
@@ -58,6 +59,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--stock-epochs", type=int, default=30,
                     help="epochs of the stock DIET/ResponseSelector (rasa init: 100)")
     ev.add_argument("--no-stock", action="store_true", help="skip the stock pipeline")
+    ev.add_argument("--whole", action="store_true",
+                    help="train the whole assistant (NLU + dialogue, as `make train`), not "
+                         "the NLU alone: the number the README reports")
+    ev.add_argument("--model", default=None,
+                    help="evaluate this trained model archive instead of training one")
     ev.set_defaults(func=_cmd_eval)
 
     bm = sub.add_parser("benchmark", help="joint intent/slot benchmark on DIR/{train,dev,test}"

@@ -9,6 +9,7 @@ latency p50 / p95. Writes reports/nlu_report.md and reports/nlu_confusion.png.
 from __future__ import annotations
 
 import re
+import shutil
 import statistics
 import tempfile
 from collections import Counter
@@ -23,6 +24,7 @@ from bot.nlu.modeling import (
     quiet_rasa,
     stock_config,
     train_nlu,
+    train_whole,
 )
 from bot.text import fold, normalize_msisdn
 
@@ -109,6 +111,8 @@ class Scores:
     unseen_accuracy: float = 0.0  # on hold-out texts not found in the training data
     unseen_n: int = 0
     errors: list[tuple[str, str, str, str]] = field(default_factory=list)
+    # (entity, gold values, predicted values, text) where they differ
+    entity_errors: list[tuple[str, str, str, str]] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
     gold: list[str] = field(default_factory=list)
     pred: list[str] = field(default_factory=list)
@@ -171,6 +175,9 @@ def score(name: str, examples: list[Example], parsed: list[Parsed],
             tp += len(g & q)
             fp += len(q - g)
             fn += len(g - q)
+            if g != q:
+                s.entity_errors.append((ent, ", ".join(sorted(g)) or "-",
+                                        ", ".join(sorted(q)) or "-", e.text))
         support = tp + fn  # distinct gold values
         prec = tp / (tp + fp) if tp + fp else (1.0 if support == 0 else 0.0)
         rec = tp / support if support else 1.0
@@ -195,7 +202,7 @@ def evaluate_model(name: str, model: Path, examples: list[Example],
 # --------------------------------------------------------------------------- report
 def format_scores(s: Scores) -> str:
     lines = [f"## {s.name}", "",
-             f"- examples: {s.n}; NLU training time: {s.train_seconds:.0f} s",
+             f"- examples: {s.n}; training time: {s.train_seconds:.0f} s",
              f"- intent accuracy: **{s.accuracy:.1%}**; macro F1: **{s.macro_f1:.3f}**; "
              f"fallbacks: {s.fallbacks}",
              f"- accuracy on the {s.unseen_n} hold-out texts that are not training examples "
@@ -283,7 +290,8 @@ def write_report(report_dir: Path, ours: Scores, stock: Scores | None,
     report_dir.mkdir(parents=True, exist_ok=True)
     plot_confusion(ours, report_dir / "nlu_confusion.png")
     parts = ["# NLU evaluation report", "",
-             f"Trained on `data/` (NLU only), evaluated on `{holdout}`. A faq answer counts "
+             f"Model: {ours.name}; training data `data/`, evaluated on `{holdout}`. A faq "
+             "answer counts "
              "as its full retrieval intent (`faq/xxx`); `nlu_fallback` counts as wrong. "
              "Entity scores are value-level after normalisation.", ""]
     if stock is not None:
@@ -297,6 +305,8 @@ def write_report(report_dir: Path, ours: Scores, stock: Scores | None,
         parts += [format_scores(stock)]
     parts += ["## Errors of our pipeline (style, gold, predicted, text)", ""]
     parts += [f"- [{st}] {g} -> {p}: {t}" for st, g, p, t in ours.errors] or ["- none"]
+    parts += ["", "## Entity differences of our pipeline (entity, gold, predicted, text)", ""]
+    parts += [f"- {ent}: {g} -> {p}: {t}" for ent, g, p, t in ours.entity_errors] or ["- none"]
     path = report_dir / "nlu_report.md"
     path.write_text("\n".join(parts) + "\n", encoding="utf-8")
     return path
@@ -304,18 +314,32 @@ def write_report(report_dir: Path, ours: Scores, stock: Scores | None,
 
 def run_eval(config: str, data: str, holdout: str, report_dir: str, stock_epochs: int,
              with_stock: bool, domain: str | None = "domain.yml",
-             work_dir: str | None = None) -> tuple[Scores, Scores | None]:
+             work_dir: str | None = None, whole: bool = False,
+             model: str | None = None) -> tuple[Scores, Scores | None]:
+    """Evaluate our pipeline on the hold-out. `whole`: train the whole assistant (`rasa
+    train`, NLU + dialogue: the model customers talk to; this is the reported number);
+    else NLU only (faster); the trained archive is kept as REPORT_DIR/whole-model.tar.gz.
+    `model`: evaluate this trained archive instead of training."""
     examples = load_examples(holdout)
     seen = training_keys(data)
     with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
         out = Path(tmp)
-        model, secs = train_nlu(nlu_only_config(config), data, out, "ours", domain)
-        ours = evaluate_model("ours (config.yml)", model, examples, secs, seen)
+        if model:
+            ours = evaluate_model(f"ours ({model})", Path(model), examples, 0.0, seen)
+        elif whole:
+            archive, secs = train_whole(config, data, domain or "domain.yml", out, "whole")
+            Path(report_dir).mkdir(parents=True, exist_ok=True)
+            archive = Path(shutil.copy(archive, Path(report_dir) / "whole-model.tar.gz"))
+            ours = evaluate_model("ours (config.yml, whole model: NLU + dialogue)", archive,
+                                  examples, secs, seen)
+        else:
+            archive, secs = train_nlu(nlu_only_config(config), data, out, "ours", domain)
+            ours = evaluate_model("ours (config.yml, NLU only)", archive, examples, secs, seen)
         print_summary(ours)
         stock = None
         if with_stock:
-            model, secs = train_nlu(stock_config(stock_epochs), data, out, "stock", domain)
-            stock = evaluate_model(f"stock Rasa 3.6 (epochs={stock_epochs})", model,
+            archive, secs = train_nlu(stock_config(stock_epochs), data, out, "stock", domain)
+            stock = evaluate_model(f"stock Rasa 3.6 (epochs={stock_epochs})", archive,
                                    examples, secs, seen)
             print_summary(stock)
     path = write_report(Path(report_dir), ours, stock, stock_epochs, holdout)

@@ -81,7 +81,13 @@ class VietnameseEntityExtractor(GraphComponent, EntityExtractorMixin):
             # such as "funring" always is). Empty list / no intent: no filtering.
             "service_intents": ["cancel_service", "register_service", "list_services",
                                 "check_balance", "inform"],
-            "location_intents": ["find_store", "inform"],
+            # A place in an out-of-scope request ("vé máy bay đi Phú Quốc") is a place too;
+            # the dialogue ignores it there (domain.yml: the location slot is not filled
+            # from out_of_scope).
+            "location_intents": ["find_store", "inform", "out_of_scope"],
+            # A message that is only a place name is an answer (`inform`) unless the
+            # classifier read it as one of these.
+            "bare_place_intents": ["find_store", "inform"],
             # learned spans of these types are ignored (the rules are exact for them)
             "rule_only": ["phone_number", "otp_code", "id_number"],
             # a learned service span maps to the catalog alias it resembles this much
@@ -199,11 +205,12 @@ class VietnameseEntityExtractor(GraphComponent, EntityExtractorMixin):
             intent = (message.get(INTENT) or {}).get("name")
             learned = message.get(LEARNED_ENTITIES) or []
             place = bare_place(text, self.places, learned)
-            if place is not None and intent not in self.config["location_intents"]:
-                # A message that is only a place name answers "where?": an `inform`.
+            if place is not None and intent not in self.config["bare_place_intents"]:
+                # A message that is only a place name answers "where?": an `inform`, for
+                # certain (the others get 0, so the clarify rule has nothing to weigh).
                 intent = "inform"
                 message.set(INTENT, {"name": intent, "confidence": 1.0}, add_to_output=True)
-                ranking = [r for r in message.get(INTENT_RANKING_KEY) or []
+                ranking = [{**r, "confidence": 0.0} for r in message.get(INTENT_RANKING_KEY) or []
                            if r.get("name") != intent]
                 message.set(INTENT_RANKING_KEY, [{"name": intent, "confidence": 1.0}, *ranking],
                             add_to_output=True)

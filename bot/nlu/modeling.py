@@ -7,7 +7,8 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,33 +69,55 @@ def write_config(cfg: dict[str, Any], path: Path) -> Path:
     return path
 
 
-def train_nlu(config: dict[str, Any], nlu_data: str | Path, out_dir: Path,
-              name: str, domain: str | Path | None = None) -> tuple[Path, float]:
-    """Train an NLU model from scratch; returns (model archive, seconds).
-
-    Rasa's training cache is switched off: its fingerprints do not cover our components'
+@contextmanager
+def _no_training_cache() -> Iterator[None]:
+    """Rasa's training cache switched off: its fingerprints do not cover our components'
     source code (a cached, stale component would be reused) and the reported training
-    time must be a real one.
-    """
-    quiet_rasa()
-    from rasa.model_training import train_nlu as rasa_train_nlu
-
-    cfg_path = write_config(config, out_dir / f"{name}-config.yml")
+    time must be a real one."""
     previous = os.environ.get("RASA_MAX_CACHE_SIZE")
     os.environ["RASA_MAX_CACHE_SIZE"] = "0"
-    t0 = time.perf_counter()
     try:
-        model = rasa_train_nlu(str(cfg_path), str(nlu_data), str(out_dir),
-                               fixed_model_name=name, domain=usable_domain(domain))
+        yield
     finally:
         if previous is None:
             os.environ.pop("RASA_MAX_CACHE_SIZE", None)
         else:
             os.environ["RASA_MAX_CACHE_SIZE"] = previous
+
+
+def train_nlu(config: dict[str, Any], nlu_data: str | Path, out_dir: Path,
+              name: str, domain: str | Path | None = None) -> tuple[Path, float]:
+    """Train an NLU model from scratch (no training cache); returns (model archive,
+    seconds)."""
+    quiet_rasa()
+    from rasa.model_training import train_nlu as rasa_train_nlu
+
+    cfg_path = write_config(config, out_dir / f"{name}-config.yml")
+    t0 = time.perf_counter()
+    with _no_training_cache():
+        model = rasa_train_nlu(str(cfg_path), str(nlu_data), str(out_dir),
+                               fixed_model_name=name, domain=usable_domain(domain))
     seconds = time.perf_counter() - t0
     if not model:
         raise RuntimeError(f"NLU training produced no model (config {cfg_path})")
     return Path(model), seconds
+
+
+def train_whole(config_path: str | Path, data: str | Path, domain: str | Path,
+                out_dir: Path, name: str) -> tuple[Path, float]:
+    """Train the whole assistant (NLU + dialogue, `rasa train`, as `make train`) from
+    scratch (no training cache); returns (model archive, seconds)."""
+    quiet_rasa()
+    from rasa.model_training import train as rasa_train
+
+    t0 = time.perf_counter()
+    with _no_training_cache():
+        result = rasa_train(str(domain), str(config_path), [str(data)], str(out_dir),
+                            fixed_model_name=name)
+    seconds = time.perf_counter() - t0
+    if not result.model:
+        raise RuntimeError(f"training produced no model (config {config_path})")
+    return Path(result.model), seconds
 
 
 def usable_domain(domain: str | Path | None) -> str | None:

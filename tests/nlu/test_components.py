@@ -135,8 +135,12 @@ def test_extractor_learns_aliases_persists_and_filters_by_intent(tmp_path: Path)
     assert loaded.extract("em đọc báo thấy lộ dữ liệu", intent="faq") == []
     assert [e["value"] for e in loaded.extract("em đọc báo", intent="register_service")] == [
         "TIN24H"]
-    # a place in small talk is not a store location; in a store question it is
-    assert loaded.extract("Đà Lạt có mưa không", intent="out_of_scope") == []
+    # a place read with a task that has no use for one is dropped; in small talk it is a
+    # place (the dialogue does not take it as the customer's: domain.yml), in a store
+    # question it is
+    assert loaded.extract("Đà Lạt có mưa không", intent="cancel_service") == []
+    assert [e["value"] for e in loaded.extract("Đà Lạt có mưa không",
+                                               intent="out_of_scope")] == ["Đà Lạt"]
     assert [e["value"] for e in loaded.extract("cửa hàng ở phố cổ", intent="find_store")] == [
         "phố cổ"]
 
@@ -160,7 +164,8 @@ def test_a_bare_place_is_an_answer_whatever_the_classifier_said(tmp_path: Path, 
                                {"name": "inform", "confidence": 0.2}])
     ext.process([msg])
     assert msg.get("intent") == {"name": "inform", "confidence": 1.0}
-    assert [r["name"] for r in msg.get("intent_ranking")] == ["inform", "faq"]
+    assert [(r["name"], r["confidence"]) for r in msg.get("intent_ranking")] == [
+        ("inform", 1.0), ("faq", 0.0)]
     assert [(e["entity"], e["value"]) for e in msg.get("entities")] == [("location", place)]
 
 
@@ -172,6 +177,21 @@ def test_a_place_inside_a_sentence_does_not_change_the_intent(tmp_path: Path, te
     msg.set("intent", {"name": "out_of_scope", "confidence": 0.9})
     ext.process([msg])
     assert msg.get("intent")["name"] == "out_of_scope"
+
+
+def test_a_place_in_an_out_of_scope_request_is_a_place_and_a_bare_one_an_answer(
+        tmp_path: Path) -> None:
+    ext = VietnameseEntityExtractor.create({}, LocalModelStorage(tmp_path), Resource("e"),
+                                           CONTEXT)
+    msg = Message.build(text="đặt giúp tôi vé máy bay đi Đà Nẵng")
+    msg.set("intent", {"name": "out_of_scope", "confidence": 0.9})
+    ext.process([msg])
+    assert msg.get("intent")["name"] == "out_of_scope"
+    assert [(e["entity"], e["value"]) for e in msg.get("entities")] == [("location", "Đà Nẵng")]
+    bare = Message.build(text="Đà Nẵng")
+    bare.set("intent", {"name": "out_of_scope", "confidence": 0.6})
+    ext.process([bare])
+    assert bare.get("intent")["name"] == "inform"
 
 
 @pytest.mark.parametrize("text", ["", "   "])
