@@ -225,3 +225,139 @@ async def test_action_server_calls_reuse_one_connection():
         if cached is not None:
             await cached[1].close()
         await server.close()
+
+
+# -- 9. a store failure refuses the turn -----------------------------------------------
+class BrokenStore:
+    """A primary tracker store whose database is down."""
+
+    domain = None
+    event_broker = None
+
+    async def retrieve(self, sender_id):
+        raise ConnectionError("database down")
+
+    retrieve_full_tracker = retrieve
+
+    async def save(self, tracker):
+        raise ConnectionError("database down")
+
+
+async def test_a_failing_tracker_store_refuses_the_turn_instead_of_an_empty_conversation():
+    from rasa.core.tracker_store import FailSafeTrackerStore
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    store = FailSafeTrackerStore(BrokenStore())
+    tracker = DialogueStateTracker("conv-1", [])
+    # Rasa's own: an empty conversation, the turn kept only in memory.
+    assert await rasa_patches.ORIGINALS.get(
+        "FailSafeTrackerStore.retrieve", FailSafeTrackerStore.retrieve)(store, "conv-1") is None
+    try:
+        rasa_patches.apply(["stores_refuse_turn"])
+        for call in (store.retrieve("conv-1"), store.retrieve_full_tracker("conv-1"),
+                     store.save(tracker)):
+            with pytest.raises(rasa_patches.StoreUnavailable) as refused:
+                await call
+            assert isinstance(refused.value.__cause__, ConnectionError)
+        assert store._fallback_tracker_store is None  # nothing kept in memory
+    finally:
+        rasa_patches.revert()
+
+
+class FlakyLocks:
+    """An in-memory lock store whose Redis fails at chosen steps."""
+
+    def __init__(self, fail_issue: bool = False, fail_cleanup: bool = False) -> None:
+        from rasa.core.lock_store import InMemoryLockStore
+
+        self.store = InMemoryLockStore()
+        if fail_issue:
+            self.store.issue_ticket = self._fail
+        if fail_cleanup:
+            self.store.cleanup = self._fail
+
+    @staticmethod
+    def _fail(*args, **kwargs):
+        raise ConnectionError("redis down")
+
+
+async def test_lock_store_down_fails_the_turn_before_it_starts_but_not_after_it_ended():
+    from rasa.core.lock_store import LockError
+
+    try:
+        rasa_patches.apply(["stores_refuse_turn"])
+        ran = []
+        with pytest.raises(ConnectionError):
+            async with FlakyLocks(fail_issue=True).store.lock("conv-1"):
+                ran.append("turn")
+        assert ran == []  # nothing was done
+        async with FlakyLocks(fail_cleanup=True).store.lock("conv-1"):
+            ran.append("turn")  # the finished turn stands although the release failed
+        assert ran == ["turn"]
+        with pytest.raises(RuntimeError, match="the turn's own"):  # not masked by cleanup
+            async with FlakyLocks(fail_cleanup=True).store.lock("conv-1"):
+                raise RuntimeError("the turn's own error")
+    finally:
+        rasa_patches.revert()
+    # Rasa's own: a release failure fails the finished turn.
+    with pytest.raises(ConnectionError):
+        async with FlakyLocks(fail_cleanup=True).store.lock("conv-1"):
+            pass
+    assert LockError  # the error a failed ticket raises in Rasa's Redis store
+
+
+async def _post(url: str, text: str = "xin chào") -> tuple[int, object, dict]:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session, \
+            session.post(url, json={"sender": "s1", "message": text}) as resp:
+        return resp.status, await resp.json(), dict(resp.headers)
+
+
+async def test_rest_channel_answers_503_when_the_turn_fails():
+    """A real Sanic server with Rasa's REST channel twice: patched, and Rasa's own (one
+    server per process: Sanic rewrites its request handling once)."""
+    import socket
+    import uuid
+
+    from rasa.core.channels.rest import RestInput
+    from sanic import Sanic
+
+    from bot.admission import Overloaded
+
+    async def on_new_message(message):
+        if message.text == "store down":
+            raise rasa_patches.StoreUnavailable("tracker store: save failed")
+        if message.text == "full":
+            raise Overloaded(3)
+        await message.output_channel.send_text_message(message.sender_id, "chào anh")
+
+    try:
+        rasa_patches.apply(["stores_refuse_turn"])
+        patched = RestInput().blueprint(on_new_message)
+    finally:
+        rasa_patches.revert()
+    rasa_own = RestInput().blueprint(on_new_message)
+    rasa_own.name = "rasa_own_rest"
+    app = Sanic(f"rest_test_{uuid.uuid4().hex}")
+    app.blueprint(patched, url_prefix="/patched")
+    app.blueprint(rasa_own, url_prefix="/rasa")
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = await app.create_server(sock=sock, return_asyncio_server=True)
+    await server.startup()
+    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    try:
+        status, body, headers = await _post(f"{base}/patched/webhook", "store down")
+        assert (status, headers.get("Retry-After")) == (503, "2")
+        assert body == {"error": "assistant unavailable"}  # no reply
+        status, body, headers = await _post(f"{base}/patched/webhook", "full")
+        assert (status, headers.get("Retry-After")) == (503, "3")
+        assert body == {"error": "assistant overloaded"}
+        status, body, _ = await _post(f"{base}/patched/webhook")  # a fresh turn
+        assert status == 200 and body == [{"recipient_id": "s1", "text": "chào anh"}]
+        # Rasa's own: 200 and nothing, the client believes the message was taken.
+        assert (await _post(f"{base}/rasa/webhook", "store down"))[:2] == (200, [])
+    finally:
+        server.close()
+        await server.wait_closed()
