@@ -108,7 +108,7 @@ async def deliver(session: Any, url: str, msg: Message, deadline: float,
                     msg.empty = not msg.answered
                     return True
                 msg.errors[f"http {resp.status}"] += 1
-                retry_after = retry_after_s(resp.headers.get("Retry-After"))
+                retry_after = loadtest.retry_after_s(resp.headers.get("Retry-After"))
                 if retry_after is not None:  # the server said when: no faster than that
                     await asyncio.sleep(retry_after)
                     continue
@@ -120,13 +120,6 @@ async def deliver(session: Any, url: str, msg: Message, deadline: float,
         backoff = min(backoff * 2, 5.0)
     return False
 
-
-def retry_after_s(value: str | None, cap: float = 30.0) -> float | None:
-    """Seconds of a Retry-After header (seconds form), capped; None when absent/invalid."""
-    try:
-        return min(max(float(value), 0.0), cap) if value is not None else None
-    except ValueError:
-        return None
 
 
 async def customer(session: Any, url: str, run: Run, pool: loadtest.NumberPool,
@@ -450,7 +443,7 @@ async def post_webhook(session: Any, base: str, hook: Webhook, msg: Message,
                 if resp.status == 200:
                     return True
                 msg.errors[f"http {resp.status}"] += 1
-                retry_after = retry_after_s(resp.headers.get("Retry-After"))
+                retry_after = loadtest.retry_after_s(resp.headers.get("Retry-After"))
                 if retry_after is not None:
                     await asyncio.sleep(retry_after)
                     continue
