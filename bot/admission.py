@@ -8,8 +8,8 @@ burst makes every customer wait, and turns whose client already gave up are stil
 computed). The REST channel answers a refused turn `503` with `Retry-After`
 (bot/rasa_patches.py section 9); the inbox worker gives the message back, due again after
 `retry_after_seconds` without counting an attempt, and claims nothing while the instance is
-full (bot/channels/worker.py). Sanic cancels the turn of a client that disconnected
-(its connection task is cancelled), so a queued turn whose client left is not computed.
+full (bot/channels/worker.py). Sanic cancels a request's task when its client
+disconnects, so a queued REST turn whose client left is not computed.
 """
 
 from __future__ import annotations
