@@ -306,58 +306,77 @@ async def test_lock_store_down_fails_the_turn_before_it_starts_but_not_after_it_
     assert LockError  # the error a failed ticket raises in Rasa's Redis store
 
 
-async def _post(url: str, text: str = "xin chào") -> tuple[int, object, dict]:
-    import aiohttp
+REST_SERVER = """
+import sys
 
-    async with aiohttp.ClientSession() as session, \
-            session.post(url, json={"sender": "s1", "message": text}) as resp:
-        return resp.status, await resp.json(), dict(resp.headers)
+from rasa.core.channels.rest import RestInput
+from sanic import Sanic
+
+from bot import rasa_patches
+from bot.admission import Overloaded
 
 
-async def test_rest_channel_answers_503_when_the_turn_fails():
-    """A real Sanic server with Rasa's REST channel twice: patched, and Rasa's own (one
-    server per process: Sanic rewrites its request handling once)."""
-    import socket
-    import uuid
+async def on_new_message(message):
+    if message.text == "store down":
+        raise rasa_patches.StoreUnavailable("tracker store: save failed")
+    if message.text == "full":
+        raise Overloaded(3)
+    await message.output_channel.send_text_message(message.sender_id, "chào anh")
 
-    from rasa.core.channels.rest import RestInput
-    from sanic import Sanic
 
-    from bot.admission import Overloaded
+rasa_patches.apply(["stores_refuse_turn"])
+patched = RestInput().blueprint(on_new_message)
+rasa_patches.revert()
+rasa_own = RestInput().blueprint(on_new_message)
+rasa_own.name = "rasa_own_rest"
+app = Sanic("rest_test")
+app.blueprint(patched, url_prefix="/patched")
+app.blueprint(rasa_own, url_prefix="/rasa")
+app.run(host="127.0.0.1", port=int(sys.argv[1]), access_log=False, motd=False)
+"""
 
-    async def on_new_message(message):
-        if message.text == "store down":
-            raise rasa_patches.StoreUnavailable("tracker store: save failed")
-        if message.text == "full":
-            raise Overloaded(3)
-        await message.output_channel.send_text_message(message.sender_id, "chào anh")
 
+def _post(url: str, text: str = "xin chào") -> tuple[int, object, str | None]:
+    import json
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, method="POST", headers={
+        "Content-Type": "application/json"},
+        data=json.dumps({"sender": "s1", "message": text}).encode())
     try:
-        rasa_patches.apply(["stores_refuse_turn"])
-        patched = RestInput().blueprint(on_new_message)
-    finally:
-        rasa_patches.revert()
-    rasa_own = RestInput().blueprint(on_new_message)
-    rasa_own.name = "rasa_own_rest"
-    app = Sanic(f"rest_test_{uuid.uuid4().hex}")
-    app.blueprint(patched, url_prefix="/patched")
-    app.blueprint(rasa_own, url_prefix="/rasa")
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = await app.create_server(sock=sock, return_asyncio_server=True)
-    await server.startup()
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            return resp.status, json.loads(resp.read()), resp.headers.get("Retry-After")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read()), exc.headers.get("Retry-After")
+
+
+def test_rest_channel_answers_503_when_the_turn_fails(tmp_path):
+    """Rasa's REST channel on a real Sanic server (a subprocess: Sanic rewrites its request
+    handling once per process), patched and Rasa's own side by side."""
+    import subprocess
+    import sys
+
+    from tests.servers import REPO, free_port, wait_http
+
+    script = tmp_path / "rest_server.py"
+    script.write_text(REST_SERVER)
+    port = free_port()
+    server = subprocess.Popen([sys.executable, str(script), str(port)], cwd=REPO,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
     try:
-        status, body, headers = await _post(f"{base}/patched/webhook", "store down")
-        assert (status, headers.get("Retry-After")) == (503, "2")
+        assert wait_http(f"{base}/patched/", server, 120), "the REST test server did not start"
+        status, body, retry_after = _post(f"{base}/patched/webhook", "store down")
+        assert (status, retry_after) == (503, "2")
         assert body == {"error": "assistant unavailable"}  # no reply
-        status, body, headers = await _post(f"{base}/patched/webhook", "full")
-        assert (status, headers.get("Retry-After")) == (503, "3")
+        status, body, retry_after = _post(f"{base}/patched/webhook", "full")
+        assert (status, retry_after) == (503, "3")
         assert body == {"error": "assistant overloaded"}
-        status, body, _ = await _post(f"{base}/patched/webhook")  # a fresh turn
+        status, body, _ = _post(f"{base}/patched/webhook")  # a fresh turn
         assert status == 200 and body == [{"recipient_id": "s1", "text": "chào anh"}]
         # Rasa's own: 200 and nothing, the client believes the message was taken.
-        assert (await _post(f"{base}/rasa/webhook", "store down"))[:2] == (200, [])
+        assert _post(f"{base}/rasa/webhook", "store down")[:2] == (200, [])
     finally:
-        server.close()
-        await server.wait_closed()
+        server.terminate()
+        server.wait(20)
