@@ -589,6 +589,8 @@ def summarise_inbox(run: InboxRun, seen: Counter, rows: dict[str, tuple[str, int
         "never accepted until the deadline": len(msgs) - len(accepted),
         "answered while the customer waited (a reply reached the fake server)":
             sum(m.answered for m in msgs),
+        "accepted but no reply while the customer waited (--answer-timeout)":
+            sum(not m.answered for m in accepted),
         "lost (accepted, but not in the conversation or not done at the end)": len(lost),
         "duplicated (in the conversation twice or more)": len(dup),
         "sends at the fake servers beyond the outbox's (duplicate sends)":

@@ -589,6 +589,45 @@ async def test_zalo_rate_limit_and_5xx_are_retried_once_delivered(zalo_config, z
     assert zalo_server.texts("u42") == ["Dạ em chào anh/chị"]
 
 
+async def test_zalo_database_down_before_the_send_leaves_no_maybe_sent_row(
+        zalo_config, zalo_server, store, monkeypatch):
+    """The channel database fails while a reply is being sent (the token read) and while
+    the failure is recorded: the reply never left, so it must be sent on the retry, not
+    taken for "maybe delivered" (chaos run: an answer lost when PostgreSQL stopped)."""
+    import sqlalchemy.exc as sa_exc
+
+    channel = ZaloInput(zalo_config, store)
+    channel.inbox_settings = fast()
+    down = {"token": 1, "finish": 1}
+    token, finish = store.token, InboxStore.outbox_finish
+
+    def flaky_token(*args):
+        if down["token"]:
+            down["token"] -= 1
+            raise sa_exc.OperationalError("SELECT", {}, Exception("database down"))
+        return token(*args)
+
+    def flaky_finish(self, *args):
+        if down["finish"]:
+            down["finish"] -= 1
+            raise sa_exc.OperationalError("UPDATE", {}, Exception("database down"))
+        return finish(self, *args)
+
+    monkeypatch.setattr(store, "token", flaky_token)
+    monkeypatch.setattr(InboxStore, "outbox_finish", flaky_finish)
+    rec = Recorder(reply={"text": "Dạ em chào anh/chị"})
+    user = f"u{uuid.uuid4().hex[:8]}"
+    header, body = zalo_signed(make_zalo_event(user_id=user))
+    await channel.handle_request(header, body, rec)
+    await channel.drain()
+    for _ in range(50):
+        if zalo_server.texts(user):
+            break
+        await asyncio.sleep(0.1)
+        await channel.worker.drain_idle()
+    assert zalo_server.texts(user) == ["Dạ em chào anh/chị"]
+
+
 def test_classify_zalo_errors():
     import aiohttp
 
