@@ -88,7 +88,7 @@ loadtest: $(STAMP) train haproxy ## Load test: one instance and the stack, close
 soak: $(STAMP) train haproxy ## Soak: 30 minutes of moderate load on the stack, memory growth per process (SOAK_MINUTES=30)
 	$(BIN)/python scripts/loadtest.py --soak $${SOAK_MINUTES:-30}
 
-chaos: $(STAMP) train haproxy ## Kill/restart Rasa, an action server, Redis, PostgreSQL during load (loopback, bounded); counts lost/duplicated messages
+chaos: $(STAMP) train haproxy ## Kill/restart Rasa, an action server, Redis, PostgreSQL during Telegram/Zalo load through the inbox (fake provider APIs, loopback, bounded); counts lost/duplicated messages (CHAOS_ARGS=--config PATH ...)
 	$(BIN)/python scripts/chaos.py $(CHAOS_ARGS)
 
 lint: $(STAMP) ## ruff

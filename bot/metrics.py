@@ -28,7 +28,14 @@ from __future__ import annotations
 import hmac
 import os
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 
 from bot.secrets import weakness
 
@@ -44,6 +51,10 @@ FALLBACKS = Counter("bot_fallbacks_total", "Messages the assistant did not under
 HANDOFFS = Counter("bot_handoffs_total", "Conversations handed to the human desk", ["reason"])
 OTP_SENT = Counter("bot_otp_sent_total", "OTP codes written to the SMS outbox")
 OTP_FAILED = Counter("bot_otp_failed_total", "OTP requests refused", ["status"])
+# Admission control (bot/admission.py).
+TURNS_IN_FLIGHT = Gauge("bot_turns_in_flight", "Customer turns in progress in this instance")
+TURNS_REFUSED = Counter("bot_turns_refused_total",
+                        "Turns refused at once because the instance was full (503)")
 
 
 def record_otp(status: str) -> None:

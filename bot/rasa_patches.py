@@ -106,6 +106,23 @@ Rasa process, py-spy of the action server):
    map, instance state, unit-of-work flush ordering) only to insert rows. Patched: the
    same rows (same columns and values, same order, the new events Rasa's
    `_additional_events` picks) in one executemany `INSERT`, in the same transaction.
+
+12. Rasa answers a turn even when its stores fail. `FailSafeTrackerStore` (rasa/core/
+   tracker_store.py, wrapped around every tracker store by the agent) returns no tracker
+   when `retrieve` fails, so the turn runs on an *empty* conversation, and keeps the tracker
+   only in memory when `save` fails; the REST channel (`RestInput.blueprint`,
+   rasa/core/channels/rest.py) catches every exception of a turn (a `LockError` when Redis
+   is down, any store error) and answers HTTP 200 with no reply. Either way the client
+   believes the message was taken. Patched (`stores_refuse_turn`): `retrieve`,
+   `retrieve_full_tracker` and `save` raise `StoreUnavailable` (the store's error is its
+   cause; `SQLTrackerStore.save` commits a turn's events in one transaction, so nothing is
+   half stored); the REST channel answers such a failed turn (and any other) `503` with
+   `Retry-After` and no reply, and a turn refused by admission control (bot/admission.py)
+   `503` with its `Retry-After`; the inbox worker (bot/channels/worker.py) retries the
+   message. The lock store's release after a turn (`LockStore.lock`'s `finally:
+   cleanup`) no longer turns a finished, saved turn into a failure when Redis fails at that
+   moment (the ticket expires after its lifetime); taking the lock still fails the turn
+   before anything is done.
 """
 
 from __future__ import annotations
@@ -734,6 +751,125 @@ def _patch_sql_save() -> None:
     from rasa.core.tracker_store import SQLTrackerStore
 
     SQLTrackerStore.save = _sql_save
+# 9. A turn fails (503, nothing stored, nothing answered) when a store fails.
+
+RETRY_AFTER_S = 2  # what a client is told to wait after a failed turn
+
+
+class StoreUnavailable(RuntimeError):
+    """The tracker store failed: the turn is refused (the store's error is the cause)."""
+
+
+async def _failsafe_retrieve(self: Any, sender_id: str) -> Any:
+    try:
+        return await self._tracker_store.retrieve(sender_id)
+    except Exception as exc:
+        raise StoreUnavailable(f"tracker store: retrieve failed ({type(exc).__name__})") \
+            from exc
+
+
+async def _failsafe_retrieve_full_tracker(self: Any, sender_id: str) -> Any:
+    try:
+        return await self._tracker_store.retrieve_full_tracker(sender_id)
+    except Exception as exc:
+        raise StoreUnavailable(f"tracker store: retrieve failed ({type(exc).__name__})") \
+            from exc
+
+
+async def _failsafe_save(self: Any, tracker: Any) -> None:
+    try:
+        await self._tracker_store.save(tracker)
+    except Exception as exc:
+        raise StoreUnavailable(f"tracker store: save failed ({type(exc).__name__})") from exc
+
+
+def _lock_releasing_quietly(original: Callable[..., Any]) -> Callable[..., Any]:
+    """`LockStore.lock` whose release after the turn does not fail a finished turn."""
+    from contextlib import asynccontextmanager
+
+    from rasa.core.lock_store import LOCK_LIFETIME
+
+    @asynccontextmanager
+    async def lock(self: Any, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME,
+                   wait_time_in_seconds: float = 1) -> Any:
+        ticket = self.issue_ticket(conversation_id, lock_lifetime)  # fails: nothing done
+        try:
+            yield await self._acquire_lock(conversation_id, ticket, wait_time_in_seconds)
+        finally:
+            try:
+                self.cleanup(conversation_id, ticket)
+            except Exception as exc:
+                logger.warning("lock store: releasing a conversation's lock failed (%s); "
+                               "its ticket expires after %.0f s", type(exc).__name__,
+                               lock_lifetime)
+
+    return lock
+
+
+@dataclass
+class _RestTurn:
+    failure: BaseException | None = None
+
+
+_REST_TURN: Any = None  # ContextVar[_RestTurn | None], created by the patch
+
+
+def refusal(exc: BaseException) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """(status, JSON body, headers) of a refused turn: 503 and when to try again."""
+    overloaded = getattr(exc, "retry_after_s", None)
+    retry_after = float(overloaded or RETRY_AFTER_S)
+    error = "assistant overloaded" if overloaded else "assistant unavailable"
+    return 503, {"error": error}, {"Retry-After": str(max(1, round(retry_after)))}
+
+
+def _rest_blueprint(self: Any, on_new_message: Callable[..., Any]) -> Any:
+    """`RestInput.blueprint` whose failed turns answer 503 instead of 200 with nothing."""
+    from sanic import response
+
+    state = _REST_TURN
+
+    async def guarded(message: Any) -> Any:
+        try:
+            return await on_new_message(message)
+        except Exception as exc:
+            turn = state.get()
+            if turn is not None:
+                turn.failure = exc
+            raise  # Rasa's channel logs it (then our response middleware answers 503)
+
+    blueprint = ORIGINALS["RestInput.blueprint"](self, guarded)
+
+    @blueprint.middleware("request")
+    async def new_turn(request: Any) -> None:
+        state.set(_RestTurn())  # one per request (a kept-alive connection runs several)
+
+    @blueprint.middleware("response")
+    async def refused(request: Any, resp: Any) -> Any:
+        turn = state.get()
+        if turn is None or turn.failure is None:
+            return None
+        status, body, headers = refusal(turn.failure)
+        turn.failure = None
+        return response.json(body, status=status, headers=headers)
+
+    return blueprint
+
+
+def _patch_stores_refuse_turn() -> None:
+    from contextvars import ContextVar
+
+    from rasa.core.channels.rest import RestInput
+    from rasa.core.lock_store import LockStore
+    from rasa.core.tracker_store import FailSafeTrackerStore
+
+    global _REST_TURN
+    if _REST_TURN is None:
+        _REST_TURN = ContextVar("rest_turn", default=None)
+    FailSafeTrackerStore.retrieve = _failsafe_retrieve
+    FailSafeTrackerStore.retrieve_full_tracker = _failsafe_retrieve_full_tracker
+    FailSafeTrackerStore.save = _failsafe_save
+    LockStore.lock = _lock_releasing_quietly(ORIGINALS["LockStore.lock"])
+    RestInput.blueprint = _rest_blueprint
 
 
 # --------------------------------------------------------------------------------------
@@ -743,12 +879,15 @@ def _targets() -> list[tuple[str, Any, str, list[str]]]:
     """(description, owner, attribute, expected parameter names) of what we replace or use."""
     import rasa.core.tracker_store as tracker_store
     from rasa.core.actions.action import RemoteAction
+    from rasa.core.agent import Agent
+    from rasa.core.channels.rest import RestInput
+    from rasa.core.lock_store import LockStore
     from rasa.core.policies.ensemble import DefaultPolicyPredictionEnsemble
     from rasa.core.policies.memoization import MemoizationPolicy
     from rasa.core.policies.policy import Policy
     from rasa.core.policies.rule_policy import RulePolicy
     from rasa.core.policies.ted_policy import TEDPolicy
-    from rasa.core.tracker_store import SQLTrackerStore
+    from rasa.core.tracker_store import FailSafeTrackerStore, SQLTrackerStore
     from rasa.nlu.selectors.response_selector import ResponseSelector
     from rasa.shared.core.events import Event
     from rasa.shared.core.slots import Slot
@@ -806,6 +945,17 @@ def _targets() -> list[tuple[str, Any, str, list[str]]]:
         ("DialogueStateTracker.__init__", DialogueStateTracker, "__init__",
          ["self", "sender_id", "slots", "max_event_history", "sender_source",
           "is_rule_tracker"]),
+        ("FailSafeTrackerStore.retrieve", FailSafeTrackerStore, "retrieve",
+         ["self", "sender_id"]),
+        ("FailSafeTrackerStore.retrieve_full_tracker", FailSafeTrackerStore,
+         "retrieve_full_tracker", ["self", "sender_id"]),
+        ("FailSafeTrackerStore.save", FailSafeTrackerStore, "save", ["self", "tracker"]),
+        ("LockStore.lock", LockStore, "lock",
+         ["self", "conversation_id", "lock_lifetime", "wait_time_in_seconds"]),
+        ("LockStore._acquire_lock", LockStore, "_acquire_lock",
+         ["self", "conversation_id", "ticket", "wait_time_in_seconds"]),
+        ("RestInput.blueprint", RestInput, "blueprint", ["self", "on_new_message"]),
+        ("Agent.handle_message", Agent, "handle_message", ["self", "message"]),
     ]
 
 
@@ -871,6 +1021,19 @@ def check_targets() -> list[str]:
             "elif default is not None:", "raise ValueError("),
         "DialogueStateTracker.__init__": (
             "self.slots = {slot.name: copy.copy(slot) for slot in slots}",),
+        # 12: the fallbacks replaced, and what the replacements keep.
+        "FailSafeTrackerStore.retrieve": ("self._tracker_store.retrieve(sender_id)",
+                                          "return None"),
+        "FailSafeTrackerStore.save": ("self._tracker_store.save(tracker)",
+                                      "self.fallback_tracker_store.save(tracker)"),
+        "LockStore.lock": ("ticket = self.issue_ticket(conversation_id, lock_lifetime)",
+                           "yield await self._acquire_lock(", "self.cleanup(conversation_id, "
+                                                              "ticket)"),
+        "RestInput.blueprint": ("await on_new_message(", "except Exception:",
+                                "return response.json(collector.messages)"),
+        # a turn runs inside the conversation's lock; the lock is taken first
+        "Agent.handle_message": ("async with self.lock_store.lock(message.sender_id):",
+                                 "self.processor.handle_message("),
     }.items():
         owner, attribute = owners[name]
         try:
@@ -897,7 +1060,10 @@ REPLACED = frozenset({"RemoteAction._validate_action_result", "SQLTrackerStore._
                       "RulePolicy.predict_action_probabilities",
                       "TEDPolicy.predict_action_probabilities", "EndpointConfig.request",
                       "ResponseSelector.process", "RemoteAction._action_call_format",
-                      "Event.resolve_by_type", "Slot.__copy__", "SQLTrackerStore.save"})
+                      "Event.resolve_by_type", "Slot.__copy__", "SQLTrackerStore.save",
+                      "FailSafeTrackerStore.retrieve", "FailSafeTrackerStore.save",
+                      "FailSafeTrackerStore.retrieve_full_tracker", "LockStore.lock",
+                      "RestInput.blueprint"})
 
 PATCHES: dict[str, Callable[[], None]] = {
     "action_result_validator": _patch_action_validation,
@@ -910,6 +1076,7 @@ PATCHES: dict[str, Callable[[], None]] = {
     "event_class_lookup_once": _patch_event_resolution,
     "slot_copy_direct": _patch_slot_copy,
     "sql_save_one_insert": _patch_sql_save,
+    "stores_refuse_turn": _patch_stores_refuse_turn,
 }
 
 

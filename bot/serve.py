@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from bot import health, metrics, secrets, settings
+from bot import admission, health, metrics, secrets, settings
 from bot.brand import operator
 from bot.privacy import install_log_redaction
 
@@ -110,8 +110,10 @@ def _with_auth(serve: Any, auth_token: str | None, jwt_secret: str | None) -> An
 
 
 def _timed_turns(app: Any) -> None:
-    """Time every customer message the loaded agent handles (bot_turn_seconds): the
-    channels call `app.ctx.agent.handle_message`, so the instance is wrapped once loaded."""
+    """Time every customer message the loaded agent handles (bot_turn_seconds) and bound
+    the turns in progress (bot/admission.py): the channels call
+    `app.ctx.agent.handle_message`, so the instance is wrapped once loaded."""
+    slots = admission.admission()
 
     async def wrap(app_: Any, _loop: Any) -> None:
         agent = getattr(app_.ctx, "agent", None)
@@ -120,9 +122,10 @@ def _timed_turns(app: Any) -> None:
         handle = agent.handle_message
 
         async def handle_message(message: Any) -> Any:
-            with metrics.TURN_SECONDS.labels(
-                    channel=getattr(message, "input_channel", None) or "unknown").time():
-                return await handle(message)
+            async with slots.turn():  # bot/admission.py: refused at once when full
+                with metrics.TURN_SECONDS.labels(
+                        channel=getattr(message, "input_channel", None) or "unknown").time():
+                    return await handle(message)
 
         agent.handle_message = handle_message
         agent._bot_timed = True

@@ -243,10 +243,19 @@ async def play(session, url: str, step: Step, pool: NumberPool, stop_at: float,
             text = template.format(number=number or "", code=OTP_CODE)
             started = time.perf_counter()
             try:
-                async with session.post(url, json={"sender": sender, "message": text},
-                                        timeout=aiohttp.ClientTimeout(total=timeout_s)) as resp:
-                    body = await resp.read()
-                    status = resp.status
+                while True:
+                    async with session.post(url, json={"sender": sender, "message": text},
+                                            timeout=aiohttp.ClientTimeout(total=timeout_s)
+                                            ) as resp:
+                        body = await resp.read()
+                        status = resp.status
+                        wait = retry_after_s(resp.headers.get("Retry-After"))
+                    # Refused at once by admission control: sent again when the server says
+                    # (the turn's latency counts the wait), within the step.
+                    if status != 503 or wait is None or time.monotonic() + wait >= stop_at:
+                        break
+                    step.error_kinds["503 Retry-After (sent again, not an error)"] += 1
+                    await asyncio.sleep(wait)
             except asyncio.TimeoutError:
                 step.errors += 1
                 step.error_kinds["timeout"] += 1
@@ -276,6 +285,14 @@ async def play(session, url: str, step: Step, pool: NumberPool, stop_at: float,
                 step.otp_rejected += 1
             if step.think_s:
                 await asyncio.sleep(rng.uniform(0.5, 1.5) * step.think_s)
+
+
+def retry_after_s(value: str | None, cap: float = 30.0) -> float | None:
+    """Seconds of a Retry-After header (seconds form), capped; None when absent/invalid."""
+    try:
+        return min(max(float(value), 0.0), cap) if value is not None else None
+    except ValueError:
+        return None
 
 
 async def run_step(url: str, step: Step, pool: NumberPool, timeout_s: float,

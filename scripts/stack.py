@@ -10,7 +10,9 @@ created when missing) and Redis, or with `--own-services` a dedicated redis-serv
 PostgreSQL cluster under .data/stack/ (used by `make chaos`, which restarts them).
 Rasa reads deploy/endpoints.prod.yml (TRACKER_DB_URL, LOCK_STORE_URL, ACTION_ENDPOINT_URL).
 
-STACK_POSTGRES_URL / STACK_REDIS_URL override the machine's services of deploy/stack.yml.
+`--config PATH` (or STACK_CONFIG) names another file of the same shape as deploy/stack.yml
+(other ports and databases: a second stack beside the first, e.g. with `--dir` elsewhere).
+STACK_POSTGRES_URL / STACK_REDIS_URL override the machine's services of the configuration.
 Secrets come from `bot secrets env` (.data/secrets.env) unless already in the environment;
 logs, pids and the generated haproxy.cfg are under .data/stack/ (never a secret on a
 command line or in a file there). `stop` sends SIGTERM to every process group, SIGKILL after
@@ -55,8 +57,15 @@ def haproxy_binary() -> str | None:
     return "/usr/sbin/haproxy" if Path("/usr/sbin/haproxy").exists() else None
 
 
-def load_layout(path: Path = LAYOUT_FILE) -> dict[str, Any]:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+def layout_file(path: Path | str | None = None) -> Path:
+    """The stack configuration: `path`, else STACK_CONFIG, else deploy/stack.yml."""
+    return Path(path or os.environ.get("STACK_CONFIG") or LAYOUT_FILE)
+
+
+def load_layout(path: Path | str | None = None) -> dict[str, Any]:
+    """deploy/stack.yml, or another file of the same shape (other ports, databases: a
+    second stack next to the first)."""
+    return yaml.safe_load(layout_file(path).read_text(encoding="utf-8"))
 
 
 def secrets_env() -> dict[str, str]:
@@ -219,7 +228,8 @@ class Stack:
         if own_services:
             self.postgres_url = (f"postgresql://postgres@127.0.0.1:{own['postgres_port']}/"
                                  f"{urlparse(self.layout['postgres_url']).path.lstrip('/')}")
-            self.redis_url = f"redis://127.0.0.1:{own['redis_port']}/1"
+            db = urlparse(self.layout["redis_url"]).path.lstrip("/") or "1"
+            self.redis_url = f"redis://127.0.0.1:{own['redis_port']}/{db}"
         else:
             self.postgres_url = os.environ.get("STACK_POSTGRES_URL") or self.layout["postgres_url"]
             self.redis_url = os.environ.get("STACK_REDIS_URL") or self.layout["redis_url"]
@@ -456,6 +466,8 @@ class Stack:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["start", "stop", "status", "config"])
+    parser.add_argument("--config", type=Path, default=None,
+                        help="stack configuration (default: $STACK_CONFIG or deploy/stack.yml)")
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR)
     parser.add_argument("--model", default=os.environ.get("STACK_MODEL", "models"))
     parser.add_argument("--credentials", default="credentials.yml")
@@ -468,7 +480,8 @@ def main(argv: list[str] | None = None) -> int:
     state = args.dir / "state.json"
     if args.command != "start" and state.exists():  # stop/status what was started
         args.own_services = json.loads(state.read_text()).get("own_services", False)
-    stack = Stack(args.dir, model=args.model, credentials=args.credentials,
+    stack = Stack(args.dir, load_layout(args.config), model=args.model,
+                  credentials=args.credentials,
                   own_services=args.own_services, nice=args.nice)
     if args.command == "config":
         print(compose_haproxy_cfg(stack.layout) if args.compose else stack.haproxy_cfg(),

@@ -52,6 +52,7 @@ LAYERS = {
     "bot.rasa_stores": 0, "bot.rasa_patches": 0, "bot.nlg": 0,  # Rasa adapters (endpoints.yml)
     "bot.shell": 0,  # the terminal chat's input and output (bot serve shell)
     "bot.metrics": 0, "bot.health": 0,  # Prometheus metrics, health/readiness probes
+    "bot.admission": 0,  # turns in progress per Rasa instance (bot serve rasa, the inbox)
     "bot.database": 1, "bot.reference": 1, "bot.media": 1,  # media: photos at rest
     "bot.backend": 2, "bot.nlu": 2,
     "bot.channels": 3,

@@ -352,3 +352,156 @@ async def test_saved_rows_are_rasas(tmp_path):
             rasa_patches.revert()
     assert len(theirs) == 12
     assert ours == theirs
+# -- 9. a store failure refuses the turn -----------------------------------------------
+class BrokenStore:
+    """A primary tracker store whose database is down."""
+
+    domain = None
+    event_broker = None
+
+    async def retrieve(self, sender_id):
+        raise ConnectionError("database down")
+
+    retrieve_full_tracker = retrieve
+
+    async def save(self, tracker):
+        raise ConnectionError("database down")
+
+
+async def test_a_failing_tracker_store_refuses_the_turn_instead_of_an_empty_conversation():
+    from rasa.core.tracker_store import FailSafeTrackerStore
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    store = FailSafeTrackerStore(BrokenStore())
+    tracker = DialogueStateTracker("conv-1", [])
+    # Rasa's own: an empty conversation, the turn kept only in memory.
+    assert await rasa_patches.ORIGINALS.get(
+        "FailSafeTrackerStore.retrieve", FailSafeTrackerStore.retrieve)(store, "conv-1") is None
+    try:
+        rasa_patches.apply(["stores_refuse_turn"])
+        for call in (store.retrieve("conv-1"), store.retrieve_full_tracker("conv-1"),
+                     store.save(tracker)):
+            with pytest.raises(rasa_patches.StoreUnavailable) as refused:
+                await call
+            assert isinstance(refused.value.__cause__, ConnectionError)
+        assert store._fallback_tracker_store is None  # nothing kept in memory
+    finally:
+        rasa_patches.revert()
+
+
+class FlakyLocks:
+    """An in-memory lock store whose Redis fails at chosen steps."""
+
+    def __init__(self, fail_issue: bool = False, fail_cleanup: bool = False) -> None:
+        from rasa.core.lock_store import InMemoryLockStore
+
+        self.store = InMemoryLockStore()
+        if fail_issue:
+            self.store.issue_ticket = self._fail
+        if fail_cleanup:
+            self.store.cleanup = self._fail
+
+    @staticmethod
+    def _fail(*args, **kwargs):
+        raise ConnectionError("redis down")
+
+
+async def test_lock_store_down_fails_the_turn_before_it_starts_but_not_after_it_ended():
+    from rasa.core.lock_store import LockError
+
+    try:
+        rasa_patches.apply(["stores_refuse_turn"])
+        ran = []
+        with pytest.raises(ConnectionError):
+            async with FlakyLocks(fail_issue=True).store.lock("conv-1"):
+                ran.append("turn")
+        assert ran == []  # nothing was done
+        async with FlakyLocks(fail_cleanup=True).store.lock("conv-1"):
+            ran.append("turn")  # the finished turn stands although the release failed
+        assert ran == ["turn"]
+        with pytest.raises(RuntimeError, match="the turn's own"):  # not masked by cleanup
+            async with FlakyLocks(fail_cleanup=True).store.lock("conv-1"):
+                raise RuntimeError("the turn's own error")
+    finally:
+        rasa_patches.revert()
+    # Rasa's own: a release failure fails the finished turn.
+    with pytest.raises(ConnectionError):
+        async with FlakyLocks(fail_cleanup=True).store.lock("conv-1"):
+            pass
+    assert LockError  # the error a failed ticket raises in Rasa's Redis store
+
+
+REST_SERVER = """
+import sys
+
+from rasa.core.channels.rest import RestInput
+from sanic import Sanic
+
+from bot import rasa_patches
+from bot.admission import Overloaded
+
+
+async def on_new_message(message):
+    if message.text == "store down":
+        raise rasa_patches.StoreUnavailable("tracker store: save failed")
+    if message.text == "full":
+        raise Overloaded(3)
+    await message.output_channel.send_text_message(message.sender_id, "chào anh")
+
+
+rasa_patches.apply(["stores_refuse_turn"])
+patched = RestInput().blueprint(on_new_message)
+rasa_patches.revert()
+rasa_own = RestInput().blueprint(on_new_message)
+rasa_own.name = "rasa_own_rest"
+app = Sanic("rest_test")
+app.blueprint(patched, url_prefix="/patched")
+app.blueprint(rasa_own, url_prefix="/rasa")
+app.run(host="127.0.0.1", port=int(sys.argv[1]), access_log=False, motd=False)
+"""
+
+
+def _post(url: str, text: str = "xin chào") -> tuple[int, object, str | None]:
+    import json
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, method="POST", headers={
+        "Content-Type": "application/json"},
+        data=json.dumps({"sender": "s1", "message": text}).encode())
+    try:
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            return resp.status, json.loads(resp.read()), resp.headers.get("Retry-After")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read()), exc.headers.get("Retry-After")
+
+
+def test_rest_channel_answers_503_when_the_turn_fails(tmp_path):
+    """Rasa's REST channel on a real Sanic server (a subprocess: Sanic rewrites its request
+    handling once per process), patched and Rasa's own side by side."""
+    import subprocess
+    import sys
+
+    from tests.servers import REPO, free_port, wait_http
+
+    script = tmp_path / "rest_server.py"
+    script.write_text(REST_SERVER)
+    port = free_port()
+    server = subprocess.Popen([sys.executable, str(script), str(port)], cwd=REPO,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert wait_http(f"{base}/patched/", server, 120), "the REST test server did not start"
+        status, body, retry_after = _post(f"{base}/patched/webhook", "store down")
+        assert (status, retry_after) == (503, "2")
+        assert body == {"error": "assistant unavailable"}  # no reply
+        status, body, retry_after = _post(f"{base}/patched/webhook", "full")
+        assert (status, retry_after) == (503, "3")
+        assert body == {"error": "assistant overloaded"}
+        status, body, _ = _post(f"{base}/patched/webhook")  # a fresh turn
+        assert status == 200 and body == [{"recipient_id": "s1", "text": "chào anh"}]
+        # Rasa's own: 200 and nothing, the client believes the message was taken.
+        assert _post(f"{base}/rasa/webhook", "store down")[:2] == (200, [])
+    finally:
+        server.terminate()
+        server.wait(20)

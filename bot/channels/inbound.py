@@ -104,7 +104,12 @@ class InboxInput:
                 agent = getattr(app.ctx, "agent", None)
                 return agent is not None and bool(agent.is_ready())
 
+            async def answers(conversation_id: str) -> list[dict[str, Any]] | None:
+                tracker = await app.ctx.agent.tracker_store.retrieve(conversation_id)
+                return None if tracker is None else [e.as_dict() for e in tracker.events]
+
             worker.ready = ready
+            worker.answers = answers
             await worker.start()
 
         @hook.listener("before_server_stop")

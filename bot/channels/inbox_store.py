@@ -176,13 +176,14 @@ class InboxStore:
                 **values))
         return str(values["status"])
 
-    def release(self, item_id: int, owner: str) -> bool:
-        """Give a claimed row back untouched (shutdown): due at once, attempt not counted."""
+    def release(self, item_id: int, owner: str, delay_s: float = 0.0) -> bool:
+        """Give a claimed row back untouched (shutdown; the assistant was full): due again
+        after `delay_s`, attempt not counted."""
         table = InboxItem.__table__
         with self.engine.begin() as conn:
             result = conn.execute(update(table).where(self._mine(item_id, owner)).values(
                 status=PENDING, attempts=table.c.attempts - 1, lease_owner=None,
-                lease_until=None, next_attempt_at=self.clock()))
+                lease_until=None, next_attempt_at=self.clock() + timedelta(seconds=delay_s)))
         return result.rowcount == 1
 
     # -- inbox: operators ----------------------------------------------------------------

@@ -20,6 +20,14 @@
   log the exception and carry on without the action's events; `ActionFailureFilter` turns
   that log record into an exception for the turns this worker runs, so the turn is retried
   instead of answered half.
+- A turn refused by admission control (bot/admission.py: the instance is full) is given
+  back, due again after its Retry-After without counting an attempt; nothing is claimed
+  while the instance is full. A turn that failed because a store failed (Rasa refuses it:
+  bot/rasa_patches.py section 12) is retried like any failed turn.
+- Each message reaches Rasa with the message id `<channel>:<provider id>`. A retried
+  message whose turn is already in the conversation (saved, then the attempt failed before
+  the responses were stored) is not run again: the replies that followed it are read back
+  and delivered.
 - `stop()` drains: no new claims, the turns in progress get `drain_seconds`, the rest are
   cancelled and given back (due at once for the next worker).
 """
@@ -33,14 +41,15 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any, Protocol
 
 from rasa.core.channels.channel import OutputChannel, UserMessage
 
-from bot import texts
+from bot import admission, texts
+from bot.admission import Overloaded
 from bot.channels import metrics
 from bot.channels.common import (
     OnNewMessage,
@@ -137,6 +146,42 @@ def _filtered(callback: OnNewMessage) -> OnNewMessage:
     return on_message
 
 
+def inbox_message_id(row: InboxRow) -> str:
+    """The Rasa message id of a stored message (`<channel>:<provider id>`): its user event
+    in the conversation carries it."""
+    return f"{row.channel}:{row.external_id}"
+
+
+def _stamped(callback: OnNewMessage, message_id: str) -> OnNewMessage:
+    async def on_message(message: UserMessage) -> Any:
+        message.message_id = message_id
+        return await callback(message)
+
+    return on_message
+
+
+def replies_to(events: list[dict[str, Any]] | None, message_id: str,
+               recipient: str) -> list[dict[str, Any]] | None:
+    """The bot messages that followed the user message `message_id` in a conversation's
+    events (as the worker stores responses); None when that message is not there."""
+    replies: list[dict[str, Any]] | None = None
+    for event in events or []:
+        kind = event.get("event")
+        if kind == "user":
+            if replies is not None:
+                break
+            if event.get("message_id") == message_id:
+                replies = []
+        elif kind == "bot" and replies is not None:
+            data = {k: v for k, v in (event.get("data") or {}).items() if v is not None}
+            message = {**data, "text": event.get("text")} if event.get("text") else data
+            replies.append({"recipient": recipient, "message": message})
+    return replies
+
+
+Answers = Callable[[str], Awaitable[list[dict[str, Any]] | None]]
+
+
 def _owner() -> str:
     return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -152,6 +197,9 @@ class InboxWorker:
         self.settings = settings
         self.on_new_message = on_new_message
         self.ready = ready or (lambda: True)
+        # A conversation's events (the tracker store), to find a retried message's earlier
+        # turn; None: not looked up (tests without Rasa).
+        self.answers: Answers | None = None
         self.owner = _owner()
         # The callback of a message accepted by this process (tests, inline processing).
         self.callbacks: dict[str, OnNewMessage] = {}
@@ -237,7 +285,7 @@ class InboxWorker:
         """Claim what is due (within the free parallel slots) and start it."""
         await self._housekeeping()
         free = self.settings.max_parallel - len(self._tasks)
-        if free <= 0 or self._stopping or not self.ready():
+        if free <= 0 or self._stopping or not self.ready() or admission.full():
             return 0
         rows = await asyncio.to_thread(self.store.claim, self.channel.inbox_name, self.owner,
                                        self.settings.lease_s, min(self.settings.batch, free))
@@ -276,6 +324,8 @@ class InboxWorker:
         turn_failed = False
         try:
             responses = row.responses
+            if responses is None and row.attempts > 1:
+                responses = await self._answered_before(row)
             if responses is None:
                 turn_failed = True
                 responses = await self._run_turn(row)
@@ -292,11 +342,34 @@ class InboxWorker:
             await asyncio.to_thread(self.store.complete, row.id, self.owner)
         except asyncio.CancelledError:
             raise  # shutdown: `stop` gives the row back
+        except Overloaded as exc:  # the instance is full (bot/admission.py): not a failure
+            await self._give_back(row, exc.retry_after_s)
         except Exception as exc:
             await self._failed(row, exc, turn_failed)
         finally:
             heartbeat.cancel()
             self.callbacks.pop(row.external_id, None)
+
+    async def _answered_before(self, row: InboxRow) -> list[dict[str, Any]] | None:
+        """A retried message whose turn an earlier attempt completed (the tracker was saved,
+        then the attempt failed before its responses were stored: database down, a crash):
+        that turn's responses, read back from the conversation; None when it is not there
+        (the turn runs). A message is never processed twice."""
+        if self.answers is None:
+            return None
+        conversation = sender_id(row.channel, self.channel.recipient(row))
+        events = await self.answers(conversation)
+        return replies_to(events, inbox_message_id(row), conversation)
+
+    async def _give_back(self, row: InboxRow, delay_s: float) -> None:
+        """The turn was refused before it began: the row is due again after `delay_s`,
+        this attempt not counted (its Retry-After)."""
+        metrics.FAILURES.labels(self.channel.inbox_name, "overloaded").inc()
+        try:
+            await asyncio.to_thread(self.store.release, row.id, self.owner, delay_s)
+        except Exception:
+            logger.exception("%s inbox row %s: could not give it back (the lease expires "
+                             "and it is retried)", self.channel.inbox_name, row.id)
 
     async def _heartbeat(self, item_id: int) -> None:
         """Renew the row's lease while this worker works on it."""
@@ -317,7 +390,7 @@ class InboxWorker:
         token = _IN_TURN.set(True)
         try:  # the task copies the context: the action-failure filter applies inside
             turn = asyncio.create_task(self.channel.process_inbound(
-                row, output, _filtered(callback)))
+                row, output, _stamped(_filtered(callback), inbox_message_id(row))))
         finally:
             _IN_TURN.reset(token)
         settings = self.settings

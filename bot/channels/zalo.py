@@ -181,9 +181,12 @@ class ZaloClient:
         self.store = store
         self.refresh_wait_s = refresh_wait_s
 
-    async def send(self, user_id: str, message: dict[str, Any]) -> dict[str, Any]:
+    async def send(self, user_id: str, message: dict[str, Any],
+                   token: Any = None) -> dict[str, Any]:
+        """One message; `token`: the access token read beforehand (`current_token`), else
+        read now."""
         body = {"recipient": {"user_id": user_id}, "message": message}
-        token = await self._token()
+        token = token or await self._token()
         result = await self._post_cs(token.access_token, body)
         if result.get("error") == ERROR_TOKEN_EXPIRED:
             token = await self.refresh(token.version)
@@ -206,6 +209,10 @@ class ZaloClient:
                 raise ZaloHttpError(resp.status)
             result = await resp.json(content_type=None)
         return result if isinstance(result, dict) else {"error": -1}
+
+    async def current_token(self) -> Any:
+        """The shared access token (read from the channel database)."""
+        return await self._token()
 
     async def _token(self):
         row = await self.store.run(self.store.token, self.config.oa_key)
@@ -295,9 +302,13 @@ class ZaloOutput(OutputChannel):
 
     async def _deliver(self, recipient_id: str, message: dict[str, Any]) -> None:
         user_id = user_id_from_recipient(ZALO, recipient_id)
+        # The token is read before the send is recorded as in progress: a database failure
+        # there must not leave an outbox row "sending" for a message that never left
+        # (it would count as maybe delivered and never be sent).
+        token = await self.client.current_token()
         try:
             await deliver(ZALO, user_id, InboxStore(self.store.engine, self.store.clock),
-                          lambda: self.client.send(user_id, message), classify_error,
+                          lambda: self.client.send(user_id, message, token), classify_error,
                           self.settings)
         except ZaloWindowClosed as exc:
             logger.error("Zalo user %s is outside the 48-hour customer-service window "

@@ -34,7 +34,7 @@ class ThreadedServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
-        self.port = 0
+        self.port = 0  # set before start() to listen on that port
 
     def build_app(self) -> web.Application:
         raise NotImplementedError
@@ -53,7 +53,7 @@ class ThreadedServer:
             async def boot() -> None:
                 self._runner = web.AppRunner(self.build_app())
                 await self._runner.setup()
-                site = web.TCPSite(self._runner, "127.0.0.1", 0)
+                site = web.TCPSite(self._runner, "127.0.0.1", self.port)  # 0: any free port
                 await site.start()
                 self.port = site._server.sockets[0].getsockname()[1]
                 ready.set()

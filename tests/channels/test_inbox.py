@@ -589,6 +589,45 @@ async def test_zalo_rate_limit_and_5xx_are_retried_once_delivered(zalo_config, z
     assert zalo_server.texts("u42") == ["Dạ em chào anh/chị"]
 
 
+async def test_zalo_database_down_before_the_send_leaves_no_maybe_sent_row(
+        zalo_config, zalo_server, store, monkeypatch):
+    """The channel database fails while a reply is being sent (the token read) and while
+    the failure is recorded: the reply never left, so it must be sent on the retry, not
+    taken for "maybe delivered" (chaos run: an answer lost when PostgreSQL stopped)."""
+    import sqlalchemy.exc as sa_exc
+
+    channel = ZaloInput(zalo_config, store)
+    channel.inbox_settings = fast()
+    down = {"token": 1, "finish": 1}
+    token, finish = store.token, InboxStore.outbox_finish
+
+    def flaky_token(*args):
+        if down["token"]:
+            down["token"] -= 1
+            raise sa_exc.OperationalError("SELECT", {}, Exception("database down"))
+        return token(*args)
+
+    def flaky_finish(self, *args):
+        if down["finish"]:
+            down["finish"] -= 1
+            raise sa_exc.OperationalError("UPDATE", {}, Exception("database down"))
+        return finish(self, *args)
+
+    monkeypatch.setattr(store, "token", flaky_token)
+    monkeypatch.setattr(InboxStore, "outbox_finish", flaky_finish)
+    rec = Recorder(reply={"text": "Dạ em chào anh/chị"})
+    user = f"u{uuid.uuid4().hex[:8]}"
+    header, body = zalo_signed(make_zalo_event(user_id=user))
+    await channel.handle_request(header, body, rec)
+    await channel.drain()
+    for _ in range(50):
+        if zalo_server.texts(user):
+            break
+        await asyncio.sleep(0.1)
+        await channel.worker.drain_idle()
+    assert zalo_server.texts(user) == ["Dạ em chào anh/chị"]
+
+
 def test_classify_zalo_errors():
     import aiohttp
 
@@ -611,3 +650,119 @@ async def test_metrics_count_messages_in_and_out(channel_db_url, tg_config, tele
                                  Recorder(reply={"text": "Dạ"}))
     assert metric("bot_channel_messages_in_total", channel="telegram") == inbound + 1
     assert metric("bot_channel_messages_out_total", channel="telegram") == outbound + 1
+
+
+# -- store failures and admission control (bot/rasa_patches.py 9, bot/admission.py) ------
+class Scripted:
+    """An assistant whose first calls raise the given exceptions, then answers."""
+
+    def __init__(self, *failures: BaseException, reply: str = "Dạ em đây ạ") -> None:
+        self.failures = list(failures)
+        self.reply = reply
+        self.calls: list[UserMessage] = []
+
+    async def __call__(self, message: UserMessage) -> None:
+        self.calls.append(message)
+        if self.failures:
+            raise self.failures.pop(0)
+        await message.output_channel.send_response(message.sender_id, {"text": self.reply})
+
+
+async def test_a_turn_refused_by_a_failing_store_is_retried_and_answered_once(
+        channel_db_url, tg_config, telegram):
+    from bot.rasa_patches import StoreUnavailable
+
+    chat = new_chat()
+    channel = tg(tg_config, channel_db_url, retry_delays_s=(0.0, 0.0))
+    rasa = Scripted(StoreUnavailable("tracker store: save failed"))
+    update = tg_message_update(chat_id=chat, text="alo")
+    assert (await channel.handle_request(SECRET, raw(update), rasa))[0] == 200
+    row = channel.inbox.item("telegram", f"{BOT_ID}:{update['update_id']}")
+    assert (row.status, row.attempts) == ("done", 2)
+    assert telegram.delivered_texts(chat) == [UNAVAILABLE, "Dạ em đây ạ"]
+    # every attempt reaches Rasa with the same message id: `<channel>:<provider id>`
+    assert {m.message_id for m in rasa.calls} == {f"telegram:{row.external_id}"}
+
+
+async def test_an_overloaded_instance_gets_the_message_again_after_retry_after(
+        channel_db_url, tg_config, telegram):
+    from bot.admission import Overloaded
+
+    chat = new_chat()
+    # no retry delays: a counted failure would park the message at once
+    channel = tg(tg_config, channel_db_url, retry_delays_s=())
+    rasa = Scripted(Overloaded(0.3), Overloaded(0.3))
+    update = tg_message_update(chat_id=chat, text="alo")
+    started = time.monotonic()
+    assert (await channel.handle_request(SECRET, raw(update), rasa))[0] == 200
+    external_id = f"{BOT_ID}:{update['update_id']}"
+    assert channel.inbox.item("telegram", external_id).status == "pending"
+    while channel.inbox.item("telegram", external_id).status != "done":
+        assert time.monotonic() - started < 10
+        await asyncio.sleep(0.1)
+        await channel.worker.drain_idle()
+    row = channel.inbox.item("telegram", external_id)
+    assert row.attempts == 1  # the refusals are not failed attempts
+    assert len(rasa.calls) == 3 and time.monotonic() - started >= 0.6  # Retry-After kept
+    assert telegram.delivered_texts(chat) == ["Dạ em đây ạ"]  # no "unavailable" notice
+
+
+async def test_nothing_is_claimed_while_the_instance_is_full(channel_db_url, tg_config,
+                                                             telegram, monkeypatch):
+    from bot import admission
+
+    channel = tg(tg_config, channel_db_url)
+    channel.inbox.accept("telegram", f"{BOT_ID}:{new_chat()}", "telegram:1", {})
+    monkeypatch.setattr(admission, "_admission", admission.Admission(limit=1, retry_after_s=1,
+                                                                     in_flight=1))
+    assert await channel.worker.pump_once() == 0
+    monkeypatch.setattr(admission, "_admission", admission.Admission(1, 1))
+    channel.worker.on_new_message = Scripted()
+    assert await channel.worker.pump_once() == 1
+
+
+async def test_a_retried_message_already_in_the_conversation_is_not_run_again(
+        channel_db_url, tg_config, telegram):
+    """The first attempt's turn was saved, then the attempt failed (the database went down
+    before its responses were stored): the retry delivers that turn's replies from the
+    conversation instead of processing the message a second time."""
+    chat = new_chat()
+    channel = tg(tg_config, channel_db_url, retry_delays_s=(0.0, 0.0))
+    conversation: list[dict[str, Any]] = []
+    calls: list[str] = []
+
+    async def rasa(message: UserMessage) -> None:
+        calls.append(message.message_id)
+        conversation.extend([
+            {"event": "user", "text": message.text, "message_id": message.message_id},
+            {"event": "bot", "text": "Dạ kết quả đây ạ",
+             "data": {"buttons": None, "custom": None}},
+            {"event": "action", "name": "action_listen"}])
+        raise ConnectionError("database down after the tracker was saved")
+
+    async def answers(conversation_id: str) -> list[dict[str, Any]]:
+        assert conversation_id == f"tg-{chat}"
+        return conversation
+
+    channel.worker.answers = answers
+    update = tg_message_update(chat_id=chat, text="kiểm tra")
+    await channel.handle_request(SECRET, raw(update), rasa)
+    assert calls == [f"telegram:{BOT_ID}:{update['update_id']}"]  # processed once
+    assert telegram.delivered_texts(chat) == [UNAVAILABLE, "Dạ kết quả đây ạ"]
+    assert channel.inbox.item("telegram", f"{BOT_ID}:{update['update_id']}").status == "done"
+
+
+def test_replies_to_reads_the_turn_of_one_message():
+    from bot.channels.worker import replies_to
+
+    events = [{"event": "user", "message_id": "a"}, {"event": "bot", "text": "một"},
+              {"event": "user", "message_id": "b"},
+              {"event": "bot", "text": "hai", "data": {"buttons": [{"title": "Có"}],
+                                                       "image": None}},
+              {"event": "bot", "text": None, "data": {"image": "https://x/y.png"}},
+              {"event": "user", "message_id": "c"}]
+    assert replies_to(events, "b", "tg-1") == [
+        {"recipient": "tg-1", "message": {"text": "hai", "buttons": [{"title": "Có"}]}},
+        {"recipient": "tg-1", "message": {"image": "https://x/y.png"}}]
+    assert replies_to(events, "c", "tg-1") == []
+    assert replies_to(events, "zzz", "tg-1") is None
