@@ -2,7 +2,7 @@
 conversation store (PostgreSQL, reached through a TCP relay the test cuts) is down. Rasa
 must refuse the turn (503 + Retry-After, nothing stored, nothing answered) instead of
 answering 200 with nothing or from an empty conversation; once the store is back, the
-redelivered message is answered and stored once (bot/rasa_patches.py section 9).
+redelivered message is answered and stored once (bot/rasa_patches.py section 12).
 
 Needs TEST_MODEL (a trained model .tar.gz), TEST_POSTGRES_URL and redis-server; skipped
 otherwise.
