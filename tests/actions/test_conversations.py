@@ -15,6 +15,7 @@ import pytest
 
 from tests.servers import (
     ACTION_TOKEN_HEADER,
+    NLG_CLASS,
     TEST_SECRETS,
     action_server_command,
     free_port,
@@ -51,7 +52,8 @@ def bot(tmp_path_factory) -> Iterator[Any]:
             pytest.fail("the action server did not start:\n" + procs.log_tail())
         agent = Agent.load(model, action_endpoint=EndpointConfig(
             f"http://127.0.0.1:{port}/webhook",
-            headers={ACTION_TOKEN_HEADER: TEST_SECRETS["ACTION_SERVER_TOKEN"]}))
+            headers={ACTION_TOKEN_HEADER: TEST_SECRETS["ACTION_SERVER_TOKEN"]}),
+            generator=EndpointConfig(type=NLG_CLASS))  # as in endpoints.yml
         from bot.backend import Backend
         yield _Bot(agent, asyncio.new_event_loop(), Backend(db_url))
 
