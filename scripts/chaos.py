@@ -226,22 +226,21 @@ async def drive(cluster: stack_script.Stack, args: argparse.Namespace, run: Run,
             task.cancel()
 
 
-def stored_ids(cluster: stack_script.Stack, senders: list[str]) -> Counter:
-    """How many times each message id is in its conversation (tracker store via Rasa)."""
+def user_events(cluster: stack_script.Stack, conversation: str) -> list[dict]:
+    """The customer messages of one conversation, read back from the tracker store."""
     import urllib.request
 
-    seen: Counter = Counter()
     token = TEST_SECRETS["RASA_AUTH_TOKEN"]
-    for sender in senders:
-        with urllib.request.urlopen(f"{cluster.url}/conversations/{sender}/tracker?"
-                                    f"token={token}", timeout=30) as resp:
-            tracker = json.loads(resp.read())
-        for event in tracker.get("events", []):
-            if event.get("event") == "user":
-                chaos_id = (event.get("metadata") or {}).get("chaos_id")
-                if chaos_id:
-                    seen[chaos_id] += 1
-    return seen
+    with urllib.request.urlopen(f"{cluster.url}/conversations/{conversation}/tracker?"
+                                f"token={token}", timeout=30) as resp:
+        tracker = json.loads(resp.read())
+    return [e for e in tracker.get("events", []) if e.get("event") == "user"]
+
+
+def stored_ids(cluster: stack_script.Stack, senders: list[str]) -> Counter:
+    """How many times each message id is in its conversation (tracker store via Rasa)."""
+    return Counter(chaos_id for sender in senders for event in user_events(cluster, sender)
+                   if (chaos_id := (event.get("metadata") or {}).get("chaos_id")))
 
 
 def last_fault(run: Run, at: float) -> str:
@@ -553,18 +552,8 @@ def inbox_state(postgres_url: str) -> tuple[dict[str, tuple[str, int]], dict[tup
 
 def stored_message_ids(cluster: stack_script.Stack, conversations: list[str]) -> Counter:
     """How many times each Rasa message id is in its conversation."""
-    import urllib.request
-
-    seen: Counter = Counter()
-    token = TEST_SECRETS["RASA_AUTH_TOKEN"]
-    for conversation in conversations:
-        with urllib.request.urlopen(f"{cluster.url}/conversations/{conversation}/tracker?"
-                                    f"token={token}", timeout=30) as resp:
-            tracker = json.loads(resp.read())
-        for event in tracker.get("events", []):
-            if event.get("event") == "user" and event.get("message_id"):
-                seen[event["message_id"]] += 1
-    return seen
+    return Counter(event["message_id"] for conversation in conversations
+                   for event in user_events(cluster, conversation) if event.get("message_id"))
 
 
 def summarise_inbox(run: InboxRun, seen: Counter, rows: dict[str, tuple[str, int]],
