@@ -73,17 +73,24 @@ class Diagnosis:
     barring: BarringView | None = None  # the barring named, if any
 
 
+IGNORED = "ignore"  # the words dropped before matching, in actions/symptoms.yml
+
+
 @lru_cache(maxsize=1)
-def _symptom_phrases() -> tuple[tuple[str, tuple[str, ...]], ...]:
+def _symptom_phrases() -> tuple[frozenset[str], tuple[tuple[str, tuple[str, ...]], ...]]:
     data = yaml.safe_load(SYMPTOMS_FILE.read_text(encoding="utf-8")) or {}
-    return tuple((str(kind), tuple(str(p) for p in phrases)) for kind, phrases in data.items())
+    ignored = frozenset(str(word) for word in data.pop(IGNORED, None) or ())
+    return ignored, tuple((str(kind), tuple(str(p) for p in phrases))
+                          for kind, phrases in data.items())
 
 
 def symptom(text: str | None) -> str | None:
     """What the words say is not working: roaming | international | data | calls | sms,
     or None (actions/symptoms.yml)."""
-    folded = f" {fold(normalize_text(text or ''))} "
-    for kind, phrases in _symptom_phrases():
+    ignored, kinds = _symptom_phrases()
+    words = [w for w in fold(normalize_text(text or "")).split() if w not in ignored]
+    folded = f" {' '.join(words)} "
+    for kind, phrases in kinds:
         if any(f" {phrase} " in folded for phrase in phrases):
             return kind
     return None
