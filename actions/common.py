@@ -43,10 +43,18 @@ def utter(dispatcher: CollectingDispatcher, response: str, **variables: Any) -> 
     dispatcher.utter_message(response=response, **{**brand_vars(), **variables})
 
 
+def text_slots(tracker: Tracker) -> dict[str, str]:
+    """The conversation's text slots ({customer_title}, ...), for responses rendered here."""
+    return {name: value for name, value in (tracker.slots or {}).items()
+            if isinstance(value, str)}
+
+
 def sayer(tracker: Tracker) -> Say:
-    """Renders a domain response for the tracker's channel (labels put into a response)."""
+    """Renders a domain response for the tracker's channel (labels put into a response),
+    with the conversation's text slots ({customer_title}) as Rasa would fill them."""
     channel = tracker.get_latest_input_channel()
-    return lambda name, /, **values: texts.text(name, channel, **values)
+    slots = text_slots(tracker)
+    return lambda name, /, **values: texts.text(name, channel, **{**slots, **values})
 
 
 def channel_and_user(tracker: Tracker) -> tuple[str | None, str | None]:
@@ -166,8 +174,7 @@ def rendered_text(message: dict[str, Any], tracker: Tracker) -> str:
     the conversation's slots and its variables (the first variation for the channel)."""
     if message.get("text") or not message.get("response"):
         return str(message.get("text") or "")
-    values: dict[str, Any] = {name: value for name, value in (tracker.slots or {}).items()
-                              if isinstance(value, str)}
+    values: dict[str, Any] = text_slots(tracker)
     values.update(brand_vars())
     values.update({k: v for k, v in message.items() if isinstance(v, (str, int))
                    and k not in ("text", "response", "template")})
@@ -204,8 +211,7 @@ def join_identity_line(dispatcher: CollectingDispatcher, tracker: Tracker) -> No
         return
     first = messages[0]
     line = texts.text(IDENTITY_LINE, tracker.get_latest_input_channel(),
-                      **{**brand_vars(), **{k: v for k, v in (tracker.slots or {}).items()
-                                            if isinstance(v, str)},
+                      **{**brand_vars(), **text_slots(tracker),
                          "masked_msisdn": mask_msisdn(msisdn)})
     body = rendered_text(first, tracker)
     first["text"] = f"{line}\n{body}" if body else line

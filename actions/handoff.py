@@ -16,7 +16,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ConversationPaused, EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import channel_and_user
+from actions.common import channel_and_user, text_slots
 from bot import metrics
 from bot.channels.store import ChannelStore
 from bot.conversation_ids import known_channels
@@ -64,7 +64,7 @@ class ActionHandoffToHuman(Action):
             return []
         metrics.HANDOFFS.labels(reason=reason).inc()
         dispatcher.utter_message(text=dialogue.customer_notice(
-            ticket.id, reason, desk_status(_now()), output_channel))
+            ticket.id, reason, desk_status(_now()), output_channel, text_slots(tracker)))
         logger.info("conversation handed to the human desk: ticket %s (reason=%s)",
                     ticket.id, reason)
         return [ConversationPaused()]

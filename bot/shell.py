@@ -25,7 +25,8 @@ def render(message: dict[str, Any]) -> str:
     buttons = message.get("buttons") or []
     lines += [f"  {i}. {b.get('title', '')}" for i, b in enumerate(buttons, 1)]
     if buttons:
-        lines.append("  " + TEXTS("hint", n=len(buttons)))
+        lines.append("  " + (TEXTS("hint", n=len(buttons)) if len(buttons) > 1
+                             else TEXTS("hint_one")))
     return "\n".join(lines)
 
 

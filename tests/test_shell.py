@@ -19,6 +19,14 @@ def test_buttons_are_a_numbered_list_under_the_unchanged_question():
     assert "\x1b" not in shell.render(ANSWER)  # no terminal control codes
 
 
+def test_one_button_is_not_a_range():
+    lines = shell.render({"text": "Em chuyển sang tổng đài viên nhé?",
+                          "buttons": [{"title": "Gặp nhân viên tư vấn", "payload": "/x"}]}
+                         ).splitlines()
+    assert lines[1] == "  1. Gặp nhân viên tư vấn"
+    assert "gõ số 1 để chọn" in lines[2] and "1–1" not in lines[2]
+
+
 def test_a_number_taps_a_button_anything_else_is_free_text():
     buttons = ANSWER["buttons"]
     assert shell.chosen("2", buttons) == "/deny"

@@ -8,7 +8,7 @@ tested without a running server.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from bot import texts
@@ -137,23 +137,25 @@ def summary(events: Sequence[dict], reason: str, slots: dict[str, Any]) -> str:
 
 
 def customer_notice(ticket_id: int, reason: str, desk: DeskStatus,
-                    channel: str | None = None) -> str:
+                    channel: str | None = None, slots: Mapping[str, str] | None = None) -> str:
     """What the customer is told after the hand-off, one message of domain responses:
     utter_handoff_opened, then the wait (desk open) or the desk hours, then for a lost SIM
-    the hotline. `channel` is the Rasa channel name (picks channel variations)."""
-    lines = [texts.text("utter_handoff_opened", channel, ticket_id=ticket_id)]
+    the hotline. `channel` is the Rasa channel name (picks channel variations); `slots`:
+    the conversation's text slots ({customer_title})."""
+    known = dict(slots or {})
+    lines = [texts.text("utter_handoff_opened", channel, **known, ticket_id=ticket_id)]
     if desk.is_open:
-        lines.append(texts.text("utter_handoff_wait", channel,
+        lines.append(texts.text("utter_handoff_wait", channel, **known,
                                 wait_minutes=desk.expected_wait_minutes))
     else:
         assert desk.next_opening is not None
         lines.append(texts.text(
             "utter_handoff_desk_closed_today" if desk.opens_today
-            else "utter_handoff_desk_closed_tomorrow", channel,
+            else "utter_handoff_desk_closed_tomorrow", channel, **known,
             desk_opens=desk.opens, desk_closes=desk.closes,
             opening_date=f"{desk.next_opening:%d/%m}"))
     if reason == "lost_sim":
-        lines.append(texts.text("utter_handoff_lost_sim", channel))
+        lines.append(texts.text("utter_handoff_lost_sim", channel, **known))
     return "\n".join(lines)
 
 

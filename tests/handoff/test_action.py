@@ -195,3 +195,12 @@ async def test_action_when_the_database_is_down(tmp_path, caplog):
     assert "hotline 18001090" in dispatcher.messages[0]["text"]
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "0901000001" not in logged
+
+
+def test_the_notice_addresses_the_customer_as_the_conversation_does():
+    """A customer who called herself "chị" is not called "anh/chị" at the hand-off."""
+    desk = desk_status(datetime(2025, 6, 2, 3, 0, tzinfo=timezone.utc))
+    notice = dialogue.customer_notice(5, "customer_request", desk, None,
+                                      {"customer_title": "chị", "customer_title_cap": "Chị"})
+    assert "yêu cầu của chị tới tổng đài viên" in notice and "anh/chị" not in notice
+    assert "anh/chị" in dialogue.customer_notice(5, "customer_request", desk)
