@@ -155,20 +155,14 @@ async def faults(cluster: stack_script.Stack, run: Run, args: argparse.Namespace
     for i, fault in enumerate(plan):
         if i:
             await asyncio.sleep(args.gap)
-        if fault == "rasa":
-            run.note("SIGKILL rasa-1")
-            cluster.kill("rasa-1", signal.SIGKILL)
+        if fault in ("rasa", "actions"):
+            name = f"{fault}-1"
+            run.note(f"SIGKILL {name}")
+            cluster.kill(name, signal.SIGKILL)
             await asyncio.sleep(3)
-            run.note("restarting rasa-1")
-            await asyncio.to_thread(cluster.restart, "rasa-1", False)
-            asyncio.create_task(until_ready(cluster, "rasa-1", run))
-        elif fault == "actions":
-            run.note("SIGKILL actions-1")
-            cluster.kill("actions-1", signal.SIGKILL)
-            await asyncio.sleep(3)
-            run.note("restarting actions-1")
-            await asyncio.to_thread(cluster.restart, "actions-1", False)
-            asyncio.create_task(until_ready(cluster, "actions-1", run))
+            run.note(f"restarting {name}")
+            await asyncio.to_thread(cluster.restart, name, False)
+            asyncio.create_task(until_ready(cluster, name, run))
         elif fault == "redis":
             run.note("stopping Redis (lock store)")
             cluster.kill("redis", signal.SIGTERM)
