@@ -15,18 +15,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_benchmark(args: argparse.Namespace) -> int:
-    import yaml
-
     from bot.nlu.benchmark import run_benchmark
+    from bot.nlu.modeling import parse_settings
 
-    overrides = {}
-    for item in args.set or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--set wants KEY=VALUE, not {item!r}")
-        overrides[key] = yaml.safe_load(value)
     result = run_benchmark(args.dir, config=args.config, epochs=args.epochs,
-                           extractor=args.extractor, overrides=overrides)
+                           extractor=args.extractor, overrides=parse_settings(args.set),
+                           classifier=parse_settings(args.classifier_set, "--classifier-set"))
     print(result.summary())
     return 0
 
@@ -78,6 +72,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          "crf: iterations, default 50)")
     bm.add_argument("--set", action="append", metavar="KEY=VALUE",
                     help="a setting of the extractor, e.g. --set width=256 (YAML value)")
+    bm.add_argument("--classifier-set", action="append", metavar="KEY=VALUE",
+                    help="a setting of the intent classifier on top of the config's, e.g. "
+                         "--classifier-set word_ngram_max=3")
     bm.set_defaults(func=_cmd_benchmark)
 
     li = sub.add_parser("lint", help="check the NLU training data for designer mistakes")

@@ -25,6 +25,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from bot.nlu.clarify import asks
 from bot.nlu.classifier import IntentFeatures
+from bot.nlu.modeling import parse_settings
 from bot.nlu.normalize import folded_features_text, normalize_text
 
 _CLASSIFIER = "bot.nlu.classifier.LinearIntentClassifier"
@@ -202,18 +203,6 @@ def load(path: str) -> tuple[list[str], list[str]]:
             [m.get("intent_response_key") or m.get("intent") for m in msgs])
 
 
-def _parse_sets(items: list[str] | None) -> dict[str, Any]:
-    import yaml
-
-    out = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--set wants KEY=VALUE, not {item!r}")
-        out[key] = yaml.safe_load(value)
-    return out
-
-
 def main() -> None:
     from bot.nlu.evaluate import load_examples
 
@@ -238,7 +227,7 @@ def main() -> None:
     base = pipeline_config(args.config)
     variants = dict(VARIANTS)
     if args.set:
-        variants = {"--set " + " ".join(args.set): _parse_sets(args.set)}
+        variants = {"--set " + " ".join(args.set): parse_settings(args.set)}
     print(f"training data: {len(x)} messages; hold-out: {len(hx)}; clarify budget "
           f"{args.budget:.0%}", flush=True)
     print("| variant | CV accuracy | clarify rule (CV) | CV needless / caught | hold-out | "

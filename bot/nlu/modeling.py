@@ -29,6 +29,17 @@ STOCK_PIPELINE: list[dict[str, Any]] = [
 ]
 
 
+def parse_settings(items: list[str] | None, flag: str = "--set") -> dict[str, Any]:
+    """`KEY=VALUE` command-line settings (YAML values) as a dict."""
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"{flag} wants KEY=VALUE, not {item!r}")
+        out[key] = yaml.safe_load(value)
+    return out
+
+
 def quiet_rasa() -> None:
     """Less noise from TensorFlow / Rasa in CLI output."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from bot.nlu.span_extender import SpanExtender
+
 FEATURES_KEY = "bot_features"
 ALL_FEATURES = ("norm", "folded", "prefix", "suffix", "shape", "list", "intent")
 
@@ -43,6 +45,7 @@ DEFAULTS: dict[str, Any] = {
     "tags": "bio",  # tagger only: "bio" or "biluo"
     "width": 128,
     "depth": 4,
+    # tokens on each side that each CNN layer sees (4 layers, window 1: 4 on each side)
     "window": 1,
     "maxout_pieces": 3,
     # "mean": each token also sees the mean of the sentence's vectors (after the CNN),
@@ -85,6 +88,18 @@ DEFAULTS: dict[str, Any] = {
     # one span at a time
     "role_model": "crf",
     "role_window": 12,
+    # SpanRoleCRF's labels: "direction" (arrive/depart/fromloc/..., shared by every type)
+    # or "full" (one CRF label per full label)
+    "role_labels": "direction",
+    # second pass on the span boundaries: bot.nlu.span_extender.SpanExtender extends a
+    # span by the next token(s) where that token belongs to it ("ninh" -> "ninh ba")
+    "extend_spans": True,
+    # NERs trained with seeds seed, seed + 1, ...; a span is kept when more than half of
+    # them find it (same boundaries and type). One NER's spans move by +-0.5 slot F1 from
+    # run to run on PhoATIS; the vote of three is steadier and better (docs/nlu.md)
+    "ensemble": 3,
+    # processes training the ensemble's NERs at the same time (1: one after the other)
+    "ensemble_processes": 2,
 }
 
 
@@ -231,6 +246,14 @@ def base_label(label: str) -> str:
     return label.rsplit(".", 1)[-1]
 
 
+def role_direction(label: str) -> str:
+    """'arrive_date.day_name' -> 'arrive', 'fromloc.city_name' -> 'fromloc', a label
+    without a role -> '-'."""
+    if "." not in label:
+        return "-"
+    return label.rsplit(".", 1)[0].split("_", 1)[0]
+
+
 def _role_words(words: Sequence[str], forms: str) -> list[str]:
     from bot.nlu.entities import alias_key
     from bot.nlu.normalize import normalize_token
@@ -331,24 +354,44 @@ class RoleClassifier:
 
 class SpanRoleCRF:
     """Roles decided over the whole sentence: a linear-chain CRF (crfsuite) whose sequence
-    is the sentence's spans, left to right, and whose labels are the full labels
-    ("fromloc.city_name"). Each span sees its type, its words, the 1-3 words on each side
-    (also joined with its type), the words between it and the span before, the words up to
-    `window` tokens to the left in distance buckets, every other word of the sentence
-    (before / after it), the intent, how many spans of its type come before, and the
-    types and left words of the two spans before it; the CRF's transitions learn which
-    roles follow which ("fromloc" then "toloc", "depart_date" then "depart_time"). A
-    span keeps its type: the best-scoring label of that type wins (marginals), so the
-    NER's boundaries and types are never changed here."""
+    is the sentence's spans, left to right. Its labels (`labels`):
+
+    - "direction" (default): the role's direction, shared by every type: "arrive" for
+      arrive_date.* and arrive_time.*, "depart", "return", "fromloc", "toloc", "stoploc",
+      "-" for a label without a role. What tells a direction ("hạ cánh vào ...", "và đến
+      X vào ...") is learned once for all the types instead of once per full label (each
+      of arrive_date.day_number, arrive_date.month_name, arrive_time.time ... had to learn
+      it from its own few examples). The span's label is then its type's label of that
+      direction (the best direction its type has, by the marginals);
+    - "full": the full labels ("fromloc.city_name").
+
+    Each span sees its type, its words, the 1-3 words on each side (also joined with its
+    type), the words between it and the span before, the words up to `window` tokens to
+    the left in distance buckets, every other word of the sentence (before / after it),
+    the intent, how many spans of its type come before, and the types and left words of
+    the two spans before it; the CRF's transitions learn which roles follow which
+    ("fromloc" then "toloc", "depart" then "arrive"). A span keeps its type, so the NER's
+    boundaries and types are never changed here."""
 
     def __init__(self, window: int = 12, c1: float = 0.05, c2: float = 0.01,
-                 max_iterations: int = 150) -> None:
+                 max_iterations: int = 150, labels: str = "direction") -> None:
+        if labels not in ("direction", "full"):
+            raise ValueError(f"labels must be 'direction' or 'full', not {labels!r}")
         self.window = window
         self.c1 = c1
         self.c2 = c2
         self.max_iterations = max_iterations
+        self.labels = labels
         self.crf: Any = None
         self.types: frozenset[str] = frozenset()  # types with more than one label
+        # type -> {CRF label: full label}, e.g. "day_name" -> {"arrive": "arrive_date.day_name"}
+        self.label_of: dict[str, dict[str, str]] = {}
+
+    def crf_label(self, label: str) -> str:
+        """The CRF's label of a full label: itself, or its direction."""
+        if getattr(self, "labels", "full") == "full":
+            return label
+        return role_direction(label)
 
     def features(self, words: Sequence[str], spans: Sequence[tuple[int, int, str]],
                  intent: str | None) -> list[dict[str, float]]:
@@ -406,12 +449,14 @@ class SpanRoleCRF:
         self.types = frozenset(t for t, ls in labels.items() if len(ls) > 1)
         if not self.types:
             return self
+        self.label_of = {t: {self.crf_label(label): label for label in sorted(ls)}
+                         for t, ls in labels.items()}
         x, y = [], []
         for s in samples:
             spans = sorted(s.spans)
             if spans:
                 x.append(self.features(s.words, spans, s.intent))
-                y.append([label for _, _, label in spans])
+                y.append([self.crf_label(label) for _, _, label in spans])
         self.crf = sklearn_crfsuite.CRF(algorithm="lbfgs", c1=self.c1, c2=self.c2,
                                         max_iterations=self.max_iterations,
                                         all_possible_transitions=True)
@@ -431,14 +476,17 @@ class SpanRoleCRF:
         x = self.features(words, out, intent)
         best = self.crf.predict_single(x)
         marginals = self.crf.predict_marginals_single(x)
+        # models saved before `labels` existed predicted full labels
+        label_of = getattr(self, "label_of", None) or {}
         for k, ((a, b, label), y, m) in enumerate(zip(out, best, marginals, strict=True)):
             typ = base_label(label)
             if typ not in self.types:
                 continue
-            if base_label(y) != typ:
-                same = {lab: p for lab, p in m.items() if base_label(lab) == typ}
-                y = max(same, key=lambda lab: same[lab]) if same else label
-            out[k] = (a, b, y)
+            options = label_of.get(typ) or {lab: lab for lab in m if base_label(lab) == typ}
+            if y not in options:  # the best sequence gives this span a label its type lacks
+                y = max((lab for lab in options if lab in m), key=lambda lab: m[lab],
+                        default=None)
+            out[k] = (a, b, options[y] if y is not None else label)
         return out
 
 
@@ -607,7 +655,8 @@ def training_epochs(n_examples: int, epochs: int, min_updates: int, lo: float,
 
 
 class LearnedNER:
-    """A trained spaCy pipeline plus how to build its input docs."""
+    """Trained spaCy pipelines (`members`: one, or an ensemble that votes) plus how to
+    build their input docs and the second passes on their spans."""
 
     def __init__(self, cfg: dict[str, Any], teencode: dict[str, str] | None = None,
                  nlp: Any = None) -> None:
@@ -615,27 +664,37 @@ class LearnedNER:
 
         self.cfg = {**DEFAULTS, **cfg}
         self.teencode = load_teencode() if teencode is None else teencode
-        self.nlp = nlp
+        self.members: list[Any] = [nlp] if nlp is not None else []
         self.lexicon: Lexicon | None = None
         self.roles: RoleClassifier | SpanRoleCRF | None = None
+        self.extender: SpanExtender | None = None
         self.vocabulary: frozenset[str] | None = None
 
-    def make_doc(self, sample: Sample, intent: str | None = None) -> Any:
+    @property
+    def nlp(self) -> Any:
+        """The first (or only) pipeline."""
+        return self.members[0] if self.members else None
+
+    def features(self, sample: Sample, intent: str | None = None) -> np.ndarray:
+        return feature_array(sample, self.cfg["features"], self.teencode,
+                             sample.intent if intent is None else intent, self.vocabulary)
+
+    def make_doc(self, sample: Sample, intent: str | None = None, nlp: Any = None,
+                 features: np.ndarray | None = None) -> Any:
         from spacy.tokens import Doc
 
         spaces = sample.spaces if sample.spaces is not None else [True] * len(sample.words)
-        doc = Doc(self.nlp.vocab, words=sample.words, spaces=spaces)
-        doc.user_data[FEATURES_KEY] = feature_array(
-            sample, self.cfg["features"], self.teencode,
-            sample.intent if intent is None else intent, self.vocabulary)
+        doc = Doc((nlp or self.nlp).vocab, words=sample.words, spaces=spaces)
+        doc.user_data[FEATURES_KEY] = (self.features(sample, intent) if features is None
+                                       else features)
         return doc
 
-    def _example(self, sample: Sample) -> Any:
+    def _example(self, sample: Sample, nlp: Any) -> Any:
         from spacy.tokens import Span
         from spacy.training import Example
 
-        predicted = self.make_doc(sample)
-        reference = self.make_doc(sample)
+        predicted = self.make_doc(sample, nlp=nlp)
+        reference = self.make_doc(sample, nlp=nlp)
         if self.cfg["decoder"] == "ner":
             ents: list[Any] = []
             used: set[int] = set()
@@ -653,19 +712,20 @@ class LearnedNER:
 
     def train(self, samples: Sequence[Sample], log: Callable[[str], None] | None = None,
               on_epoch: Callable[[int, LearnedNER], None] | None = None) -> LearnedNER:
-        """Train from scratch. `on_epoch(epoch, self)` runs after each epoch with the
-        averaged parameters in place (for learning curves)."""
-        from spacy.strings import hash_string  # type: ignore[attr-defined]
-        from spacy.util import compounding, fix_random_seed, minibatch
-        from thinc.api import Adam
-
+        """Train from scratch: the second passes, then the `ensemble` NERs (in
+        `ensemble_processes` processes at once). `on_epoch(epoch, self)` runs after each
+        epoch with the averaged parameters in place (for learning curves; it makes the
+        NERs train one after the other)."""
         cfg = self.cfg
-        fix_random_seed(cfg["seed"])
-        rng = random.Random(cfg["seed"])
-        self.nlp = build_nlp(cfg)
         samples = [s for s in samples if s.words]
+        self.extender = None
+        if cfg["extend_spans"]:
+            self.extender = SpanExtender(seed=cfg["seed"]).fit(samples)
+            if not self.extender.trained:
+                self.extender = None
         if cfg["roles"] in ("relabel", "split"):
-            self.roles = (SpanRoleCRF(cfg["role_window"]) if cfg["role_model"] == "crf"
+            self.roles = (SpanRoleCRF(cfg["role_window"], labels=cfg["role_labels"])
+                          if cfg["role_model"] == "crf"
                           else RoleClassifier(cfg["role_window"])).fit(samples)
             if not self.roles.trained:
                 self.roles = None
@@ -691,8 +751,35 @@ class LearnedNER:
         if cfg["lexicon"]:
             self.lexicon = Lexicon.from_samples(samples)
             samples = jackknife_lexicon(samples, cfg["lexicon_folds"], cfg["seed"])
-        examples = [self._example(s) for s in samples]
-        self.nlp.initialize(lambda: examples)
+        seeds = [cfg["seed"] + k for k in range(max(1, int(cfg["ensemble"])))]
+        processes = min(len(seeds), max(1, int(cfg["ensemble_processes"])))
+        if processes == 1 or on_epoch is not None:
+            self.members = []
+            for k, seed in enumerate(seeds):
+                self.members.append(self._fit_pipeline(
+                    samples, seed, _prefixed(log, f"NER {k + 1}/{len(seeds)}: ")
+                    if len(seeds) > 1 else log, on_epoch))
+        else:
+            self.members = _train_in_processes(self, samples, seeds, processes, log)
+        return self
+
+    def _fit_pipeline(self, samples: Sequence[Sample], seed: int,
+                      log: Callable[[str], None] | None = None,
+                      on_epoch: Callable[[int, LearnedNER], None] | None = None) -> Any:
+        """One NER trained on the prepared samples with this seed; returns its pipeline
+        (averaged parameters)."""
+        from spacy.strings import hash_string  # type: ignore[attr-defined]
+        from spacy.util import compounding, fix_random_seed, minibatch
+        from thinc.api import Adam
+
+        cfg = self.cfg
+        fix_random_seed(seed)
+        rng = random.Random(seed)
+        nlp = build_nlp(cfg)
+        done = self.members
+        self.members = [nlp]  # what on_epoch's predictions use
+        examples = [self._example(s, nlp) for s in samples]
+        nlp.initialize(lambda: examples)
         optimizer = Adam(learn_rate=cfg["learn_rate"], L2=1e-6, grad_clip=1.0,
                          use_averages=cfg["use_averages"])
         full = [eg.predicted.user_data[FEATURES_KEY] for eg in examples]
@@ -704,7 +791,7 @@ class LearnedNER:
             hidden.append((features.index("list"), hash_string("O"), cfg["list_dropout"]))
         word_cols = [features.index(f) for f in WORD_FEATURES if f in features]
         unknown = hash_string(UNKNOWN)
-        token_rng = np.random.default_rng(cfg["seed"])
+        token_rng = np.random.default_rng(seed)
         order = list(range(len(examples)))
         lo, hi = cfg["batch_size"]
         epochs = training_epochs(len(examples), cfg["epochs"], cfg["min_updates"], lo, hi)
@@ -724,7 +811,7 @@ class LearnedNER:
                     eg.predicted.user_data[FEATURES_KEY] = arr
             losses: dict[str, float] = {}
             for batch in minibatch([examples[i] for i in order], size=compounding(lo, hi, 1.01)):
-                self.nlp.update(batch, drop=cfg["dropout"], sgd=optimizer, losses=losses)
+                nlp.update(batch, drop=cfg["dropout"], sgd=optimizer, losses=losses)
             if log:
                 log(f"epoch {epoch + 1}/{epochs}: loss "
                     f"{sum(losses.values()):.1f} ({time.perf_counter() - t0:.1f} s)")
@@ -732,7 +819,7 @@ class LearnedNER:
                 for i, eg in enumerate(examples):
                     eg.predicted.user_data[FEATURES_KEY] = full[i]
                 if cfg["use_averages"]:
-                    with self.nlp.use_params(optimizer.averages):
+                    with nlp.use_params(optimizer.averages):
                         on_epoch(epoch + 1, self)
                 else:
                     on_epoch(epoch + 1, self)
@@ -740,28 +827,39 @@ class LearnedNER:
             eg.predicted.user_data[FEATURES_KEY] = full[i]
         if cfg["use_averages"]:
             # the averaged parameters generalise better than the last ones
-            with self.nlp.use_params(optimizer.averages):
-                self.nlp = _frozen_copy(self.nlp)
-        return self
+            with nlp.use_params(optimizer.averages):
+                nlp = _frozen_copy(nlp)
+        self.members = done
+        return nlp
 
     def predict(self, samples: Sequence[Sample],
                 intents: Sequence[str | None] | None = None) -> list[list[tuple[int, int, str]]]:
         """Token spans [start, end) with their label, per sample."""
-        assert self.nlp is not None, "not trained"
+        assert self.members, "not trained"
         out: list[list[tuple[int, int, str]]] = []
         todo = [(i, s) for i, s in enumerate(samples) if s.words]
         if self.lexicon is not None:
             todo = [(i, Sample(s.words, s.spaces, s.intent, self.lexicon.tag(s.words, s.lists)))
                     for i, s in todo]
-        docs = [self.make_doc(s, intents[i] if intents is not None else None) for i, s in todo]
-        for _, proc in self.nlp.pipeline:
-            docs = list(proc.pipe(docs))
+        arrays = [self.features(s, intents[i] if intents is not None else None)
+                  for i, s in todo]
+        votes: list[list[list[tuple[int, int, str]]]] = [[] for _ in todo]
+        for nlp in self.members:
+            docs = [self.make_doc(s, nlp=nlp, features=arr)
+                    for (_, s), arr in zip(todo, arrays, strict=True)]
+            for _, proc in nlp.pipeline:
+                docs = list(proc.pipe(docs))
+            for k, ((_, sample), doc) in enumerate(zip(todo, docs, strict=True)):
+                if self.cfg["decoder"] == "ner":
+                    spans = [(e.start, e.end, e.label_) for e in doc.ents]
+                else:
+                    spans = tags_to_spans([t.tag_ for t in doc])
+                if self.extender is not None and spans:
+                    spans = self.extender.extend(sample.words, spans)
+                votes[k].append(spans)
         found: dict[int, list[tuple[int, int, str]]] = {}
-        for (i, sample), doc in zip(todo, docs, strict=True):
-            if self.cfg["decoder"] == "ner":
-                found[i] = [(e.start, e.end, e.label_) for e in doc.ents]
-            else:
-                found[i] = tags_to_spans([t.tag_ for t in doc])
+        for (i, sample), member_spans in zip(todo, votes, strict=True):
+            found[i] = vote(member_spans)
             if self.roles is not None and found[i]:
                 intent = intents[i] if intents is not None else sample.intent
                 found[i] = self.roles.relabel(sample.words, found[i], intent)
@@ -772,13 +870,18 @@ class LearnedNER:
     def to_disk(self, path: Path) -> None:
         import json
 
-        assert self.nlp is not None
+        assert self.members, "not trained"
         path.mkdir(parents=True, exist_ok=True)
-        self.nlp.to_disk(path / "spacy")
+        for k, nlp in enumerate(self.members):
+            nlp.to_disk(path / ("spacy" if k == 0 else f"spacy_{k}"))
         if self.roles is not None:
             import joblib
 
             joblib.dump(self.roles, path / "roles.joblib")
+        if self.extender is not None:
+            import joblib
+
+            joblib.dump(self.extender, path / "extender.joblib")
         (path / "learned_ner.json").write_text(json.dumps(
             {"config": self.cfg, "lexicon": self.lexicon.entries if self.lexicon else None,
              "vocabulary": sorted(self.vocabulary) if self.vocabulary is not None else None},
@@ -794,6 +897,10 @@ class LearnedNER:
         state = json.loads((path / "learned_ner.json").read_text(encoding="utf-8"))
         nlp = spacy.load(path / "spacy")
         ner = cls(state["config"], teencode, nlp)
+        k = 1
+        while (path / f"spacy_{k}").is_dir():
+            ner.members.append(spacy.load(path / f"spacy_{k}"))
+            k += 1
         if state.get("lexicon") is not None:
             ner.lexicon = Lexicon(state["lexicon"])
         if state.get("vocabulary") is not None:
@@ -803,7 +910,77 @@ class LearnedNER:
 
             # our own file, written by to_disk() when this model was trained
             ner.roles = joblib.load(path / "roles.joblib")
+        if (path / "extender.joblib").exists():
+            import joblib
+
+            # our own file, written by to_disk() when this model was trained
+            ner.extender = joblib.load(path / "extender.joblib")
         return ner
+
+
+def _prefixed(log: Callable[[str], None] | None, prefix: str
+              ) -> Callable[[str], None] | None:
+    if log is None:
+        return None
+    return lambda message: log(prefix + message)
+
+
+def vote(member_spans: Sequence[Sequence[tuple[int, int, str]]]
+         ) -> list[tuple[int, int, str]]:
+    """The spans that more than half of the members found (same boundaries and type),
+    most votes first where two overlap; a span's label is that of the first member that
+    found it. One member: its spans."""
+    from collections import Counter
+
+    counts: Counter[tuple[int, int, str]] = Counter()
+    label: dict[tuple[int, int, str], str] = {}
+    for spans in member_spans:
+        for a, b, t in spans:
+            key = (a, b, base_label(t))
+            counts[key] += 1
+            label.setdefault(key, t)
+    kept: list[tuple[int, int, str]] = []
+    used: set[int] = set()
+    for (a, b, t), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        if 2 * n > len(member_spans) and not used & set(range(a, b)):
+            kept.append((a, b, label[(a, b, t)]))
+            used |= set(range(a, b))
+    return sorted(kept)
+
+
+def _train_member(cfg: dict[str, Any], teencode: dict[str, str],
+                  vocabulary: frozenset[str] | None, samples: Sequence[Sample],
+                  seed: int) -> tuple[str, bytes]:
+    """In a worker process: one ensemble member, as (config, bytes)."""
+    ner = LearnedNER(cfg, teencode)
+    ner.vocabulary = vocabulary
+    nlp = ner._fit_pipeline(samples, seed)
+    return nlp.config.to_str(), nlp.to_bytes()
+
+
+def _train_in_processes(ner: LearnedNER, samples: Sequence[Sample], seeds: Sequence[int],
+                        processes: int, log: Callable[[str], None] | None) -> list[Any]:
+    """The ensemble's NERs trained in `processes` fresh processes (spawned: the parent may
+    hold TensorFlow's threads, which do not survive a fork), in seed order."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    import spacy
+    from thinc.api import Config
+
+    _register()
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
+        futures = [pool.submit(_train_member, ner.cfg, ner.teencode, ner.vocabulary,
+                               list(samples), seed) for seed in seeds]
+        members = []
+        for k, future in enumerate(futures):
+            config, data = future.result()
+            members.append(spacy.blank("vi", config=Config().from_str(config))
+                           .from_bytes(data))
+            if log:
+                log(f"NER {k + 1}/{len(seeds)} trained")
+    return members
 
 
 def _frozen_copy(nlp: Any) -> Any:

@@ -69,6 +69,17 @@ def test_learned_extractor_by_default_crf_selectable() -> None:
         benchmark_config("config.yml", extractor="dietx")
 
 
+def test_classifier_settings_go_on_top_of_the_configs() -> None:
+    def classifier(cfg: dict) -> dict:
+        return next(c for c in cfg["pipeline"]
+                    if c["name"] == "bot.nlu.classifier.LinearIntentClassifier")
+
+    default = classifier(benchmark_config("config.yml"))
+    tuned = classifier(benchmark_config("config.yml", classifier={"word_ngram_max": 3}))
+    assert tuned == {**default, "word_ngram_max": 3}
+    assert "word_ngram_max" not in default  # config.yml keeps the classifier's default
+
+
 def write_split(root: Path, split: str, rows: list[tuple[str, str, str]]) -> None:
     d = root / split
     d.mkdir(parents=True)
@@ -110,3 +121,13 @@ def test_runner_on_the_benchmark_sample() -> None:
     assert test.slot_f1 >= 0.85
     assert test.sentence_accuracy >= 0.8
     assert "| test | 40 |" in result.summary()
+
+
+def test_command_line_settings_are_yaml_values() -> None:
+    from bot.nlu.modeling import parse_settings
+
+    assert parse_settings(["word_ngram_max=3", "char_ngram_range=[1, 5]", "x=none"]) == {
+        "word_ngram_max": 3, "char_ngram_range": [1, 5], "x": "none"}
+    assert parse_settings(None) == {}
+    with pytest.raises(SystemExit, match="--classifier-set wants KEY=VALUE"):
+        parse_settings(["word_ngram_max"], "--classifier-set")

@@ -19,6 +19,7 @@ from bot.nlu.spacy_ner import (
     Sample,
     SpanRoleCRF,
     jackknife_lexicon,
+    role_direction,
     spans_to_tags,
     tags_to_spans,
     training_epochs,
@@ -27,7 +28,8 @@ from bot.nlu.tokenizer import VietnameseTokenizer
 
 CONTEXT = ExecutionContext(GraphSchema({}), "test")
 # Small and fast: what is tested is behaviour, not accuracy.
-FAST = {"width": 64, "depth": 2, "rows": 1000, "epochs": 30, "hidden_width": 32}
+FAST = {"width": 64, "depth": 2, "rows": 1000, "epochs": 30, "hidden_width": 32,
+        "ensemble": 1}
 
 
 @pytest.mark.parametrize("scheme", ["bio", "biluo"])
@@ -136,6 +138,63 @@ def test_span_roles_are_decided_from_the_whole_sentence() -> None:
                        "flight") == [(2, 3, "fromloc.city_name"), (4, 5, "toloc.city_name")]
     # a type with one label only, or unknown to the CRF, is left as it is
     assert crf.relabel(words, [(2, 3, "airline_name")], "flight") == [(2, 3, "airline_name")]
+
+
+def test_role_direction_is_the_role_without_its_date_or_time_part() -> None:
+    assert role_direction("arrive_date.day_name") == "arrive"
+    assert role_direction("arrive_time.period_of_day") == "arrive"
+    assert role_direction("depart_time.time") == "depart"
+    assert role_direction("fromloc.city_name") == "fromloc"
+    assert role_direction("city_name") == "-"
+
+
+def _dated(words: str, spans: list[tuple[str, str]]) -> Sample:
+    """A sentence and its spans given by their (unique) text, in order."""
+    toks = words.split()
+    out = []
+    for text, label in spans:
+        part = text.split()
+        i = next(k for k in range(len(toks)) if toks[k:k + len(part)] == part)
+        out.append((i, i + len(part), label))
+    return Sample(toks, None, "flight", None, out)
+
+
+DAYS = ["thứ hai", "thứ ba", "thứ tư", "thứ năm", "thứ sáu", "thứ bảy"]
+
+
+@pytest.mark.parametrize("labels", ["direction", "full"])
+def test_a_role_cue_learned_on_one_type_is_used_for_another(labels: str) -> None:
+    """'hạ cánh' (land) before a date means arrive. The training data shows it with day
+    names only; day numbers are seen with both roles, but never after a cue. With
+    direction labels the cue is shared by every type, so 'hạ cánh vào ngày 5' is an
+    arrival; with full labels each label must learn the cue from its own examples."""
+    train = []
+    for day in DAYS:
+        train += [
+            _dated(f"bay đi huế hạ cánh vào {day}", [(day, "arrive_date.day_name")]),
+            _dated(f"bay đi huế cất cánh vào {day}", [(day, "depart_date.day_name")]),
+            _dated(f"bay đi huế vào {day}", [(day, "depart_date.day_name")]),
+        ]
+    for n in range(1, 7):
+        train += [
+            _dated(f"bay đi huế vào ngày {n}", [(f"ngày {n}", "depart_date.day_number")]),
+            _dated(f"chuyến về huế ngày {n}", [(f"ngày {n}", "arrive_date.day_number")]),
+        ]
+    train += [_dated("bay đi huế vào ngày 9", [("ngày 9", "depart_date.day_number")])] * 3
+    crf = SpanRoleCRF(labels=labels).fit(train)
+    assert crf.types == {"day_name", "day_number"}
+    words = ["bay", "đi", "huế", "hạ", "cánh", "vào", "ngày", "5"]
+    found = crf.relabel(words, [(6, 8, "depart_date.day_number")], "flight")
+    if labels == "direction":
+        assert found == [(6, 8, "arrive_date.day_number")]
+        assert crf.label_of["day_number"] == {"arrive": "arrive_date.day_number",
+                                              "depart": "depart_date.day_number"}
+    else:
+        assert found == [(6, 8, "depart_date.day_number")]
+    # the type is kept whatever the direction: a day name stays a day name
+    assert crf.relabel(["bay", "đi", "huế", "cất", "cánh", "vào", "thứ", "hai"],
+                       [(6, 8, "arrive_date.day_name")], "flight") == [
+        (6, 8, "depart_date.day_name")]
 
 
 def test_span_roles_are_not_trained_when_no_type_has_roles() -> None:
