@@ -111,7 +111,6 @@ def test_an_ensemble_trains_in_processes_like_one_after_the_other(tmp_path: Path
               "bay từ đà lạt đến quy nhơn")]
     found = parallel.predict(tests)
     assert found == serial.predict(tests)
-    assert (4, 6, "toloc.city_name") in found[0]  # "hà nội"
     parallel.to_disk(tmp_path / "ner")
     assert sorted(p.name for p in (tmp_path / "ner").iterdir() if p.name.startswith("spacy")) \
         == ["spacy", "spacy_1", "spacy_2"]
