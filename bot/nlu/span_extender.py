@@ -22,14 +22,16 @@ from collections.abc import Sequence
 from typing import Any
 
 
-def base_type(label: str) -> str:
-    return label.rsplit(".", 1)[-1]
-
-
 def _words(words: Sequence[str]) -> list[str]:
-    from bot.nlu.normalize import normalize_token
+    from bot.nlu.spacy_ner import _role_words
 
-    return [normalize_token(x, {}) for x in words]
+    return _role_words(words, "norm")
+
+
+def base_type(label: str) -> str:
+    from bot.nlu.spacy_ner import base_label
+
+    return base_label(label)
 
 
 class WordStats:
