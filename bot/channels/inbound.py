@@ -37,9 +37,21 @@ class InboxInput:
     _inbox: InboxStore | None = None
     _tasks: set[asyncio.Task[Any]]
 
+    def __init__(self, config: Any, store: ChannelStore | None = None) -> None:
+        """`config`: the channel's settings (`TelegramConfig`, `ZaloConfig`); its
+        `retry_delays_s`, when set, replaces operator.yml's inbox retry delays."""
+        self.config = config
+        self._store = store
+        self._tasks = set()
+        if config.retry_delays_s is not None:
+            self.inbox_settings = InboxSettings.from_operator(
+                retry_delays_s=config.retry_delays_s)
+
     @property
     def store(self) -> ChannelStore:
-        raise NotImplementedError
+        if self._store is None:
+            self._store = ChannelStore()
+        return self._store
 
     @property
     def inbox(self) -> InboxStore:

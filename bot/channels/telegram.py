@@ -299,6 +299,7 @@ class TelegramInput(InboxInput, InputChannel):
     identity ledger; message metadata never carries a verified number."""
 
     inbox_name = TELEGRAM
+    config: TelegramConfig
 
     @classmethod
     def name(cls) -> str:
@@ -309,24 +310,13 @@ class TelegramInput(InboxInput, InputChannel):
         return cls(TelegramConfig.from_credentials(credentials))
 
     def __init__(self, config: TelegramConfig, store: ChannelStore | None = None) -> None:
-        self.config = config
-        self._store = store
-        self._tasks: set[asyncio.Task[Any]] = set()
-        if config.retry_delays_s is not None:
-            self.inbox_settings = InboxSettings.from_operator(
-                retry_delays_s=config.retry_delays_s)
+        super().__init__(config, store)
         if not config.configured:
             logger.warning("Telegram channel loaded without TELEGRAM_TOKEN: its webhook "
                            "answers 503 until the token is configured")
         elif not config.secret_token:
             logger.warning("TELEGRAM_SECRET_TOKEN is not set: every webhook request is "
                            "rejected (403)")
-
-    @property
-    def store(self) -> ChannelStore:
-        if self._store is None:
-            self._store = ChannelStore()
-        return self._store
 
     def get_output_channel(self) -> OutputChannel | None:
         if not self.config.configured:

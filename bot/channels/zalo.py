@@ -375,6 +375,7 @@ class ZaloInput(InboxInput, InputChannel):
     """Receives Zalo OA webhook events."""
 
     inbox_name = ZALO
+    config: ZaloConfig
 
     @classmethod
     def name(cls) -> str:
@@ -385,21 +386,10 @@ class ZaloInput(InboxInput, InputChannel):
         return cls(ZaloConfig.from_credentials(credentials))
 
     def __init__(self, config: ZaloConfig, store: ChannelStore | None = None) -> None:
-        self.config = config
-        self._store = store
-        self._tasks: set[asyncio.Task[Any]] = set()
-        if config.retry_delays_s is not None:
-            self.inbox_settings = InboxSettings.from_operator(
-                retry_delays_s=config.retry_delays_s)
+        super().__init__(config, store)
         if not config.configured:
             logger.warning("Zalo channel loaded without ZALO_APP_ID/ZALO_OA_SECRET_KEY: its "
                            "webhook answers 503 until they are configured")
-
-    @property
-    def store(self) -> ChannelStore:
-        if self._store is None:
-            self._store = ChannelStore()
-        return self._store
 
     def get_output_channel(self) -> OutputChannel | None:
         if not self.config.configured:
