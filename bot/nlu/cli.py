@@ -20,8 +20,11 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
 
     result = run_benchmark(args.dir, config=args.config, epochs=args.epochs,
                            extractor=args.extractor, overrides=parse_settings(args.set),
-                           classifier=parse_settings(args.classifier_set, "--classifier-set"))
+                           classifier=parse_settings(args.classifier_set, "--classifier-set"),
+                           errors_file=args.errors)
     print(result.summary())
+    if args.errors:
+        print(f"Sentences with errors: {args.errors}")
     return 0
 
 
@@ -74,7 +77,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     help="a setting of the extractor, e.g. --set width=256 (YAML value)")
     bm.add_argument("--classifier-set", action="append", metavar="KEY=VALUE",
                     help="a setting of the intent classifier on top of the config's, e.g. "
-                         "--classifier-set word_ngram_max=3")
+                         "--classifier-set C=20; word_ngram_max=N fixes the word n-gram "
+                         "length, which is otherwise chosen by cross-validation on train")
+    bm.add_argument("--errors", metavar="FILE",
+                    help="write each sentence with a wrong intent or slot to FILE (keep it "
+                         "outside the repository: it quotes the data set)")
     bm.set_defaults(func=_cmd_benchmark)
 
     li = sub.add_parser("lint", help="check the NLU training data for designer mistakes")

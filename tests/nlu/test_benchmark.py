@@ -11,7 +11,9 @@ from bot.nlu.benchmark import (
     Sentence,
     benchmark_config,
     bio_to_entities,
+    choose_word_ngrams,
     chunks,
+    describe_errors,
     entities_to_bio,
     read_split,
     run_benchmark,
@@ -45,6 +47,36 @@ def test_scores_exact_span_and_type() -> None:
     assert s.intent_accuracy == 0.5
     assert (s.slot_precision, s.slot_recall) == (2 / 3, 2 / 3)
     assert s.sentence_accuracy == 0.0  # first: wrong tag, second: wrong intent
+
+
+def test_errors_name_the_wrong_intent_and_each_missed_or_added_slot() -> None:
+    gold = [Sentence(["vé", "đi", "huế", "lúc", "3", "giờ"],
+                     ["O", "O", "B-city", "O", "B-time", "I-time"], "book"),
+            Sentence(["giá", "vé"], ["O", "O"], "price"),
+            Sentence(["vé", "cần", "thơ"], ["O", "B-city", "I-city"], "price")]
+    pred_tags = [["O", "O", "B-city", "O", "B-time", "O"], ["O", "O"], ["O", "B-city", "I-city"]]
+    blocks = describe_errors("test", gold, ["book", "price", "book"], pred_tags)
+    assert blocks == [
+        "[test 1] vé đi huế lúc 3 giờ\n  - time: 3 giờ\n  + time: 3",
+        "[test 3] vé cần thơ\n  intent: price -> book",
+    ]
+
+
+@pytest.mark.slow
+def test_word_ngram_length_is_chosen_by_cross_validation_on_train() -> None:
+    fillers = ["tôi cần", "cho hỏi", "xem giúp", "làm ơn", "mình muốn", "bạn ơi", "xin hỏi",
+               "giúp mình", "cho tôi", "hỏi chút"]
+    # the same words, in another order: only word bigrams tell the two intents apart
+    train = [Sentence(f"{f} vé rẻ {k}".split(), ["O"] * (len(f.split()) + 3), "cheap")
+             for f in fillers for k in ("nhé", "ạ")]
+    train += [Sentence(f"{f} rẻ vé {k}".split(), ["O"] * (len(f.split()) + 3), "other")
+              for f in fillers for k in ("nhé", "ạ")]
+    best, accuracy = choose_word_ngrams("config.yml", train, choices=(1, 2))
+    assert best == 2 and set(accuracy) == {1, 2}
+    assert accuracy[2] == 1.0 and accuracy[1] < 0.8
+    # a tie goes to config.yml's length (2), whatever the order of the choices
+    best, accuracy = choose_word_ngrams("config.yml", train, choices=(3, 2))
+    assert accuracy[2] == accuracy[3] == 1.0 and best == 2
 
 
 def test_inconsistent_files_are_reported(tmp_path: Path) -> None:
@@ -108,12 +140,21 @@ def test_runner_on_a_tiny_in_test_dataset(tmp_path: Path) -> None:
         assert result.train_cpu_seconds > 0
         assert f"extractor {extractor}: trained on 40 sentences" in result.summary()
         assert "model load" in result.summary() and "s of CPU" in result.summary()
+        assert result.word_ngram_max in (2, 3) and set(result.word_ngram_cv) == {2, 3}
+        assert (f"word 1-{result.word_ngram_max}-grams, chosen by 5-fold cross-validation"
+                in result.summary())
+    # a length given on the command line is used as it is, nothing chosen
+    fixed = run_benchmark(tmp_path, config="config.yml", splits=("test",),
+                          classifier={"word_ngram_max": 3})
+    assert fixed.word_ngram_max == 3 and fixed.word_ngram_cv == {}
+    assert "chosen by" not in fixed.summary()
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not (SAMPLE / "train" / "seq.in").exists(), reason="no benchmark sample")
-def test_runner_on_the_benchmark_sample() -> None:
-    result = run_benchmark(SAMPLE, config="config.yml")
+def test_runner_on_the_benchmark_sample(tmp_path: Path) -> None:
+    errors = tmp_path / "errors.txt"
+    result = run_benchmark(SAMPLE, config="config.yml", errors_file=errors)
     assert set(result.splits) == {"dev", "test"}
     test = result.splits["test"]
     # measured 100% / 100% / 100% on the 40 test sentences; floors leave room for noise
@@ -121,6 +162,10 @@ def test_runner_on_the_benchmark_sample() -> None:
     assert test.slot_f1 >= 0.85
     assert test.sentence_accuracy >= 0.8
     assert "| test | 40 |" in result.summary()
+    # one block per sentence scored wrong, on both splits
+    wrong = sum(round(s.n * (1 - s.sentence_accuracy)) for s in result.splits.values())
+    blocks = [b for b in errors.read_text(encoding="utf-8").split("\n\n") if b.strip()]
+    assert len(blocks) == wrong
 
 
 def test_command_line_settings_are_yaml_values() -> None:
